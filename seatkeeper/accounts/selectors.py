@@ -1,0 +1,57 @@
+"""Scoped reads: every list and detail of organisations and logins loads through here.
+
+An object outside the asker's tree raises Http404, the same answer as a missing one, so a
+person can never learn whether another organisation's object exists.
+"""
+
+from __future__ import annotations
+
+from django.db.models import Q, QuerySet
+from django.http import Http404
+
+from seatkeeper.accounts.models import ApiToken, Organisation, User
+
+
+def organisations_visible_to(user: User) -> QuerySet[Organisation]:
+    if not user.is_authenticated or not user.is_active or user.organisation_id is None:
+        return Organisation.objects.none()
+    return Organisation.objects.filter(path__startswith=user.organisation.path)
+
+
+def get_organisation_for_user(user: User, pk: object) -> Organisation:
+    try:
+        return organisations_visible_to(user).select_related("parent").get(pk=int(pk))
+    except (Organisation.DoesNotExist, TypeError, ValueError):
+        raise Http404("No such organisation") from None
+
+
+def users_visible_to(user: User) -> QuerySet[User]:
+    if not user.is_authenticated or not user.is_active or user.organisation_id is None:
+        return User.objects.none()
+    return User.objects.filter(
+        organisation__path__startswith=user.organisation.path
+    ).select_related("organisation")
+
+
+def get_user_for_user(user: User, pk: object) -> User:
+    try:
+        return users_visible_to(user).get(pk=int(pk))
+    except (User.DoesNotExist, TypeError, ValueError):
+        raise Http404("No such user") from None
+
+
+def search_organisations(queryset: QuerySet[Organisation], text: str) -> QuerySet[Organisation]:
+    text = text.strip()
+    if not text:
+        return queryset
+    return queryset.filter(
+        Q(name__icontains=text)
+        | Q(legal_name__icontains=text)
+        | Q(contact_email__icontains=text)
+        | Q(vat_number__icontains=text)
+        | Q(city__icontains=text)
+    )
+
+
+def api_tokens_of(user: User) -> QuerySet[ApiToken]:
+    return ApiToken.objects.filter(user=user)

@@ -1,0 +1,323 @@
+"""Every write to organisations, logins and API tokens.
+
+Each function checks the actor's rights, validates, saves and appends to the activity log in one
+transaction; follow-up mail is enqueued only once that transaction has committed.
+"""
+
+from __future__ import annotations
+
+import secrets
+from functools import partial
+from typing import Any
+
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from seatkeeper.accounts import permissions
+from seatkeeper.accounts.models import (
+    ROLE_KINDS,
+    ApiToken,
+    Language,
+    Organisation,
+    OrganisationKind,
+    Role,
+    User,
+    hash_token,
+)
+from seatkeeper.activity.services import activity_record, diff
+from seatkeeper.core import clock
+from seatkeeper.core.errors import PermissionRefused
+
+ORGANISATION_FIELDS = (
+    "name",
+    "legal_name",
+    "address_line1",
+    "address_line2",
+    "city",
+    "postal_code",
+    "region",
+    "country",
+    "contact_name",
+    "contact_email",
+    "contact_phone",
+    "vat_number",
+    "default_language",
+    "default_currency",
+    "is_active",
+)
+
+
+def _normalise_organisation_values(values: dict[str, Any]) -> dict[str, Any]:
+    unknown = set(values) - set(ORGANISATION_FIELDS)
+    if unknown:
+        raise ValidationError({field: _("Unknown field.") for field in sorted(unknown)})
+    cleaned = {
+        key: value.strip() if isinstance(value, str) else value for key, value in values.items()
+    }
+    for field in ("country", "default_currency"):
+        if isinstance(cleaned.get(field), str):
+            cleaned[field] = cleaned[field].upper()
+    return cleaned
+
+
+@transaction.atomic
+def organisation_create(
+    *, actor: User | None, parent: Organisation | None, kind: str, **values: Any
+) -> Organisation:
+    """Create a reseller or customer below `parent`.
+
+    A partner (no parent) is created only by the system (`actor=None`: the demo loader, an
+    operator's command) or a superuser.
+    """
+    values = _normalise_organisation_values(values)
+    if parent is None:
+        if kind != OrganisationKind.PARTNER:
+            raise ValidationError({"parent": _("Resellers and customers need a parent.")})
+        if actor is not None and not actor.is_superuser:
+            raise PermissionRefused(_("Only an operator can create a partner."))
+    elif actor is None:
+        pass  # the system acts for the operator
+    elif not permissions.can_create_organisation(actor, parent, kind):
+        raise PermissionRefused(_("You may not create this kind of organisation here."))
+    organisation = Organisation(kind=kind, parent=parent, **values)
+    organisation.path = "/pending/"
+    organisation.full_clean()
+    organisation.save()
+    # The path needs the new id, so it is set in a second write within the same transaction.
+    organisation.path = f"{parent.path if parent else '/'}{organisation.pk}/"
+    organisation.save(update_fields=["path"])
+    activity_record(
+        actor=actor,
+        organisation=organisation,
+        obj=organisation,
+        operation="organisation.create",
+        details={"kind": kind, "parent": str(parent) if parent else None},
+    )
+    return organisation
+
+
+@transaction.atomic
+def organisation_update(*, actor: User, organisation: Organisation, **values: Any) -> Organisation:
+    values = _normalise_organisation_values(values)
+    if not permissions.can_change_organisation(actor, organisation):
+        raise PermissionRefused(_("You may not change this organisation."))
+    organisation = Organisation.objects.select_for_update().get(pk=organisation.pk)
+    changes = diff(organisation, values)
+    if not changes:
+        return organisation
+    for field, value in values.items():
+        setattr(organisation, field, value)
+    organisation.updated_at = clock.now()
+    organisation.full_clean()
+    organisation.save(update_fields=[*changes, "updated_at"])
+    activity_record(
+        actor=actor,
+        organisation=organisation,
+        obj=organisation,
+        operation="organisation.update",
+        changes=changes,
+    )
+    return organisation
+
+
+def _check_role(actor: User, organisation: Organisation, role: str) -> None:
+    if role not in Role.values:
+        raise ValidationError({"role": _("Unknown role.")})
+    if organisation.kind not in ROLE_KINDS[role]:
+        raise ValidationError({"role": _("This role does not exist in this kind of organisation.")})
+    if role not in permissions.assignable_roles(actor, organisation):
+        raise PermissionRefused(_("You may not give this role."))
+
+
+@transaction.atomic
+def user_create(
+    *,
+    actor: User | None,
+    organisation: Organisation,
+    username: str,
+    email: str,
+    password: str,
+    role: str,
+    first_name: str = "",
+    last_name: str = "",
+    language: str = "",
+) -> User:
+    """Create a login with a password chosen by an operator (`actor=None`: the system)."""
+    if actor is not None:
+        if not permissions.can_manage_users(actor, organisation):
+            raise PermissionRefused(_("You may not add logins to this organisation."))
+        _check_role(actor, organisation, role)
+    elif organisation.kind not in ROLE_KINDS.get(role, set()):
+        raise ValidationError({"role": _("This role does not exist in this kind of organisation.")})
+    user = User(
+        username=username,
+        email=email.strip().lower(),
+        first_name=first_name,
+        last_name=last_name,
+        organisation=organisation,
+        role=role,
+        language=language,
+    )
+    validate_password(password, user)
+    user.set_password(password)
+    user.full_clean()
+    user.save()
+    activity_record(
+        actor=actor,
+        organisation=organisation,
+        obj=user,
+        operation="user.create",
+        details={"role": role},
+    )
+    return user
+
+
+@transaction.atomic
+def user_invite(
+    *,
+    actor: User,
+    organisation: Organisation,
+    email: str,
+    first_name: str,
+    last_name: str,
+    role: str,
+    language: str = "",
+) -> User:
+    """Create a login without a password and e-mail its owner a link to choose one."""
+    if not permissions.can_manage_users(actor, organisation):
+        raise PermissionRefused(_("You may not invite people into this organisation."))
+    _check_role(actor, organisation, role)
+    email = email.strip().lower()
+    if User.objects.filter(email__iexact=email).exists():
+        raise ValidationError({"email": _("A login with this e-mail address already exists.")})
+    user = User(
+        username=email,
+        email=email,
+        first_name=first_name.strip(),
+        last_name=last_name.strip(),
+        organisation=organisation,
+        role=role,
+        language=language,
+    )
+    user.set_unusable_password()
+    user.full_clean()
+    user.save()
+    activity_record(
+        actor=actor,
+        organisation=organisation,
+        obj=user,
+        operation="user.invite",
+        details={"email": email, "role": role},
+    )
+    from seatkeeper.accounts.tasks import send_invitation
+
+    transaction.on_commit(partial(send_invitation.enqueue, user_id=user.pk, invited_by_id=actor.pk))
+    return user
+
+
+@transaction.atomic
+def user_update(*, actor: User, user: User, **values: Any) -> User:
+    """Change a login's names, role, language or whether it may sign in."""
+    allowed = {"first_name", "last_name", "role", "language", "is_active"}
+    unknown = set(values) - allowed
+    if unknown:
+        raise ValidationError({field: _("Unknown field.") for field in sorted(unknown)})
+    if user.pk == actor.pk and ("role" in values or values.get("is_active") is False):
+        raise PermissionRefused(_("You cannot change your own role or deactivate yourself."))
+    if not permissions.can_manage_users(actor, user.organisation):
+        raise PermissionRefused(_("You may not change this login."))
+    if user.role not in permissions.assignable_roles(actor, user.organisation):
+        raise PermissionRefused(_("You may not change a login with a role above yours."))
+    if "role" in values:
+        _check_role(actor, user.organisation, values["role"])
+    if values.get("language") not in (None, "", *Language.values):
+        raise ValidationError({"language": _("Unknown language.")})
+    user = User.objects.select_for_update().get(pk=user.pk)
+    changes = diff(user, values)
+    if not changes:
+        return user
+    for field, value in values.items():
+        setattr(user, field, value)
+    user.full_clean()
+    user.save(update_fields=list(changes))
+    activity_record(
+        actor=actor,
+        organisation=user.organisation,
+        obj=user,
+        operation="user.update",
+        changes=changes,
+    )
+    return user
+
+
+@transaction.atomic
+def user_set_language(*, actor: User, language: str) -> User:
+    """A person's own UI language ("" = their organisation's default)."""
+    if language not in ("", *Language.values):
+        raise ValidationError({"language": _("Unknown language.")})
+    changes = diff(actor, {"language": language})
+    if changes:
+        actor.language = language
+        actor.save(update_fields=["language"])
+        if actor.organisation_id:
+            activity_record(
+                actor=actor,
+                organisation=actor.organisation,
+                obj=actor,
+                operation="user.language",
+                changes=changes,
+            )
+    return actor
+
+
+@transaction.atomic
+def user_password_changed(*, actor: User, user: User, how: str) -> None:
+    """Record a password change or reset (Django's views have already saved the new hash)."""
+    if user.organisation_id:
+        activity_record(
+            actor=actor,
+            organisation=user.organisation,
+            obj=user,
+            operation=f"user.password_{how}",
+            actor_name=user.get_username(),
+        )
+
+
+TOKEN_BYTES = 32
+
+
+@transaction.atomic
+def api_token_create(*, actor: User, name: str) -> tuple[ApiToken, str]:
+    """A new API token for `actor`. The plain value is returned once and never stored."""
+    name = name.strip()
+    if not name:
+        raise ValidationError({"name": _("Give the token a name, e.g. where it will be used.")})
+    plain = f"sk_{secrets.token_urlsafe(TOKEN_BYTES)}"
+    token = ApiToken(user=actor, name=name, prefix=plain[:10], token_hash=hash_token(plain))
+    token.full_clean()
+    token.save()
+    if actor.organisation_id:
+        activity_record(
+            actor=actor, organisation=actor.organisation, obj=token, operation="api_token.create"
+        )
+    return token, plain
+
+
+@transaction.atomic
+def api_token_revoke(*, actor: User, token: ApiToken) -> ApiToken:
+    if token.user_id != actor.pk:
+        raise PermissionRefused(_("You can only revoke your own tokens."))
+    token = ApiToken.objects.select_for_update().get(pk=token.pk)
+    if token.revoked_at is None:
+        token.revoked_at = clock.now()
+        token.save(update_fields=["revoked_at"])
+        if actor.organisation_id:
+            activity_record(
+                actor=actor,
+                organisation=actor.organisation,
+                obj=token,
+                operation="api_token.revoke",
+            )
+    return token

@@ -1,0 +1,306 @@
+"""Organisation, login and profile pages. Thin: scoped reads from selectors, writes via services."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse, reverse_lazy
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST
+
+from seatkeeper.accounts import permissions, selectors, services
+from seatkeeper.accounts.forms import (
+    ApiTokenForm,
+    ChildKindForm,
+    InviteForm,
+    LanguageForm,
+    OrganisationEditForm,
+    OrganisationForm,
+    UserEditForm,
+)
+from seatkeeper.accounts.models import ALLOWED_CHILDREN, OrganisationKind
+from seatkeeper.activity.selectors import last_records
+from seatkeeper.ui.forms import run_service
+from seatkeeper.ui.tables import Column, build_table, csv_response
+
+ORGANISATION_COLUMNS = [
+    Column(
+        "name",
+        gettext_lazy("Company name"),
+        lambda o: o.name,
+        "name",
+        link=lambda o: reverse("organisation_detail", args=[o.pk]),
+    ),
+    Column("kind", gettext_lazy("Kind"), lambda o: o.get_kind_display(), "kind"),
+    Column(
+        "parent",
+        gettext_lazy("Reseller / partner"),
+        lambda o: o.parent.name if o.parent else "",
+        "parent__name",
+    ),
+    Column("country", gettext_lazy("Country"), lambda o: o.country, "country"),
+    Column("vat", gettext_lazy("VAT number"), lambda o: o.vat_number, "vat_number"),
+    Column("contact", gettext_lazy("Contact"), lambda o: o.contact_email, "contact_email"),
+    Column("created", gettext_lazy("Created"), lambda o: o.created_at.date(), "created_at"),
+]
+
+
+@login_required
+def organisation_list(request):
+    queryset = selectors.organisations_visible_to(request.user).select_related("parent")
+    queryset = selectors.search_organisations(queryset, request.GET.get("q", ""))
+    kind = request.GET.get("kind", "")
+    if kind in OrganisationKind.values:
+        queryset = queryset.filter(kind=kind)
+    if request.GET.get("export") == "csv":
+        return csv_response(
+            request,
+            queryset,
+            ORGANISATION_COLUMNS,
+            default_sort="name",
+            filename="organisations.csv",
+        )
+    table = build_table(request, queryset, ORGANISATION_COLUMNS, default_sort="name")
+    context = {"table": table, "kind": kind, "kinds": OrganisationKind.choices}
+    if request.htmx:
+        return render(request, "accounts/organisation_list.html#table", context)
+    return render(request, "accounts/organisation_list.html", context)
+
+
+@login_required
+def organisation_detail(request, pk: int):
+    organisation = selectors.get_organisation_for_user(request.user, pk)
+    children = selectors.organisations_visible_to(request.user).filter(parent=organisation)
+    users = selectors.users_visible_to(request.user).filter(organisation=organisation)
+    context = {
+        "organisation": organisation,
+        "children": children.order_by("name")[:100],
+        "children_count": children.count(),
+        "users": users.order_by("username"),
+        "activity": last_records(request.user, organisation),
+        "can_change": permissions.can_change_organisation(request.user, organisation),
+        "can_manage_users": permissions.can_manage_users(request.user, organisation),
+        "child_kinds": [
+            kind
+            for kind in ALLOWED_CHILDREN[organisation.kind]
+            if permissions.can_create_organisation(request.user, organisation, kind)
+        ],
+        "ancestors": selectors.organisations_visible_to(request.user)
+        .filter(pk__in=organisation.ancestor_ids)
+        .order_by("path"),
+    }
+    return render(request, "accounts/organisation_detail.html", context)
+
+
+@login_required
+def organisation_create(request, parent_pk: int):
+    parent = selectors.get_organisation_for_user(request.user, parent_pk)
+    kind_form = ChildKindForm(request.GET or None)
+    kind = kind_form.data.get("kind") if kind_form.is_bound and kind_form.is_valid() else None
+    if kind is None:
+        kind = next(iter(sorted(ALLOWED_CHILDREN[parent.kind])), None)
+    if kind is None or not permissions.can_create_organisation(request.user, parent, kind):
+        raise PermissionDenied(_("You may not create this kind of organisation here."))
+    initial = {
+        "default_language": parent.default_language,
+        "default_currency": parent.default_currency,
+        "country": parent.country,
+    }
+    form = OrganisationForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        organisation = run_service(
+            form,
+            lambda: services.organisation_create(
+                actor=request.user, parent=parent, kind=kind, **form.cleaned_data
+            ),
+        )
+        if organisation:
+            messages.success(request, _("%(name)s was created.") % {"name": organisation.name})
+            return redirect("organisation_detail", pk=organisation.pk)
+    return render(
+        request,
+        "accounts/organisation_form.html",
+        {"form": form, "parent": parent, "kind": kind, "kind_label": OrganisationKind(kind).label},
+    )
+
+
+@login_required
+def organisation_edit(request, pk: int):
+    organisation = selectors.get_organisation_for_user(request.user, pk)
+    if not permissions.can_change_organisation(request.user, organisation):
+        raise PermissionDenied(_("You may not change this organisation."))
+    form = OrganisationEditForm(request.POST or None, instance=organisation)
+    if request.method == "POST" and form.is_valid():
+        values = {field: form.cleaned_data[field] for field in form.Meta.fields}
+        # The form wrote into the instance; the service diffs against the database.
+        organisation.refresh_from_db()
+        saved = run_service(
+            form,
+            lambda: services.organisation_update(
+                actor=request.user, organisation=organisation, **values
+            ),
+        )
+        if saved:
+            messages.success(request, _("Changes saved."))
+            return redirect("organisation_detail", pk=saved.pk)
+    return render(
+        request, "accounts/organisation_form.html", {"form": form, "organisation": organisation}
+    )
+
+
+@login_required
+def user_invite(request, organisation_pk: int):
+    organisation = selectors.get_organisation_for_user(request.user, organisation_pk)
+    roles = permissions.assignable_roles(request.user, organisation)
+    if not roles:
+        raise PermissionDenied(_("You may not invite people into this organisation."))
+    form = InviteForm(request.POST or None, roles=roles)
+    if request.method == "POST" and form.is_valid():
+        user = run_service(
+            form,
+            lambda: services.user_invite(
+                actor=request.user, organisation=organisation, **form.cleaned_data
+            ),
+        )
+        if user:
+            messages.success(
+                request, _("An invitation was sent to %(email)s.") % {"email": user.email}
+            )
+            return redirect("organisation_detail", pk=organisation.pk)
+    return render(
+        request, "accounts/user_invite.html", {"form": form, "organisation": organisation}
+    )
+
+
+@login_required
+def user_edit(request, pk: int):
+    person = selectors.get_user_for_user(request.user, pk)
+    roles = permissions.assignable_roles(request.user, person.organisation)
+    if not roles or person.role not in roles:
+        raise PermissionDenied(_("You may not change this login."))
+    form = UserEditForm(request.POST or None, instance=person, roles=roles)
+    if request.method == "POST" and form.is_valid():
+        values = {field: form.cleaned_data[field] for field in form.Meta.fields}
+        person.refresh_from_db()
+        if person.pk == request.user.pk:
+            values.pop("role", None)
+            values.pop("is_active", None)
+        saved = run_service(
+            form, lambda: services.user_update(actor=request.user, user=person, **values)
+        )
+        if saved:
+            messages.success(request, _("Changes saved."))
+            return redirect("organisation_detail", pk=person.organisation_id)
+    return render(request, "accounts/user_edit.html", {"form": form, "person": person})
+
+
+@login_required
+def profile(request):
+    language_form = LanguageForm(initial={"language": request.user.language})
+    token_form = ApiTokenForm()
+    return render(
+        request,
+        "accounts/profile.html",
+        {
+            "language_form": language_form,
+            "token_form": token_form,
+            "tokens": selectors.api_tokens_of(request.user),
+            "new_token": request.session.pop("new_token", None),
+        },
+    )
+
+
+@login_required
+@require_POST
+def language_set(request):
+    form = LanguageForm(request.POST)
+    if form.is_valid():
+        services.user_set_language(actor=request.user, language=form.cleaned_data["language"])
+        messages.success(request, _("Language saved."))
+    response = redirect(request.POST.get("next") or "profile")
+    if not url_is_local(request.POST.get("next", "")):
+        response = redirect("profile")
+    return response
+
+
+def url_is_local(url: str) -> bool:
+    return url.startswith("/") and not url.startswith("//")
+
+
+@login_required
+@require_POST
+def api_token_create(request):
+    form = ApiTokenForm(request.POST)
+    if form.is_valid():
+        result = run_service(
+            form,
+            lambda: services.api_token_create(actor=request.user, name=form.cleaned_data["name"]),
+        )
+        if result:
+            # Shown once on the next page, then gone: only its hash is stored.
+            request.session["new_token"] = result[1]
+            return redirect("profile")
+    messages.error(request, _("Give the token a name."))
+    return redirect("profile")
+
+
+@login_required
+@require_POST
+def api_token_revoke(request, pk: int):
+    token = get_object_or_404(selectors.api_tokens_of(request.user), pk=pk)
+    services.api_token_revoke(actor=request.user, token=token)
+    messages.success(request, _("Token revoked."))
+    return redirect("profile")
+
+
+class PasswordChangeView(auth_views.PasswordChangeView):
+    template_name = "registration/password_change.html"
+    success_url = reverse_lazy("profile")
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        services.user_password_changed(
+            actor=self.request.user, user=self.request.user, how="change"
+        )
+        messages.success(self.request, _("Your password was changed."))
+        return response
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    """For a forgotten password and for accepting an invitation (choosing a first password)."""
+
+    template_name = "registration/password_set.html"
+    success_url = reverse_lazy("login")
+    post_reset_login = False
+    how = "reset"
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        services.user_password_changed(actor=None, user=form.user, how=self.how)
+        messages.success(self.request, _("Your password is set. You can sign in now."))
+        return response
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["invitation"] = self.how == "invitation"
+        return context
+
+
+class InvitationAcceptView(PasswordResetConfirmView):
+    how = "invitation"
+
+
+def locked_out(request) -> HttpResponse:
+    return render(request, "registration/locked_out.html", status=429)
+
+
+def not_found(request, exception=None) -> HttpResponse:
+    return render(request, "ui/404.html", status=404)
+
+
+__all__ = ["Http404"]

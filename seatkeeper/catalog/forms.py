@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from seatkeeper.catalog.models import BillingCycle, OfferKind, Term, VendorKind
+
+
+class VendorForm(forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=200)
+    kind = forms.ChoiceField(label=_("Kind"), choices=VendorKind.choices)
+    provider_account = forms.ModelChoiceField(
+        label=_("Provider account"), queryset=None, required=False
+    )
+    country = forms.CharField(label=_("Catalog country"), max_length=2, required=False)
+    segment = forms.CharField(label=_("Segment"), max_length=40, required=False)
+
+    def __init__(self, *args, accounts=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["provider_account"].queryset = accounts
+
+
+class OfferFileForm(forms.Form):
+    file = forms.FileField(label=_("CSV file"), required=False)
+    text = forms.CharField(widget=forms.HiddenInput, required=False)
+
+    def content(self) -> str:
+        upload = self.cleaned_data.get("file")
+        if upload:
+            return upload.read().decode("utf-8-sig", errors="replace")
+        return self.cleaned_data.get("text") or ""
+
+
+class ManualOfferForm(forms.Form):
+    item_code = forms.CharField(label=_("Item code"), max_length=100)
+    title = forms.CharField(label=_("Name"), max_length=300)
+    kind = forms.ChoiceField(label=_("Kind"), choices=OfferKind.choices)
+    category = forms.CharField(label=_("Category"), max_length=100, required=False)
+    product_group = forms.CharField(label=_("Product group"), max_length=100, required=False)
+    description = forms.CharField(label=_("Description (shown on hover)"), required=False)
+    unit_type = forms.CharField(label=_("Unit type"), max_length=40, initial="Licenses")
+    minimum_quantity = forms.IntegerField(label=_("Minimum quantity"), min_value=0, initial=1)
+    maximum_quantity = forms.IntegerField(label=_("Maximum quantity"), min_value=1, required=False)
+    attaches_to = forms.CharField(
+        label=_("Attaches to (item codes, separated by |)"), required=False
+    )
+    term = forms.ChoiceField(label=_("Term"), choices=Term.choices)
+    billing_cycle = forms.ChoiceField(label=_("Billing cycle"), choices=BillingCycle.choices)
+    currency = forms.CharField(label=_("Currency"), max_length=3, required=False)
+    cost = forms.DecimalField(label=_("Vendor cost per unit per period"), min_value=0)
+    list_price = forms.DecimalField(
+        label=_("Vendor list price per unit per period"), min_value=0, required=False
+    )

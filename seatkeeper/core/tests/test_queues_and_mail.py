@@ -1,0 +1,105 @@
+"""The real paths: a task through the database queue or Redis, mail through a real SMTP server."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.handlers import Message
+from django.core.management import call_command
+
+from seatkeeper.accounts import services
+from seatkeeper.accounts.models import Role
+
+
+class Inbox(Message):
+    def __init__(self) -> None:
+        super().__init__()
+        self.messages = []
+
+    def handle_message(self, message) -> None:
+        self.messages.append(message)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def smtp_server(settings):
+    inbox = Inbox()
+    port = _free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    settings.MAILERS = {
+        "default": {
+            "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "OPTIONS": {"host": "127.0.0.1", "port": port, "timeout": 10},
+        }
+    }
+    yield inbox
+    controller.stop()
+
+
+def _invite(cast):
+    return services.user_invite(
+        actor=cast.reseller_admin,
+        organisation=cast.customer,
+        email="queued@test.example",
+        first_name="Queued",
+        last_name="Person",
+        role=Role.CUSTOMER_ADMIN,
+    )
+
+
+# Workers close and reopen database connections between tasks, as they must in production, so
+# these tests commit for real instead of running inside one test transaction.
+@pytest.mark.django_db(transaction=True)
+def test_invitation_goes_through_the_database_queue_and_smtp(
+    cast, settings, smtp_server, django_capture_on_commit_callbacks
+):
+    settings.REDIS_URL = None
+    settings.TASKS = {
+        "default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}
+    }
+    from django_tasks_db.models import DBTaskResult
+
+    with django_capture_on_commit_callbacks(execute=True):
+        _invite(cast)
+    assert smtp_server.messages == []  # queued, not sent
+    assert DBTaskResult.objects.filter(status="READY").count() == 1
+    call_command("worker", batch=True, no_scheduler=True)
+    assert DBTaskResult.objects.get().status == "SUCCESSFUL"
+    assert len(smtp_server.messages) == 1
+    message = smtp_server.messages[0]
+    assert message["To"] == "queued@test.example"
+    assert "/invitation/" in message.get_payload()
+
+
+@pytest.mark.redis
+@pytest.mark.django_db(transaction=True)
+def test_invitation_goes_through_redis_workers(
+    cast, settings, smtp_server, redis_url, django_capture_on_commit_callbacks
+):
+    import django_rq
+
+    # REDIS_URL set at start switches the settings module to RQ (and installs django_rq); the
+    # suite runs tasks inline, so this test puts the RQ backend back.
+    import seatkeeper.settings as configured
+
+    assert configured.TASKS["default"]["BACKEND"] == "django_tasks_rq.RQBackend"
+    settings.TASKS = configured.TASKS
+    assert settings.REDIS_URL == redis_url
+    django_rq.get_queue("default").empty()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        _invite(cast)
+    assert django_rq.get_queue("default").count == 1
+    assert smtp_server.messages == []
+    call_command("worker", batch=True, no_scheduler=True, rq_worker_class="rq.worker.SimpleWorker")
+    assert django_rq.get_queue("default").count == 0
+    assert len(smtp_server.messages) == 1
+    assert smtp_server.messages[0]["To"] == "queued@test.example"

@@ -1,0 +1,494 @@
+"""The provider interface: what domain code may ask of any licence vendor, in our own types.
+
+Everything here is a frozen dataclass or an enum. Money is `Money` (Decimal), times are aware UTC
+datetimes, calendar dates (commitment ends, billing periods) are `date`. Implementations live in
+sub-packages (`microsoft/`) and are resolved by kind through `registry.get_provider()`; nothing
+outside those packages speaks HTTP. Failures raise `seatkeeper.providers.errors.ProviderError`.
+
+Listing methods return lazy iterators: pages are fetched as the caller consumes them, so a
+discovery run can stop between pages and never holds a whole tenant in memory.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Protocol, runtime_checkable
+
+from seatkeeper.core.money import Money
+
+
+class TermDuration(enum.StrEnum):
+    """ISO-8601 durations the vendor uses for commitment terms."""
+
+    ONE_MONTH = "P1M"
+    ONE_YEAR = "P1Y"
+    THREE_YEARS = "P3Y"
+    FIVE_YEARS = "P5Y"
+
+
+class BillingCycle(enum.StrEnum):
+    MONTHLY = "monthly"
+    ANNUAL = "annual"
+    TRIENNIAL = "triennial"
+    ONE_TIME = "one_time"
+    NONE = "none"  # trials and free items
+    UNKNOWN = "unknown"
+
+
+class SubscriptionStatus(enum.StrEnum):
+    PENDING = "pending"
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+    EXPIRED = "expired"
+    DISABLED = "disabled"
+    DELETED = "deleted"  # cancelled
+    UNKNOWN = "unknown"
+
+
+class OrderStatus(enum.StrEnum):
+    PENDING = "pending"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
+
+
+class UserState(enum.StrEnum):
+    ACTIVE = "active"
+    DELETED = "deleted"  # soft-deleted, restorable for a while
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Page[Item]:
+    """One page of a long listing. `next_cursor` is opaque text to store and pass back for the
+    following page (so a crashed discovery resumes where it stopped); None on the last page.
+    Vendors' continuation tokens expire, so a cursor is for resuming soon, not for archiving."""
+
+    items: tuple[Item, ...]
+    next_cursor: str | None
+
+
+# --- customers -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Address:
+    country: str
+    city: str
+    postal_code: str
+    address_line1: str
+    address_line2: str = ""
+    state: str = ""
+    region: str = ""
+    first_name: str = ""
+    last_name: str = ""
+    phone_number: str = ""
+    email: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NewCustomer:
+    """What creating a tenant needs. `domain` is the full initial domain (x.onmicrosoft.com)."""
+
+    domain: str
+    company_name: str
+    email: str
+    address: Address
+    culture: str = "en-US"
+    language: str = "en"
+    associated_partner_id: str | None = None  # the indirect reseller, when there is one
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Customer:
+    id: str  # the customer's tenant id at the vendor
+    domain: str
+    company_name: str
+    relationship: str = ""
+    associated_partner_id: str | None = None
+    commerce_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CreatedCustomer:
+    """A new tenant plus the first administrator's credentials, shown once and never stored."""
+
+    customer: Customer
+    admin_user_name: str
+    admin_password: str = field(repr=False)
+
+
+# --- catalog -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Product:
+    id: str
+    title: str
+    description: str = ""
+    product_type: str = ""
+    product_sub_type: str = ""
+    publisher: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Sku:
+    id: str
+    product_id: str
+    title: str
+    description: str = ""
+    minimum_quantity: int = 1
+    maximum_quantity: int | None = None
+    is_trial: bool = False
+    is_addon: bool = False
+    # "productId:skuId" of the base SKUs an add-on may attach to.
+    prerequisite_skus: tuple[str, ...] = ()
+    supported_billing_cycles: tuple[BillingCycle, ...] = ()
+
+    @property
+    def key(self) -> str:
+        return f"{self.product_id}:{self.sku_id}"
+
+    @property
+    def sku_id(self) -> str:
+        return self.id
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Term:
+    duration: str  # a TermDuration value; kept as str so unknown vendor terms still load
+    billing_cycle: BillingCycle
+    description: str = ""
+    # Per licence per billing cycle, when the vendor exposes prices in its catalog: the
+    # partner's cost and the vendor's estimated retail price.
+    price: Money | None = None
+    retail_price: Money | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Availability:
+    id: str
+    product_id: str
+    sku_id: str
+    catalog_item_id: str  # what an order line names
+    segment: str
+    country: str
+    currency: str
+    is_purchasable: bool = True
+    is_renewable: bool = True
+    terms: tuple[Term, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CatalogOffer:
+    """One SKU with everything needed to sell it: its product and its current availabilities."""
+
+    product: Product
+    sku: Sku
+    availabilities: tuple[Availability, ...]
+
+
+# --- orders and subscriptions ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OrderLine:
+    catalog_item_id: str
+    quantity: int
+    term_duration: str
+    billing_cycle: BillingCycle
+    friendly_name: str = ""
+    partner_id_on_record: str | None = None
+    # For an add-on: the base subscription it attaches to (else the vendor picks a base).
+    parent_subscription_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OrderLineItem:
+    line_number: int
+    offer_id: str
+    quantity: int
+    term_duration: str = ""
+    friendly_name: str = ""
+    subscription_id: str | None = None  # appears once the vendor has provisioned the line
+    parent_subscription_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Order:
+    id: str
+    customer_id: str
+    status: OrderStatus
+    billing_cycle: BillingCycle
+    currency: str
+    created_at: dt.datetime | None
+    lines: tuple[OrderLineItem, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Subscription:
+    id: str
+    customer_id: str
+    offer_id: str
+    offer_name: str
+    friendly_name: str
+    quantity: int
+    status: SubscriptionStatus
+    billing_cycle: BillingCycle
+    term_duration: str = ""
+    unit_type: str = ""
+    auto_renew: bool = False
+    is_trial: bool = False
+    parent_subscription_id: str | None = None
+    order_id: str | None = None
+    partner_id: str | None = None
+    created_at: dt.datetime | None = None
+    effective_start: dt.datetime | None = None
+    commitment_end: dt.date | None = None
+    cancellation_allowed_until: dt.datetime | None = None
+    refundable_quantity: int = 0
+    suspension_reasons: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SubscriptionUpdate:
+    """The fields to change; None leaves a field as it is."""
+
+    quantity: int | None = None
+    friendly_name: str | None = None
+    auto_renew: bool | None = None
+    status: SubscriptionStatus | None = None  # ACTIVE (reactivate), SUSPENDED, DELETED (cancel)
+
+
+# --- users and licences ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TenantUser:
+    id: str
+    user_principal_name: str
+    display_name: str
+    first_name: str = ""
+    last_name: str = ""
+    usage_location: str = ""
+    state: UserState = UserState.ACTIVE
+    deleted_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NewTenantUser:
+    user_principal_name: str
+    display_name: str
+    first_name: str
+    last_name: str
+    usage_location: str
+    password: str = field(repr=False)
+    force_change_password: bool = True
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TenantUserUpdate:
+    display_name: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    usage_location: str | None = None
+    user_principal_name: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SubscribedSku:
+    """A licence pool in the tenant: what the subscriptions bought and how much is used."""
+
+    sku_id: str
+    sku_part_number: str
+    name: str
+    total_units: int
+    consumed_units: int
+    active_units: int
+    suspended_units: int = 0
+    warning_units: int = 0
+    target_type: str = "User"
+
+    @property
+    def available_units(self) -> int:
+        return self.total_units - self.consumed_units
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UserLicence:
+    sku_id: str
+    sku_part_number: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LicenceChangeResult:
+    assigned: tuple[str, ...]
+    removed: tuple[str, ...]
+    warnings: tuple[str, ...] = ()
+
+
+# --- billing and audit -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Invoice:
+    id: str
+    invoice_date: dt.datetime | None
+    period_start: dt.date | None
+    period_end: dt.date | None
+    total_charges: Money
+    paid_amount: Money
+    document_type: str = "invoice"
+    invoice_type: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InvoiceLineItem:
+    """One reconciliation line: a charge or a refund for a subscription over a period."""
+
+    invoice_id: str
+    customer_id: str
+    customer_name: str
+    order_id: str
+    subscription_id: str
+    product_id: str
+    sku_id: str
+    availability_id: str
+    product_name: str
+    sku_name: str
+    charge_type: str
+    unit_price: Money
+    effective_unit_price: Money
+    quantity: Decimal
+    subtotal: Money
+    tax_total: Money
+    total: Money
+    charge_start: dt.datetime | None
+    charge_end: dt.datetime | None
+    term_and_billing_cycle: str = ""
+    reference_id: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AuditRecord:
+    # The vendor's id is built from partner, customer, operation and time; two operations in
+    # the same tick can share it, so (id, correlation_id) is the safer key for de-duplication.
+    id: str
+    operation_type: str
+    operation_status: str
+    operation_date: dt.datetime
+    resource_type: str
+    customer_id: str = ""
+    customer_name: str = ""
+    user_principal_name: str = ""
+    application_id: str = ""
+    correlation_id: str = ""
+    resource_new_value: str = ""  # the vendor's JSON text, kept as text
+    details: Mapping[str, str] = field(default_factory=dict)
+
+
+# --- the interface ----------------------------------------------------------------------------
+
+
+@runtime_checkable
+class Provider(Protocol):
+    """A vendor connector bound to one provider account (one partner's credentials)."""
+
+    kind: str
+
+    def close(self) -> None:
+        """Release pooled connections; also available as `with get_provider(...) as p:`."""
+        ...
+
+    # customers
+    def check_domain_available(self, *, domain: str) -> bool: ...
+    def create_customer(self, *, customer: NewCustomer, request_key: str) -> CreatedCustomer: ...
+    def get_customer(self, *, customer_id: str) -> Customer: ...
+    def list_customers(self, *, page_size: int = 500) -> Iterator[Customer]: ...
+    def customers_page(
+        self, *, cursor: str | None = None, page_size: int = 500
+    ) -> Page[Customer]: ...
+
+    # catalog
+    def list_products(self, *, country: str, segment: str | None = None) -> Iterator[Product]: ...
+    def list_skus(self, *, product_id: str, country: str) -> list[Sku]: ...
+    def list_availabilities(
+        self, *, product_id: str, sku_id: str, country: str, segment: str | None = None
+    ) -> list[Availability]: ...
+    def catalog(self, *, country: str, segment: str | None = None) -> Iterator[CatalogOffer]: ...
+
+    # orders
+    def create_order(
+        self, *, customer_id: str, lines: Sequence[OrderLine], request_key: str
+    ) -> list[Order]: ...
+    def get_order(self, *, customer_id: str, order_id: str) -> Order: ...
+
+    # subscriptions
+    def get_subscription(self, *, customer_id: str, subscription_id: str) -> Subscription: ...
+    def list_subscriptions(
+        self, *, customer_id: str, order_id: str | None = None
+    ) -> list[Subscription]: ...
+    def list_addons(self, *, customer_id: str, subscription_id: str) -> list[Subscription]: ...
+    def update_subscription(
+        self, *, customer_id: str, subscription_id: str, change: SubscriptionUpdate
+    ) -> Subscription: ...
+    def suspend_subscription(self, *, customer_id: str, subscription_id: str) -> Subscription: ...
+    def reactivate_subscription(
+        self, *, customer_id: str, subscription_id: str
+    ) -> Subscription: ...
+    def cancel_subscription(self, *, customer_id: str, subscription_id: str) -> Subscription: ...
+
+    # users and licences
+    def list_users(
+        self, *, customer_id: str, deleted: bool = False, page_size: int = 500
+    ) -> Iterator[TenantUser]: ...
+    def users_page(
+        self,
+        *,
+        customer_id: str,
+        cursor: str | None = None,
+        deleted: bool = False,
+        page_size: int = 500,
+    ) -> Page[TenantUser]: ...
+    def get_user(self, *, customer_id: str, user_id: str) -> TenantUser: ...
+    def create_user(
+        self, *, customer_id: str, user: NewTenantUser, request_key: str
+    ) -> TenantUser: ...
+    def update_user(
+        self, *, customer_id: str, user_id: str, change: TenantUserUpdate
+    ) -> TenantUser: ...
+    def delete_user(self, *, customer_id: str, user_id: str) -> None: ...
+    def restore_user(self, *, customer_id: str, user_id: str) -> TenantUser: ...
+    def list_subscribed_skus(self, *, customer_id: str) -> list[SubscribedSku]: ...
+    def list_user_licences(self, *, customer_id: str, user_id: str) -> list[UserLicence]: ...
+    def change_user_licences(
+        self,
+        *,
+        customer_id: str,
+        user_id: str,
+        assign: Sequence[str] = (),
+        remove: Sequence[str] = (),
+    ) -> LicenceChangeResult: ...
+
+    # billing and audit
+    def list_invoices(self, *, page_size: int = 100) -> Iterator[Invoice]: ...
+    def get_invoice(self, *, invoice_id: str) -> Invoice: ...
+    def list_invoice_line_items(
+        self, *, invoice_id: str, page_size: int = 2000
+    ) -> Iterator[InvoiceLineItem]: ...
+    def list_audit_records(
+        self, *, since: dt.date, until: dt.date | None = None
+    ) -> Iterator[AuditRecord]: ...
+    def audit_records_page(
+        self,
+        *,
+        since: dt.date,
+        until: dt.date | None = None,
+        cursor: str | None = None,
+        page_size: int = 500,
+    ) -> Page[AuditRecord]: ...

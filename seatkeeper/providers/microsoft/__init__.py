@@ -1,0 +1,1 @@
+"""Microsoft Partner Center: the first provider implementation (see adapter.MicrosoftProvider)."""

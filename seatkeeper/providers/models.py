@@ -1,0 +1,96 @@
+"""Provider accounts (a partner's registered link to a vendor) and the shared rate-limit buckets."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from seatkeeper.core import clock, crypto
+from seatkeeper.core.models import TimestampedModel
+
+
+class ProviderKind(models.TextChoices):
+    MICROSOFT = "microsoft", _("Microsoft Partner Center")
+
+
+MICROSOFT_AUTHORITY_HOST = "https://login.microsoftonline.com"
+MICROSOFT_API_BASE_URL = "https://api.partnercenter.microsoft.com"
+
+
+class ProviderAccount(TimestampedModel):
+    """Credentials and endpoints for one partner at one vendor.
+
+    Secrets are stored encrypted (Fernet, settings.ENCRYPTION_KEY); read them through the
+    `application_secret` / `refresh_token` properties, set them with `set_*`.
+    """
+
+    organisation = models.ForeignKey(
+        "accounts.Organisation",
+        on_delete=models.PROTECT,
+        related_name="provider_accounts",
+        verbose_name=_("partner"),
+    )
+    kind = models.CharField(_("kind"), max_length=32, choices=ProviderKind.choices)
+    name = models.CharField(_("account name"), max_length=200)
+    partner_tenant_id = models.CharField(_("partner tenant id"), max_length=64)
+    application_id = models.CharField(_("application id"), max_length=64)
+    application_secret_encrypted = models.TextField(_("application secret (encrypted)"))
+    refresh_token_encrypted = models.TextField(_("consented refresh token (encrypted)"), blank=True)
+    refresh_token_updated_at = models.DateTimeField(null=True, blank=True)
+    # The login host, to which the partner tenant is appended, or a full authority URL that
+    # already names the tenant (`https://host/{tenant}`).
+    authority_url = models.URLField(_("authority URL"), default=MICROSOFT_AUTHORITY_HOST)
+    api_base_url = models.URLField(_("API base URL"), default=MICROSOFT_API_BASE_URL)
+    # Extra CAs to trust (the sandbox's, or a corporate proxy's). TLS verification stays on.
+    ca_bundle_path = models.CharField(_("CA bundle path"), max_length=500, blank=True)
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("provider account")
+        verbose_name_plural = _("provider accounts")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organisation", "kind", "partner_tenant_id"],
+                name="provider_account_unique_tenant_per_partner",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_kind_display()})"
+
+    @property
+    def application_secret(self) -> str:
+        return crypto.decrypt(self.application_secret_encrypted)
+
+    def set_application_secret(self, secret: str) -> None:
+        self.application_secret_encrypted = crypto.encrypt(secret)
+
+    @property
+    def refresh_token(self) -> str | None:
+        if not self.refresh_token_encrypted:
+            return None
+        return crypto.decrypt(self.refresh_token_encrypted)
+
+    def set_refresh_token(self, token: str | None) -> None:
+        self.refresh_token_encrypted = crypto.encrypt(token) if token else ""
+        self.refresh_token_updated_at = clock.now() if token else None
+
+
+class RateLimitBucket(models.Model):
+    """One token bucket shared by every worker process that uses the same database.
+
+    Updated only by a conditional UPDATE on `version` (optimistic concurrency), which behaves the
+    same on SQLite and PostgreSQL without holding a lock across the caller's sleep.
+    """
+
+    key = models.CharField(max_length=200, unique=True)
+    tokens = models.FloatField()
+    refilled_at = models.FloatField(help_text="POSIX seconds of the last refill")
+    version = models.BigIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("rate-limit bucket")
+
+    def __str__(self) -> str:
+        return self.key

@@ -1,0 +1,324 @@
+"""Carrying recorded operations out at the vendor, one subscription at a time, in order.
+
+The worker claims the subscription's oldest open operation with a conditional UPDATE, calls the
+provider, and writes the result back. A temporary failure (throttling, outage, "not ready yet")
+is retried on a capped exponential schedule; a permanent one stops the queue of that
+subscription (later operations wait behind it; other subscriptions carry on) until a person
+retries it. A claim older than CLAIM_TIMEOUT belongs to a worker that died: the sweep hands the
+operation to another worker, which sends it again with the same request key (MS-RequestId), so the
+vendor answers with the order it already created instead of creating a second one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from functools import partial
+
+from django.db import transaction
+from django.db.models import F, Q
+
+from seatkeeper.core import clock
+from seatkeeper.providers import interface as vendor
+from seatkeeper.providers.errors import ProviderError
+from seatkeeper.providers.registry import get_provider
+from seatkeeper.subscriptions.models import (
+    Operation,
+    OperationKind,
+    OperationState,
+    Status,
+    Subscription,
+    SyncStatus,
+)
+
+logger = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 8
+BACKOFF_BASE_SECONDS = 30
+BACKOFF_CAP_SECONDS = 3600
+CLAIM_TIMEOUT = dt.timedelta(minutes=10)
+# How soon to look again when the vendor has not finished (order pending, subscription pending).
+VENDOR_POLL = dt.timedelta(seconds=20)
+
+CYCLES = {
+    "monthly": vendor.BillingCycle.MONTHLY,
+    "annual": vendor.BillingCycle.ANNUAL,
+    "triennial": vendor.BillingCycle.TRIENNIAL,
+    "prepaid": vendor.BillingCycle.ONE_TIME,
+    "none": vendor.BillingCycle.NONE,
+}
+
+
+class WaitForVendor(Exception):
+    """The vendor accepted the work but has not finished it; look again later."""
+
+    def __init__(self, until: dt.datetime | None = None) -> None:
+        super().__init__("waiting for the vendor")
+        self.until = until
+
+
+def backoff(attempts: int) -> dt.timedelta:
+    return dt.timedelta(
+        seconds=min(BACKOFF_BASE_SECONDS * 2 ** max(attempts - 1, 0), BACKOFF_CAP_SECONDS)
+    )
+
+
+ProviderFactory = Callable[..., vendor.Provider]
+
+
+def next_operation(subscription_id: int) -> Operation | None:
+    return (
+        Operation.objects.filter(
+            subscription_id=subscription_id,
+            state__in=[OperationState.PENDING, OperationState.RUNNING, OperationState.FAILED],
+        )
+        .order_by("sequence")
+        .first()
+    )
+
+
+def _claim(operation: Operation, now: dt.datetime) -> bool:
+    claimable = Q(state=OperationState.PENDING, next_attempt_at__lte=now) | Q(
+        state=OperationState.RUNNING, claimed_at__lt=now - CLAIM_TIMEOUT
+    )
+    won = Operation.objects.filter(claimable, pk=operation.pk).update(
+        state=OperationState.RUNNING, claimed_at=now, attempts=F("attempts") + 1
+    )
+    return won == 1
+
+
+def provision_subscription(
+    subscription_id: int, *, provider_factory: ProviderFactory | None = None
+) -> str:
+    """Run the subscription's due operations in order; returns why it stopped (logs, tests)."""
+    while True:
+        operation = next_operation(subscription_id)
+        if operation is None:
+            _settle(subscription_id)
+            return "done"
+        if operation.state == OperationState.FAILED:
+            return "held"
+        now = clock.now()
+        if not _claim(operation, now):
+            return "busy"
+        operation.refresh_from_db()
+        try:
+            _execute(operation, provider_factory)
+        except WaitForVendor as waiting:
+            _reschedule(operation, waiting.until or now + VENDOR_POLL, counts=False)
+            return "waiting"
+        except ProviderError as error:
+            _failed(operation, error)
+            return "retrying" if error.retryable and operation.attempts < MAX_ATTEMPTS else "failed"
+        except Exception as error:  # a bug or an unexpected outage must not lose the operation
+            logger.exception("operation %s failed unexpectedly", operation.pk)
+            _failed(
+                operation, ProviderError(str(error) or error.__class__.__name__, retryable=True)
+            )
+            return "retrying"
+
+
+def _provider(
+    subscription: Subscription, provider_factory: ProviderFactory | None
+) -> vendor.Provider:
+    # Looked up at call time so tests can hand the worker a connector with an injected clock.
+    return (provider_factory or get_provider)(subscription.tenant.account)
+
+
+def _execute(operation: Operation, provider_factory: ProviderFactory | None) -> None:
+    subscription = Subscription.objects.select_related(
+        "tenant", "tenant__account", "offer", "parent"
+    ).get(pk=operation.subscription_id)
+    if subscription.tenant is None:
+        raise ProviderError("no tenant to provision to", retryable=False)
+    provider = _provider(subscription, provider_factory)
+    try:
+        _send(operation, subscription, provider)
+    finally:
+        close = getattr(provider, "close", None)
+        if close is not None:
+            close()  # the connection pool of this call
+
+
+def _send(operation: Operation, subscription: Subscription, provider: vendor.Provider) -> None:
+    customer_id = subscription.tenant.vendor_customer_id
+    kind = operation.kind
+    if kind == OperationKind.CREATE:
+        facts = _create(operation, subscription, provider, customer_id)
+    else:
+        if not subscription.vendor_subscription_id:
+            raise ProviderError("the subscription has no vendor id yet", retryable=True)
+        target = subscription.vendor_subscription_id
+        payload = operation.payload
+        if kind == OperationKind.QUANTITY:
+            change = vendor.SubscriptionUpdate(quantity=int(payload["quantity"]))
+            facts = provider.update_subscription(
+                customer_id=customer_id, subscription_id=target, change=change
+            )
+        elif kind == OperationKind.SUSPEND:
+            facts = provider.suspend_subscription(customer_id=customer_id, subscription_id=target)
+        elif kind == OperationKind.REACTIVATE:
+            facts = provider.reactivate_subscription(
+                customer_id=customer_id, subscription_id=target
+            )
+        elif kind == OperationKind.CANCEL:
+            facts = provider.cancel_subscription(customer_id=customer_id, subscription_id=target)
+        elif kind == OperationKind.AUTO_RENEW:
+            change = vendor.SubscriptionUpdate(auto_renew=bool(payload["auto_renew"]))
+            facts = provider.update_subscription(
+                customer_id=customer_id, subscription_id=target, change=change
+            )
+        elif kind == OperationKind.RENAME:
+            change = vendor.SubscriptionUpdate(friendly_name=payload["friendly_name"])
+            facts = provider.update_subscription(
+                customer_id=customer_id, subscription_id=target, change=change
+            )
+        else:
+            raise ProviderError(f"nothing to send for {kind}", retryable=False)
+    _succeeded(operation, facts)
+
+
+def _create(
+    operation: Operation, subscription: Subscription, provider: vendor.Provider, customer_id: str
+) -> vendor.Subscription:
+    today = clock.today()
+    if subscription.start_date > today:
+        # A future start: order on the day, not before.
+        raise WaitForVendor(dt.datetime.combine(subscription.start_date, dt.time(), tzinfo=dt.UTC))
+    order_id = operation.result.get("vendor_order_id")
+    if not order_id:
+        line = vendor.OrderLine(
+            catalog_item_id=subscription.offer.catalog_item_id or subscription.offer.external_id,
+            quantity=subscription.quantity,
+            term_duration=subscription.term,
+            billing_cycle=CYCLES.get(subscription.billing_cycle, vendor.BillingCycle.MONTHLY),
+            friendly_name=subscription.friendly_name,
+        )
+        orders = provider.create_order(
+            customer_id=customer_id, lines=[line], request_key=str(operation.request_key)
+        )
+        order_id = orders[0].id
+        # Kept at once, in its own commit: whatever happens next, we poll this order rather than
+        # ever placing another one.
+        with transaction.atomic():
+            Operation.objects.filter(pk=operation.pk).update(
+                result={**operation.result, "vendor_order_id": order_id}
+            )
+            Subscription.objects.filter(pk=subscription.pk).update(vendor_order_id=order_id)
+        operation.result = {**operation.result, "vendor_order_id": order_id}
+    order = provider.get_order(customer_id=customer_id, order_id=order_id)
+    vendor_id = next((line.subscription_id for line in order.lines if line.subscription_id), None)
+    if order.status in (vendor.OrderStatus.CANCELLED, vendor.OrderStatus.FAILED):
+        raise ProviderError(
+            f"the vendor {order.status} order {order_id}", code=str(order.status), retryable=False
+        )
+    if not vendor_id:
+        raise WaitForVendor()
+    facts = provider.get_subscription(customer_id=customer_id, subscription_id=vendor_id)
+    if facts.status == vendor.SubscriptionStatus.PENDING:
+        Subscription.objects.filter(pk=subscription.pk).update(vendor_subscription_id=vendor_id)
+        raise WaitForVendor()
+    return facts
+
+
+@transaction.atomic
+def _succeeded(operation: Operation, facts: vendor.Subscription) -> None:
+    now = clock.now()
+    subscription = Subscription.objects.select_for_update().get(pk=operation.subscription_id)
+    Operation.objects.filter(pk=operation.pk).update(
+        state=OperationState.DONE,
+        done_at=now,
+        error_code="",
+        error_message="",
+        result={
+            **operation.result,
+            "vendor_subscription_id": facts.id,
+            "vendor_status": str(facts.status),
+        },
+    )
+    apply_vendor_facts(subscription, facts)
+    if operation.kind == OperationKind.CREATE and subscription.status == Status.PENDING:
+        subscription.status = Status.ACTIVE
+    subscription.save()
+
+
+def apply_vendor_facts(subscription: Subscription, facts: vendor.Subscription) -> None:
+    """Copy what only the vendor knows. Desired fields (quantity, names, renewal changes) are the
+    people's and are never overwritten by a sync."""
+    subscription.vendor_subscription_id = facts.id or subscription.vendor_subscription_id
+    if facts.order_id:
+        subscription.vendor_order_id = facts.order_id
+    if facts.commitment_end:
+        subscription.commitment_end_date = facts.commitment_end
+    if facts.cancellation_allowed_until:
+        subscription.cancellation_allowed_until = facts.cancellation_allowed_until
+
+
+def _settle(subscription_id: int) -> None:
+    """No open operation left: the vendor matches what the people asked for."""
+    Subscription.objects.filter(pk=subscription_id).exclude(
+        sync_status=SyncStatus.SYNCHRONIZED
+    ).update(
+        sync_status=SyncStatus.SYNCHRONIZED,
+        sync_error_code="",
+        sync_error_message="",
+        synced_at=clock.now(),
+    )
+
+
+def _reschedule(operation: Operation, when: dt.datetime, *, counts: bool) -> None:
+    Operation.objects.filter(pk=operation.pk).update(
+        state=OperationState.PENDING,
+        next_attempt_at=when,
+        claimed_at=None,
+        attempts=F("attempts") if counts else F("attempts") - 1,
+    )
+
+
+@transaction.atomic
+def _failed(operation: Operation, error: ProviderError) -> None:
+    subscription = Subscription.objects.select_for_update().get(pk=operation.subscription_id)
+    code = error.code or (str(error.http_status) if error.http_status else "error")
+    permanent = not error.retryable or operation.attempts >= MAX_ATTEMPTS
+    if permanent:
+        Operation.objects.filter(pk=operation.pk).update(
+            state=OperationState.FAILED,
+            error_code=code[:40],
+            error_message=error.message,
+            claimed_at=None,
+        )
+        subscription.sync_status = SyncStatus.FAILED
+    else:
+        wait = backoff(operation.attempts)
+        retry_after = getattr(error, "retry_after", None)
+        if retry_after:
+            wait = max(wait, dt.timedelta(seconds=float(retry_after)))
+        Operation.objects.filter(pk=operation.pk).update(
+            state=OperationState.PENDING,
+            next_attempt_at=clock.now() + wait,
+            claimed_at=None,
+            error_code=code[:40],
+            error_message=error.message,
+        )
+        subscription.sync_status = SyncStatus.PENDING
+    subscription.sync_error_code = code[:40]
+    subscription.sync_error_message = error.message
+    subscription.save(update_fields=["sync_status", "sync_error_code", "sync_error_message"])
+    if permanent:
+        from seatkeeper.subscriptions import notifications
+
+        transaction.on_commit(partial(notifications.provisioning_failed, operation_id=operation.pk))
+
+
+def due_subscription_ids(now: dt.datetime, limit: int = 500) -> list[int]:
+    """Subscriptions with an operation due now, or one abandoned by a worker that died."""
+    due = Q(state=OperationState.PENDING, next_attempt_at__lte=now) | Q(
+        state=OperationState.RUNNING, claimed_at__lt=now - CLAIM_TIMEOUT
+    )
+    return list(
+        Operation.objects.filter(due)
+        .order_by()
+        .values_list("subscription_id", flat=True)
+        .distinct()[:limit]
+    )

@@ -1,0 +1,50 @@
+"""Vendor rules about when seats can be removed and subscriptions cancelled.
+
+New Commerce (Microsoft): seats can be removed, and a subscription cancelled, for 168 hours after
+they were bought (the purchase, a renewal or a later increase, each with its own clock); after
+that only the next term can be smaller. Manual vendors follow the same seat-lot window for
+refunds, but a person fulfils the change, so a later decrease is still allowed (it is simply not
+refunded): the UC vendor's partner contracts let monthly plans shrink at any time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from seatkeeper.subscriptions.models import SeatLot, Subscription
+
+REFUND_WINDOW = dt.timedelta(hours=168)
+
+
+@dataclass(frozen=True)
+class Removable:
+    now: int  # seats that can be removed now
+    until: dt.datetime | None  # the earliest window among them that closes
+    closed_since: dt.datetime | None  # when the most recent closed window closed
+
+
+def window_end(bought_at: dt.datetime) -> dt.datetime:
+    return bought_at + REFUND_WINDOW
+
+
+def removable(lots: list[SeatLot], now: dt.datetime) -> Removable:
+    inside = [
+        lot
+        for lot in lots
+        if lot.quantity and lot.cancellable_until and lot.cancellable_until > now
+    ]
+    closed = [
+        lot.cancellable_until
+        for lot in lots
+        if lot.quantity and lot.cancellable_until and lot.cancellable_until <= now
+    ]
+    return Removable(
+        now=sum(lot.quantity for lot in inside),
+        until=min((lot.cancellable_until for lot in inside), default=None),
+        closed_since=max(closed, default=None),
+    )
+
+
+def decrease_needs_window(subscription: Subscription) -> bool:
+    return not subscription.is_manual

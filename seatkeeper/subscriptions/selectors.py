@@ -1,0 +1,108 @@
+"""Scoped reads of subscriptions, lots, operations and orders."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db.models import Count, Q, QuerySet
+from django.http import Http404
+
+from seatkeeper.accounts.models import Organisation, User
+from seatkeeper.core import clock
+from seatkeeper.subscriptions.models import (
+    CustomerRights,
+    Operation,
+    OperationState,
+    SeatLot,
+    Subscription,
+    Tenant,
+)
+
+
+def subscriptions_visible_to(user: User) -> QuerySet[Subscription]:
+    if not user.is_authenticated or not user.is_active or user.organisation_id is None:
+        return Subscription.objects.none()
+    return Subscription.objects.filter(customer__path__startswith=user.organisation.path)
+
+
+def subscription_list(
+    user: User, *, customer: Organisation | None = None
+) -> QuerySet[Subscription]:
+    """What the lists show: one query for the page, add-ons counted in it, no query per row."""
+    queryset = subscriptions_visible_to(user)
+    if customer is not None:
+        queryset = queryset.filter(customer=customer)
+    return queryset.select_related("offer", "offer__vendor", "customer", "reseller").annotate(
+        addon_count=Count("addons", filter=~Q(addons__status="cancelled"), distinct=True)
+    )
+
+
+def get_subscription_for_user(user: User, pk: object) -> Subscription:
+    try:
+        return (
+            subscriptions_visible_to(user)
+            .select_related("offer", "offer__vendor", "customer", "reseller", "parent", "tenant")
+            .get(pk=int(pk))
+        )
+    except (Subscription.DoesNotExist, TypeError, ValueError):
+        raise Http404("No such subscription") from None
+
+
+def get_operation_for_user(user: User, pk: object) -> Operation:
+    try:
+        return Operation.objects.select_related("subscription", "subscription__customer").get(
+            pk=int(pk), subscription__in=subscriptions_visible_to(user)
+        )
+    except (Operation.DoesNotExist, TypeError, ValueError):
+        raise Http404("No such operation") from None
+
+
+def history(subscription: Subscription) -> QuerySet[Operation]:
+    return subscription.operations.order_by("-sequence")
+
+
+def open_lots(subscription: Subscription) -> QuerySet[SeatLot]:
+    return subscription.lots.filter(quantity__gt=0)
+
+
+def windows_closing(
+    user: User, *, within: dt.timedelta = dt.timedelta(hours=48)
+) -> QuerySet[SeatLot]:
+    now = clock.now()
+    return (
+        SeatLot.objects.filter(
+            subscription__in=subscriptions_visible_to(user).filter(status="active"),
+            quantity__gt=0,
+            cancellable_until__gt=now,
+            cancellable_until__lte=now + within,
+        )
+        .select_related("subscription", "subscription__customer", "subscription__offer")
+        .order_by("cancellable_until")
+    )
+
+
+def fulfilment_queue(user: User) -> QuerySet[Operation]:
+    return (
+        Operation.objects.filter(
+            subscription__in=subscriptions_visible_to(user),
+            state=OperationState.AWAITING_FULFILMENT,
+        )
+        .select_related("subscription", "subscription__customer", "subscription__offer")
+        .order_by("requested_at")
+    )
+
+
+def rights_of(customer: Organisation) -> CustomerRights:
+    return CustomerRights.objects.filter(customer=customer).first() or CustomerRights(
+        customer=customer
+    )
+
+
+def tenant_of(customer: Organisation, account) -> Tenant | None:
+    return Tenant.objects.filter(customer=customer, account=account).first()
+
+
+def assigned_seats(subscription: Subscription) -> int:
+    """Seats held by tenant users. Licence assignment arrives with the licences issue; until then
+    nobody holds a seat here, so quantity rules only meet the vendor's own limits."""
+    return 0

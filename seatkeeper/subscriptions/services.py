@@ -1,0 +1,937 @@
+"""Every change to a subscription: one service function each.
+
+Each one locks the subscription row, checks rights (`permissions`), the lifecycle and the
+vendor's rules (`rules`), changes the desired state, appends an `Operation` (the subscription's
+history and the worker's to-do) and an activity record, all in one transaction; provisioning is
+enqueued only after that commit. A change made from a stale page (`expected_version`) is refused
+with a clear conflict instead of overwriting someone else's change.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Max
+from django.utils import formats
+from django.utils.translation import gettext as _
+
+from seatkeeper.accounts.models import Organisation, OrganisationKind, User
+from seatkeeper.activity.services import activity_record, diff
+from seatkeeper.catalog.models import Offer, OfferKind, add_months, cycle_months
+from seatkeeper.core import clock
+from seatkeeper.core.errors import Conflict, ServiceError
+from seatkeeper.core.money import Money
+from seatkeeper.pricing.engine import Audience, PriceRequest, PricingContext, partner_of
+from seatkeeper.pricing.quotes import ProposedChange, Quote, SubscriptionFacts, quote_change
+from seatkeeper.pricing.quotes import SeatLot as LotFact
+from seatkeeper.subscriptions import rules
+from seatkeeper.subscriptions.models import (
+    CustomerRights,
+    LotKind,
+    Operation,
+    OperationKind,
+    OperationState,
+    Order,
+    RenewalOption,
+    SeatLot,
+    Status,
+    Subscription,
+    SyncStatus,
+    Tenant,
+)
+from seatkeeper.subscriptions.permissions import Action, check
+from seatkeeper.subscriptions.selectors import assigned_seats
+
+# Lifecycles are data: the statuses each status may move to.
+ALLOWED_TRANSITIONS: dict[str, set[str]] = {
+    Status.PENDING: {Status.ACTIVE, Status.CANCELLED},
+    Status.ACTIVE: {Status.SUSPENDED, Status.CANCELLED, Status.EXPIRED},
+    Status.SUSPENDED: {Status.ACTIVE, Status.CANCELLED, Status.EXPIRED},
+    Status.EXPIRED: set(),
+    Status.CANCELLED: set(),
+}
+# Operations the vendor must carry out; the others are recorded here only.
+VENDOR_KINDS = {
+    OperationKind.CREATE,
+    OperationKind.QUANTITY,
+    OperationKind.SUSPEND,
+    OperationKind.REACTIVATE,
+    OperationKind.CANCEL,
+    OperationKind.AUTO_RENEW,
+    OperationKind.RENAME,
+}
+
+
+def _when(moment: dt.datetime) -> str:
+    return formats.date_format(moment, "DATETIME_FORMAT")
+
+
+# --- periods and prices ----------------------------------------------------------------------
+
+
+def current_period(subscription: Subscription, on: dt.date) -> tuple[dt.date, dt.date]:
+    """The billing period holding `on`: from the term start, one billing cycle at a time."""
+    months = cycle_months(subscription.term, subscription.billing_cycle)
+    step = 0
+    while add_months(subscription.term_start, months * (step + 1)) <= on:
+        step += 1
+    return (
+        add_months(subscription.term_start, months * step),
+        add_months(subscription.term_start, months * (step + 1)),
+    )
+
+
+def facts(subscription: Subscription, *, on: dt.date) -> SubscriptionFacts:
+    period_start, period_end = current_period(subscription, max(on, subscription.term_start))
+    lots = [
+        LotFact(quantity=lot.quantity, purchased_at=lot.purchased_at)
+        for lot in subscription.lots.filter(quantity__gt=0).order_by("purchased_at", "pk")
+    ]
+    purchased = dt.datetime.combine(subscription.term_start, dt.time(), tzinfo=dt.UTC)
+    return SubscriptionFacts(
+        offer_id=subscription.offer_id,
+        customer_id=subscription.customer_id,
+        quantity=subscription.quantity,
+        term=subscription.term,
+        billing_cycle=subscription.billing_cycle,
+        period_start=period_start,
+        period_end=period_end,
+        purchased_at=min([lot.purchased_at for lot in lots], default=purchased),
+        seat_lots=tuple(lots),
+        subscription_ref=str(subscription.pk),
+        currency=subscription.lots.values_list("currency", flat=True).first(),
+    )
+
+
+def quote(
+    subscription: Subscription,
+    change: ProposedChange,
+    *,
+    at: dt.datetime | None = None,
+    audience: Audience = Audience.CUSTOMER_PRICE,
+) -> Quote:
+    """The preview shown before a change: the same computation billing charges later."""
+    at = at or clock.now()
+    return quote_change(
+        facts=facts(subscription, on=at.date()), change=change, at=at, audience=audience
+    )
+
+
+def _preview(subscription: Subscription, change: ProposedChange, at: dt.datetime) -> Quote | None:
+    """The quote recorded with a change. A manual vendor may shrink outside the refund window (a
+    person fulfils it, with no refund): the pricing engine refuses to quote that, so nothing is
+    refunded and no quote is kept."""
+    try:
+        return quote(subscription, change, at=at)
+    except ServiceError:
+        if rules.decrease_needs_window(subscription):
+            raise
+        return None
+
+
+def unit_price(
+    *,
+    offer: Offer,
+    customer: Organisation,
+    term: str,
+    billing_cycle: str,
+    on: dt.date,
+    quantity: int,
+    subscription_ref: str = "",
+) -> Money:
+    context = PricingContext.load(partner=partner_of(customer), offer_ids=[offer.pk])
+    breakdown = context.price(
+        PriceRequest(
+            offer_id=offer.pk,
+            customer_id=customer.pk,
+            term=term,
+            billing_cycle=billing_cycle,
+            on=on,
+            quantity=quantity,
+            subscription_ref=subscription_ref,
+        )
+    )
+    return breakdown.customer_price.money
+
+
+# --- recording ----------------------------------------------------------------------------------
+
+
+def _lock(subscription: Subscription, expected_version: int | None) -> Subscription:
+    locked = (
+        Subscription.objects.select_for_update()
+        .select_related("offer", "customer")
+        .get(pk=subscription.pk)
+    )
+    if expected_version is not None and locked.version != expected_version:
+        last = locked.operations.order_by("-sequence").first()
+        who = last.requested_by_name if last else _("someone")
+        raise Conflict(
+            _(
+                "%(who)s changed this subscription at %(when)s while you were looking at "
+                "it. Reload the page to see their change, then try again."
+            )
+            % {"who": who, "when": _when(last.requested_at) if last else "?"}
+        )
+    return locked
+
+
+def _record(
+    subscription: Subscription,
+    kind: str,
+    *,
+    actor: User | None,
+    payload: dict[str, Any],
+    changes: dict[str, list] | None = None,
+    local: bool = False,
+) -> Operation:
+    """Append the operation and the activity record; mark the subscription out of sync when the
+    vendor has something to do."""
+    sequence = (subscription.operations.aggregate(top=Max("sequence"))["top"] or 0) + 1
+    if local or kind not in VENDOR_KINDS:
+        state = OperationState.DONE
+    elif subscription.is_manual:
+        state = OperationState.AWAITING_FULFILMENT
+    else:
+        state = OperationState.PENDING
+    now = clock.now()
+    operation = Operation.objects.create(
+        subscription=subscription,
+        sequence=sequence,
+        kind=kind,
+        payload=payload,
+        requested_by=actor if actor is not None and actor.is_authenticated else None,
+        requested_by_name=actor.get_username() if actor is not None else "system",
+        requested_at=now,
+        state=state,
+        next_attempt_at=now,
+        done_at=now if state == OperationState.DONE else None,
+    )
+    if state != OperationState.DONE:
+        subscription.sync_status = SyncStatus.PENDING
+    activity_record(
+        actor=actor,
+        organisation=subscription.customer,
+        obj=subscription,
+        operation=f"subscription.{kind}",
+        changes=changes,
+        details={key: value for key, value in payload.items() if not key.startswith("_")},
+    )
+    if state == OperationState.PENDING:
+        from seatkeeper.subscriptions.tasks import provision
+
+        transaction.on_commit(partial(provision.enqueue, subscription_id=subscription.pk))
+    return operation
+
+
+def _save(subscription: Subscription, *fields: str) -> None:
+    subscription.version += 1
+    subscription.updated_at = clock.now()
+    subscription.save(update_fields=[*fields, "version", "updated_at", "sync_status"])
+
+
+def _transition(subscription: Subscription, to: str) -> None:
+    if to not in ALLOWED_TRANSITIONS[subscription.status]:
+        raise ServiceError(
+            _("A %(status)s subscription cannot become %(to)s.")
+            % {"status": subscription.get_status_display().lower(), "to": Status(to).label.lower()},
+            code="invalid_state",
+        )
+    subscription.status = to
+
+
+def _require_active(subscription: Subscription) -> None:
+    if subscription.status != Status.ACTIVE:
+        raise ServiceError(
+            _("Only an active subscription can be changed; this one is %(status)s.")
+            % {"status": subscription.get_status_display().lower()},
+            code="invalid_state",
+        )
+
+
+# --- ordering ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class OrderLine:
+    offer: Offer
+    quantity: int
+    term: str
+    billing_cycle: str
+    friendly_name: str = ""
+    parent: Subscription | None = None
+
+
+def _check_line(line: OrderLine, customer: Organisation) -> None:
+    offer = line.offer
+    if not offer.is_purchasable:
+        raise ServiceError(
+            _("%(offer)s can no longer be bought.") % {"offer": offer.title}, field="offer"
+        )
+    if not offer.terms.filter(
+        term=line.term, billing_cycle=line.billing_cycle, is_available=True
+    ).exists():
+        raise ServiceError(
+            _("%(offer)s is not sold with this term and billing cycle.") % {"offer": offer.title},
+            field="term",
+        )
+    if line.quantity < offer.minimum_quantity or (
+        offer.maximum_quantity and line.quantity > offer.maximum_quantity
+    ):
+        raise ServiceError(
+            _("The quantity must be between %(min)s and %(max)s.")
+            % {"min": offer.minimum_quantity, "max": offer.maximum_quantity or "∞"},
+            field="quantity",
+        )
+    if offer.kind == OfferKind.ADDON:
+        base = line.parent
+        if base is None or base.customer_id != customer.pk:
+            raise ServiceError(
+                _("An add-on attaches to one of the customer's subscriptions."), field="parent"
+            )
+        if base.status != Status.ACTIVE:
+            raise ServiceError(_("The base subscription must be active."), field="parent")
+        if not offer.base_offers.filter(pk=base.offer_id).exists():
+            raise ServiceError(
+                _("%(addon)s does not fit %(base)s.")
+                % {"addon": offer.title, "base": base.offer.title},
+                field="offer",
+            )
+    elif line.parent is not None:
+        raise ServiceError(_("Only add-ons attach to another subscription."), field="parent")
+
+
+def _tenant_for(customer: Organisation, offer: Offer) -> Tenant | None:
+    account = offer.vendor.provider_account
+    if account is None:
+        return None
+    tenant = Tenant.objects.filter(customer=customer, account=account).first()
+    if tenant is None:
+        raise ServiceError(
+            _("%(customer)s has no tenant at %(vendor)s yet: create or link its tenant first.")
+            % {"customer": customer.name, "vendor": offer.vendor.name}
+        )
+    return tenant
+
+
+@transaction.atomic
+def order_place(
+    *,
+    actor: User,
+    customer: Organisation,
+    lines: list[OrderLine],
+    po_number: str = "",
+    start_date: dt.date | None = None,
+) -> Order:
+    """Confirm an order: one pending subscription per line, each provisioned by the worker."""
+    if customer.kind != OrganisationKind.CUSTOMER:
+        raise ServiceError(_("Subscriptions belong to customers."))
+    if not lines:
+        raise ServiceError(_("The order has no lines."))
+    now = clock.now()
+    start_date = start_date or now.date()
+    if start_date < now.date():
+        raise ServiceError(_("The start date cannot be in the past."), field="start_date")
+    for line in lines:
+        check(actor, customer, Action.ORDER, term=line.term)
+        _check_line(line, customer)
+    order = Order.objects.create(customer=customer, placed_by=actor, po_number=po_number.strip())
+    reseller = (
+        customer.parent
+        if customer.parent and customer.parent.kind == OrganisationKind.RESELLER
+        else None
+    )
+    for line in lines:
+        subscription = Subscription.objects.create(
+            customer=customer,
+            reseller=reseller,
+            offer=line.offer,
+            tenant=_tenant_for(customer, line.offer),
+            order=order,
+            parent=line.parent,
+            friendly_name=line.friendly_name.strip() or line.offer.title,
+            po_number=po_number.strip(),
+            quantity=line.quantity,
+            term=line.term,
+            billing_cycle=line.billing_cycle,
+            status=Status.PENDING,
+            start_date=start_date,
+            term_start=start_date,
+            auto_renew=True,
+            renewal_option=RenewalOption.EVERY_TIME,
+        )
+        price = unit_price(
+            offer=line.offer,
+            customer=customer,
+            term=line.term,
+            billing_cycle=line.billing_cycle,
+            on=start_date,
+            quantity=line.quantity,
+            subscription_ref=str(subscription.pk),
+        )
+        bought_at = max(now, dt.datetime.combine(start_date, dt.time(), tzinfo=dt.UTC))
+        SeatLot.objects.create(
+            subscription=subscription,
+            kind=LotKind.PURCHASE,
+            quantity=line.quantity,
+            original_quantity=line.quantity,
+            unit_price=price.amount,
+            currency=price.currency,
+            purchased_at=bought_at,
+            cancellable_until=rules.window_end(bought_at),
+        )
+        subscription.cancellation_allowed_until = rules.window_end(bought_at)
+        subscription.save(update_fields=["cancellation_allowed_until"])
+        _record(
+            subscription,
+            OperationKind.CREATE,
+            actor=actor,
+            payload={
+                "offer": line.offer.title,
+                "quantity": line.quantity,
+                "term": line.term,
+                "billing_cycle": line.billing_cycle,
+                "unit_price": str(price),
+                "start_date": start_date.isoformat(),
+                "order": order.pk,
+                "parent": line.parent.pk if line.parent else None,
+            },
+        )
+    return order
+
+
+# --- lifecycle -----------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def subscription_change_quantity(
+    *, actor: User, subscription: Subscription, quantity: int, expected_version: int | None = None
+) -> Subscription:
+    """Increase at any time (a new seat lot); decrease only seats still inside their window."""
+    subscription = _lock(subscription, expected_version)
+    _require_active(subscription)
+    old = subscription.quantity
+    if quantity == old:
+        return subscription
+    action = Action.INCREASE if quantity > old else Action.DECREASE
+    check(actor, subscription.customer, action, term=subscription.term)
+    offer = subscription.offer
+    if quantity < max(offer.minimum_quantity, 1) or (
+        offer.maximum_quantity and quantity > offer.maximum_quantity
+    ):
+        raise ServiceError(
+            _("The quantity must be between %(min)s and %(max)s.")
+            % {"min": max(offer.minimum_quantity, 1), "max": offer.maximum_quantity or "∞"},
+            field="quantity",
+        )
+    now = clock.now()
+    if quantity < old:
+        held = assigned_seats(subscription)
+        if quantity < held:
+            raise ServiceError(
+                _("%(n)s seats are assigned to users: unassign licences before going below that.")
+                % {"n": held},
+                field="quantity",
+            )
+        _check_removable(subscription, old - quantity, now)
+    preview = _preview(subscription, ProposedChange(quantity=quantity), now)
+    if quantity > old:
+        price = unit_price(
+            offer=offer,
+            customer=subscription.customer,
+            term=subscription.term,
+            billing_cycle=subscription.billing_cycle,
+            on=now.date(),
+            quantity=quantity,
+            subscription_ref=str(subscription.pk),
+        )
+        SeatLot.objects.create(
+            subscription=subscription,
+            kind=LotKind.INCREASE,
+            quantity=quantity - old,
+            original_quantity=quantity - old,
+            unit_price=price.amount,
+            currency=price.currency,
+            purchased_at=now,
+            cancellable_until=rules.window_end(now),
+        )
+    else:
+        _take_seats(subscription, old - quantity)
+    subscription.quantity = quantity
+    _record(
+        subscription,
+        OperationKind.QUANTITY,
+        actor=actor,
+        changes={"quantity": [old, quantity]},
+        payload={
+            "quantity": quantity,
+            "previous": old,
+            "adjustment": str(preview.adjustment_now) if preview else "0",
+            "new_total": str(preview.new_periodic_total) if preview else "",
+        },
+    )
+    _save(subscription, "quantity")
+    return subscription
+
+
+def _check_removable(subscription: Subscription, count: int, now: dt.datetime) -> None:
+    if not rules.decrease_needs_window(subscription):
+        return
+    window = rules.removable(list(subscription.lots.filter(quantity__gt=0)), now)
+    if count <= window.now:
+        return
+    if window.now:
+        message = _(
+            "Only %(n)s seats can be removed now (until %(until)s); the others can be "
+            "removed at renewal."
+        ) % {"n": window.now, "until": _when(window.until)}
+    else:
+        message = _(
+            "Seats can no longer be removed: the vendor's window closed on %(closed)s. "
+            "Schedule a lower quantity for the renewal instead."
+        ) % {"closed": _when(window.closed_since) if window.closed_since else "?"}
+    raise ServiceError(message, field="quantity", code="window_closed")
+
+
+def _take_seats(subscription: Subscription, count: int) -> None:
+    """Newest seats go first: they are the ones still refundable."""
+    for lot in (
+        subscription.lots.select_for_update()
+        .filter(quantity__gt=0)
+        .order_by("-purchased_at", "-pk")
+    ):
+        if count == 0:
+            break
+        taken = min(lot.quantity, count)
+        lot.quantity -= taken
+        count -= taken
+        lot.save(update_fields=["quantity"])
+
+
+@transaction.atomic
+def subscription_suspend(
+    *, actor: User, subscription: Subscription, expected_version: int | None = None
+) -> Subscription:
+    subscription = _lock(subscription, expected_version)
+    check(actor, subscription.customer, Action.SUSPEND, term=subscription.term)
+    old = subscription.status
+    _transition(subscription, Status.SUSPENDED)
+    _record(
+        subscription,
+        OperationKind.SUSPEND,
+        actor=actor,
+        changes={"status": [old, Status.SUSPENDED]},
+        payload={"status": Status.SUSPENDED},
+    )
+    _save(subscription, "status")
+    return subscription
+
+
+@transaction.atomic
+def subscription_reactivate(
+    *, actor: User, subscription: Subscription, expected_version: int | None = None
+) -> Subscription:
+    subscription = _lock(subscription, expected_version)
+    check(actor, subscription.customer, Action.REACTIVATE, term=subscription.term)
+    if subscription.status != Status.SUSPENDED:
+        raise ServiceError(
+            _("Only a suspended subscription can be reactivated."), code="invalid_state"
+        )
+    _transition(subscription, Status.ACTIVE)
+    _record(
+        subscription,
+        OperationKind.REACTIVATE,
+        actor=actor,
+        changes={"status": [Status.SUSPENDED, Status.ACTIVE]},
+        payload={"status": Status.ACTIVE},
+    )
+    _save(subscription, "status")
+    return subscription
+
+
+@transaction.atomic
+def subscription_cancel(
+    *, actor: User, subscription: Subscription, expected_version: int | None = None
+) -> Subscription:
+    """Cancel now, inside the vendor's cancellation window (refund quoted); refused after it."""
+    subscription = _lock(subscription, expected_version)
+    check(actor, subscription.customer, Action.CANCEL, term=subscription.term)
+    now = clock.now()
+    if subscription.status == Status.PENDING:
+        return _abandon(actor, subscription)
+    until = subscription.cancellation_allowed_until
+    if rules.decrease_needs_window(subscription) and (until is None or now > until):
+        raise ServiceError(
+            _(
+                "This subscription can no longer be cancelled: the vendor's window closed "
+                "on %(closed)s. Turn auto-renew off so it ends on %(end)s."
+            )
+            % {
+                "closed": _when(until) if until else "?",
+                "end": subscription.commitment_end_date or "?",
+            },
+            code="window_closed",
+        )
+    if subscription.addons.exclude(status__in=[Status.CANCELLED, Status.EXPIRED]).exists():
+        raise ServiceError(_("Cancel its add-ons first."), code="has_addons")
+    preview = (
+        _preview(subscription, ProposedChange(quantity=0), now) if subscription.quantity else None
+    )
+    old = subscription.status
+    _transition(subscription, Status.CANCELLED)
+    subscription.lots.filter(quantity__gt=0).update(quantity=0)
+    _record(
+        subscription,
+        OperationKind.CANCEL,
+        actor=actor,
+        changes={"status": [old, Status.CANCELLED]},
+        payload={
+            "status": Status.CANCELLED,
+            "refund": str(preview.adjustment_now) if preview else "0",
+        },
+    )
+    _save(subscription, "status")
+    return subscription
+
+
+def _abandon(actor: User, subscription: Subscription) -> Subscription:
+    """Cancel an order the vendor never completed: only once its creation failed for good."""
+    create = subscription.operations.filter(kind=OperationKind.CREATE).first()
+    if create is None or create.state not in (
+        OperationState.FAILED,
+        OperationState.AWAITING_FULFILMENT,
+    ):
+        raise ServiceError(
+            _("The order is still being provisioned; cancel it once it is active."),
+            code="invalid_state",
+        )
+    create.state = OperationState.REJECTED
+    create.done_at = clock.now()
+    create.save(update_fields=["state", "done_at"])
+    subscription.status = Status.CANCELLED
+    subscription.lots.filter(quantity__gt=0).update(quantity=0)
+    _record(
+        subscription,
+        OperationKind.CANCEL,
+        actor=actor,
+        local=True,
+        changes={"status": [Status.PENDING, Status.CANCELLED]},
+        payload={"status": Status.CANCELLED, "reason": "order never provisioned"},
+    )
+    subscription.sync_status = SyncStatus.SYNCHRONIZED
+    _save(subscription, "status")
+    return subscription
+
+
+@transaction.atomic
+def subscription_set_renewal(
+    *, actor: User, subscription: Subscription, option: str, expected_version: int | None = None
+) -> Subscription:
+    """Auto-renew on/off and how to renew (none, once, every time, as monthly licences)."""
+    subscription = _lock(subscription, expected_version)
+    check(actor, subscription.customer, Action.RENEWAL, term=subscription.term)
+    if option not in RenewalOption.values:
+        raise ValidationError({"renewal_option": _("Unknown renewal option.")})
+    if subscription.status in (Status.CANCELLED, Status.EXPIRED):
+        raise ServiceError(_("This subscription has ended."), code="invalid_state")
+    auto_renew = option != RenewalOption.NONE
+    changes = {}
+    if subscription.renewal_option != option:
+        changes["renewal_option"] = [subscription.renewal_option, option]
+    if subscription.auto_renew != auto_renew:
+        changes["auto_renew"] = [subscription.auto_renew, auto_renew]
+    if not changes:
+        return subscription
+    subscription.renewal_option = option
+    subscription.auto_renew = auto_renew
+    _record(
+        subscription,
+        OperationKind.AUTO_RENEW,
+        actor=actor,
+        changes=changes,
+        payload={"auto_renew": auto_renew, "renewal_option": option},
+        local="auto_renew" not in changes,
+    )
+    _save(subscription, "renewal_option", "auto_renew")
+    return subscription
+
+
+@transaction.atomic
+def subscription_schedule_renewal(
+    *,
+    actor: User,
+    subscription: Subscription,
+    quantity: int | None,
+    term: str = "",
+    billing_cycle: str = "",
+    expected_version: int | None = None,
+) -> Subscription:
+    """Changes that take effect at renewal. Kept until a person changes them or the renewal
+    applies them; a vendor sync never wipes them."""
+    subscription = _lock(subscription, expected_version)
+    check(actor, subscription.customer, Action.RENEWAL, term=subscription.term)
+    if subscription.status not in (Status.ACTIVE, Status.SUSPENDED):
+        raise ServiceError(_("Only a running subscription renews."), code="invalid_state")
+    if not subscription.auto_renew and (quantity or term or billing_cycle):
+        raise ServiceError(_("Turn auto-renew on first: changes at renewal need a renewal."))
+    offer = subscription.offer
+    if quantity is not None and (
+        quantity < max(offer.minimum_quantity, 1)
+        or (offer.maximum_quantity and quantity > offer.maximum_quantity)
+    ):
+        raise ServiceError(
+            _("The quantity must be between %(min)s and %(max)s.")
+            % {"min": max(offer.minimum_quantity, 1), "max": offer.maximum_quantity or "∞"},
+            field="quantity",
+        )
+    new_term = term or subscription.term
+    new_cycle = billing_cycle or subscription.billing_cycle
+    if (term or billing_cycle) and not offer.terms.filter(
+        term=new_term, billing_cycle=new_cycle, is_available=True
+    ).exists():
+        raise ServiceError(
+            _("%(offer)s is not sold with this term and billing cycle.") % {"offer": offer.title},
+            field="term",
+        )
+    values = {
+        "renewal_quantity": quantity,
+        "renewal_term": term,
+        "renewal_billing_cycle": billing_cycle,
+    }
+    changes = diff(subscription, values)
+    if not changes:
+        return subscription
+    for key, value in values.items():
+        setattr(subscription, key, value)
+    _record(
+        subscription,
+        OperationKind.SCHEDULE_RENEWAL,
+        actor=actor,
+        changes=changes,
+        payload={key: value for key, value in values.items() if value},
+    )
+    _save(subscription, *values)
+    return subscription
+
+
+@transaction.atomic
+def subscription_edit_details(
+    *,
+    actor: User,
+    subscription: Subscription,
+    friendly_name: str,
+    po_number: str = "",
+    external_identifier: str = "",
+    expected_version: int | None = None,
+) -> Subscription:
+    subscription = _lock(subscription, expected_version)
+    check(actor, subscription.customer, Action.EDIT, term=subscription.term)
+    friendly_name = friendly_name.strip()
+    if not friendly_name:
+        raise ValidationError({"friendly_name": _("Give the subscription a name.")})
+    values = {
+        "friendly_name": friendly_name,
+        "po_number": po_number.strip(),
+        "external_identifier": external_identifier.strip(),
+    }
+    changes = diff(subscription, values)
+    if not changes:
+        return subscription
+    for key, value in values.items():
+        setattr(subscription, key, value)
+    # Only the friendly name exists at the vendor; PO number and identifier are ours.
+    _record(
+        subscription,
+        OperationKind.RENAME,
+        actor=actor,
+        changes=changes,
+        payload=dict(values),
+        local="friendly_name" not in changes or subscription.status == Status.PENDING,
+    )
+    _save(subscription, *values)
+    return subscription
+
+
+# --- provisioning by people --------------------------------------------------------------------
+
+
+@transaction.atomic
+def operation_retry(*, actor: User, operation: Operation) -> Operation:
+    """Send a failed operation again (the later ones it held follow it)."""
+    subscription = _lock(operation.subscription, None)
+    check(actor, subscription.customer, Action.RETRY)
+    operation = Operation.objects.select_for_update().get(pk=operation.pk)
+    if operation.state != OperationState.FAILED:
+        raise Conflict(
+            _("Only a failed operation can be retried; this one is %(state)s.")
+            % {"state": operation.get_state_display().lower()}
+        )
+    operation.state = OperationState.PENDING
+    operation.attempts = 0
+    operation.next_attempt_at = clock.now()
+    operation.save(update_fields=["state", "attempts", "next_attempt_at"])
+    subscription.sync_status = SyncStatus.PENDING
+    subscription.save(update_fields=["sync_status"])
+    activity_record(
+        actor=actor,
+        organisation=subscription.customer,
+        obj=subscription,
+        operation="subscription.retry",
+        details={"operation": operation.sequence, "kind": operation.kind},
+    )
+    from seatkeeper.subscriptions.tasks import provision
+
+    transaction.on_commit(partial(provision.enqueue, subscription_id=subscription.pk))
+    return operation
+
+
+@transaction.atomic
+def fulfilment_complete(*, actor: User, operation: Operation, vendor_reference: str) -> Operation:
+    """A person carried out a manual vendor's operation: record it and apply it."""
+    subscription = _lock(operation.subscription, None)
+    check(actor, subscription.customer, Action.FULFIL)
+    operation = Operation.objects.select_for_update().get(pk=operation.pk)
+    if operation.state != OperationState.AWAITING_FULFILMENT:
+        raise Conflict(_("This operation is not waiting for fulfilment."))
+    earlier = subscription.operations.filter(
+        sequence__lt=operation.sequence, state=OperationState.AWAITING_FULFILMENT
+    )
+    if earlier.exists():
+        raise Conflict(_("Fulfil the earlier operations on this subscription first."))
+    vendor_reference = vendor_reference.strip()
+    if operation.kind == OperationKind.CREATE and not vendor_reference:
+        raise ValidationError(
+            {"vendor_reference": _("Give the vendor's reference for this order.")}
+        )
+    now = clock.now()
+    operation.state = OperationState.DONE
+    operation.done_at = now
+    operation.result = {"vendor_reference": vendor_reference, "fulfilled_by": actor.get_username()}
+    operation.save(update_fields=["state", "done_at", "result"])
+    fields = ["sync_status", "synced_at"]
+    if operation.kind == OperationKind.CREATE:
+        subscription.status = Status.ACTIVE
+        subscription.vendor_subscription_id = vendor_reference
+        subscription.commitment_end_date = _commitment_end(subscription)
+        fields += ["status", "vendor_subscription_id", "commitment_end_date"]
+    if not subscription.operations.filter(state__in=[OperationState.AWAITING_FULFILMENT]).exists():
+        subscription.sync_status = SyncStatus.SYNCHRONIZED
+    subscription.synced_at = now
+    subscription.save(update_fields=fields)
+    activity_record(
+        actor=actor,
+        organisation=subscription.customer,
+        obj=subscription,
+        operation="subscription.fulfilled",
+        details={"operation": operation.kind, "vendor_reference": vendor_reference},
+    )
+    return operation
+
+
+@transaction.atomic
+def fulfilment_reject(*, actor: User, operation: Operation, reason: str) -> Operation:
+    subscription = _lock(operation.subscription, None)
+    check(actor, subscription.customer, Action.FULFIL)
+    operation = Operation.objects.select_for_update().get(pk=operation.pk)
+    if operation.state != OperationState.AWAITING_FULFILMENT:
+        raise Conflict(_("This operation is not waiting for fulfilment."))
+    reason = reason.strip()
+    if not reason:
+        raise ValidationError({"reason": _("Say why the operation is rejected.")})
+    operation.state = OperationState.REJECTED
+    operation.done_at = clock.now()
+    operation.error_message = reason
+    operation.save(update_fields=["state", "done_at", "error_message"])
+    subscription.sync_status = SyncStatus.FAILED
+    subscription.sync_error_code = "rejected"
+    subscription.sync_error_message = reason
+    fields = ["sync_status", "sync_error_code", "sync_error_message"]
+    if operation.kind == OperationKind.CREATE:
+        subscription.status = Status.CANCELLED
+        fields.append("status")
+    subscription.save(update_fields=fields)
+    activity_record(
+        actor=actor,
+        organisation=subscription.customer,
+        obj=subscription,
+        operation="subscription.rejected",
+        details={"operation": operation.kind, "reason": reason},
+    )
+    return operation
+
+
+def _commitment_end(subscription: Subscription) -> dt.date:
+    from seatkeeper.catalog.models import TERM_MONTHS
+
+    return add_months(subscription.term_start, TERM_MONTHS[subscription.term]) - dt.timedelta(
+        days=1
+    )
+
+
+# --- rights -----------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def rights_set(
+    *,
+    actor: User,
+    customer: Organisation,
+    can_order: bool,
+    can_increase: bool,
+    can_decrease: bool,
+    monthly_only: bool,
+    can_change_renewal: bool,
+) -> CustomerRights:
+    """What the customer's admins may do themselves; granted by its reseller or partner."""
+    check(actor, customer, Action.GRANT_RIGHTS)
+    if customer.kind != OrganisationKind.CUSTOMER:
+        raise ServiceError(_("Rights are granted to customers."))
+    rights, _created = CustomerRights.objects.select_for_update().get_or_create(customer=customer)
+    values = {
+        "can_order": can_order,
+        "can_increase": can_increase,
+        "can_decrease": can_decrease,
+        "monthly_only": monthly_only,
+        "can_change_renewal": can_change_renewal,
+    }
+    changes = diff(rights, values)
+    if changes:
+        for key, value in values.items():
+            setattr(rights, key, value)
+        rights.updated_at = clock.now()
+        rights.save()
+        activity_record(
+            actor=actor,
+            organisation=customer,
+            obj=rights,
+            operation="subscription.rights",
+            changes=changes,
+        )
+    return rights
+
+
+@transaction.atomic
+def tenant_link(
+    *, actor: User | None, customer: Organisation, account, vendor_customer_id: str, domain: str
+) -> Tenant:
+    """Record that `customer`'s directory at the vendor is `vendor_customer_id` (idempotent)."""
+    tenant, created = Tenant.objects.get_or_create(
+        customer=customer,
+        account=account,
+        defaults={"vendor_customer_id": vendor_customer_id, "domain": domain},
+    )
+    if created:
+        activity_record(
+            actor=actor,
+            organisation=customer,
+            obj=tenant,
+            operation="tenant.link",
+            details={"tenant_id": vendor_customer_id, "domain": domain},
+        )
+    return tenant
+

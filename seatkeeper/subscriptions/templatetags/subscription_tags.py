@@ -1,0 +1,13 @@
+from __future__ import annotations
+
+from django import template
+
+from seatkeeper.subscriptions.forms import term_cycle_label
+
+register = template.Library()
+
+
+@register.filter
+def term_cycle(subscription) -> str:
+    """ "1 year · Monthly": the term and billing cycle as people read them."""
+    return term_cycle_label(subscription.term, subscription.billing_cycle)

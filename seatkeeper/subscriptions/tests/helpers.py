@@ -1,0 +1,58 @@
+"""Shared by the page, API and export tests: subscriptions ordered and provisioned at a fixed
+time, and rights granted to the customer admin."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from seatkeeper.subscriptions import services
+from seatkeeper.subscriptions.models import Subscription
+
+START = dt.datetime(2026, 11, 22, 9, 0, tzinfo=dt.UTC)
+
+
+def order(
+    cast,
+    shop,
+    *,
+    actor=None,
+    customer=None,
+    offer=None,
+    quantity=5,
+    term="P1Y",
+    cycle="monthly",
+    name="Office seats",
+    parent=None,
+    provision=True,
+) -> Subscription:
+    line = services.OrderLine(
+        offer=offer or shop.world.basic,
+        quantity=quantity,
+        term=term,
+        billing_cycle=cycle,
+        friendly_name=name,
+        parent=parent,
+    )
+    placed = services.order_place(
+        actor=actor or cast.reseller_admin,
+        customer=customer or cast.customer,
+        lines=[line],
+        po_number="PO-1",
+    )
+    subscription = placed.subscriptions.get()
+    if provision and subscription.tenant_id is not None:
+        shop.provision(subscription)
+    subscription.refresh_from_db()
+    return subscription
+
+
+def grant(cast, **rights) -> None:
+    values = {
+        "can_order": False,
+        "can_increase": False,
+        "can_decrease": False,
+        "monthly_only": False,
+        "can_change_renewal": False,
+        **rights,
+    }
+    services.rights_set(actor=cast.reseller_admin, customer=cast.customer, **values)

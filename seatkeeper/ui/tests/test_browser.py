@@ -1,0 +1,65 @@
+"""A person signs in with each demo role in a real browser, sees what the role may see, and
+switches the interface to French."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.management import call_command
+from playwright.sync_api import expect
+
+from seatkeeper.accounts.demo import LOGINS
+
+pytestmark = [pytest.mark.browser]
+
+
+@pytest.fixture
+def demo(transactional_db, settings, tmp_path):
+    settings.VAR_DIR = tmp_path
+    call_command("demo")
+
+
+def _sign_in(page, base_url: str, username: str, password: str) -> None:
+    page.goto(f"{base_url}/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base_url}/")
+
+
+@pytest.mark.parametrize("login", LOGINS, ids=[login.role for login in LOGINS])
+def test_each_demo_role_signs_in_and_sees_its_own_tree(page, live_server, demo, login):
+    _sign_in(page, live_server.url, login.username, login.password)
+    assert login.organisation in page.inner_text(".who")
+    page.click("[data-nav=my_organisation]")
+    assert page.inner_text("h1").startswith(login.organisation)
+    page.goto(f"{live_server.url}/activity/")
+    assert page.locator("#table-region table").is_visible()
+    if login.role in ("cloud_admin", "partner_operator"):
+        page.goto(f"{live_server.url}/organisations/")
+        assert page.locator("text=Thames IT Partners").first.is_visible()
+    if login.role == "reseller_admin":
+        page.goto(f"{live_server.url}/organisations/")
+        body = page.inner_text("#table-region")
+        assert "Boulangerie Martin" in body and "Harbour Logistics" not in body
+
+
+def test_switching_the_interface_to_french(page, live_server, demo):
+    login = next(item for item in LOGINS if item.role == "customer_admin")
+    _sign_in(page, live_server.url, login.username, login.password)
+    page.select_option("#language-switch", "en")
+    page.wait_for_load_state()
+    assert page.inner_text("h1").startswith("Dashboard")
+    page.select_option("#language-switch", "fr")
+    expect(page.locator("html")).to_have_attribute("lang", "fr")
+    assert page.inner_text("h1").startswith("Tableau de bord")
+    assert "Journal d'activité" in page.inner_text("main")
+
+
+def test_searching_the_organisation_list_updates_in_place(page, live_server, demo):
+    login = next(item for item in LOGINS if item.role == "cloud_admin")
+    _sign_in(page, live_server.url, login.username, login.password)
+    page.goto(f"{live_server.url}/organisations/")
+    page.fill("input[name=q]", "Oakwood")
+    expect(page.locator("#table-region")).not_to_contain_text("Boulangerie")
+    assert "Oakwood Dental Practice" in page.inner_text("#table-region")
+    assert "q=Oakwood" in page.url

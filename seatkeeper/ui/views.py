@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.db.models import Count
+from django.http import HttpResponse
+from django.shortcuts import render
+
+from seatkeeper.accounts.selectors import organisations_visible_to, users_visible_to
+from seatkeeper.activity.selectors import last_records
+
+
+@login_required
+def dashboard(request):
+    organisations = organisations_visible_to(request.user)
+    from seatkeeper.subscriptions.views import dashboard_context
+
+    counts = dict(organisations.order_by().values_list("kind").annotate(n=Count("pk")))
+    return render(
+        request,
+        "ui/dashboard.html",
+        {
+            "counts": counts,
+            "user_count": users_visible_to(request.user).count(),
+            "activity": last_records(request.user, request.user.organisation),
+            "subscriptions": dashboard_context(request.user),
+        },
+    )
+
+
+def health(request) -> HttpResponse:
+    return HttpResponse("ok", content_type="text/plain")
