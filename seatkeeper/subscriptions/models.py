@@ -17,6 +17,8 @@ from django.utils.translation import gettext_lazy as _
 
 from seatkeeper.core import clock
 from seatkeeper.core.models import TimestampedModel
+from seatkeeper.core.money import Money
+from seatkeeper.pricing.engine import Audience
 
 
 class Tenant(TimestampedModel):
@@ -256,6 +258,16 @@ class SeatLot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.quantity} seats bought {self.purchased_at:%Y-%m-%d}"
+
+    @property
+    def unit_money(self) -> Money:
+        return Money(self.unit_price, self.currency)
+
+    @property
+    def price_audience_label(self) -> str:
+        """Whose price `unit_price` is: the lot records the price it was bought at, for the
+        audience named in `price_audience` (the customer's price, as billed)."""
+        return Audience(self.price_audience).label
 
 
 class OperationKind(models.TextChoices):

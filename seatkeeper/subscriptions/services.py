@@ -934,4 +934,3 @@ def tenant_link(
             details={"tenant_id": vendor_customer_id, "domain": domain},
         )
     return tenant
-

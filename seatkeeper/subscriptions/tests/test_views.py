@@ -620,3 +620,22 @@ def test_monthly_only_rights_in_the_pages(cast, shop, client, frozen):
     page = _table(client.get(_list_url(cast)))
     assert f"/subscriptions/{monthly.pk}/quantity/" in page
     assert f"/subscriptions/{yearly.pk}/quantity/" not in page
+
+
+def test_the_subscription_page_speaks_the_viewers_language(cast, shop, client, frozen):
+    from seatkeeper.accounts import services as accounts_services
+
+    accounts_services.user_update(actor=cast.cloud_admin, user=cast.reseller_admin, language="fr")
+    subscription = order(cast, shop)
+    frozen.advance(hours=2)
+    services.subscription_change_quantity(
+        actor=cast.reseller_admin, subscription=subscription, quantity=8
+    )
+    body = sign_in(client, "reselleradmin").get(f"/subscriptions/{subscription.pk}/")
+    body = body.content.decode()
+    assert 'lang="fr"' in body
+    assert "3 licences peuvent être retirées jusqu'au 29 nov. 11:00" in body
+    assert "Prix revendeur" in body and "Modifier la quantité" in body
+    # the lot's own price says whose it is: the customer's, as bought
+    lots = body[body.index('id="lots"') : body.index("</table>", body.index('id="lots"'))]
+    assert '£5.00 <small class="muted">Prix client</small>' in lots
