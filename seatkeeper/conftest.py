@@ -14,6 +14,8 @@ from __future__ import annotations
 import os
 
 import pytest
+from django.conf import settings as django_settings
+from django.utils import translation
 
 from seatkeeper.accounts import services
 from seatkeeper.accounts.models import Organisation, OrganisationKind, Role
@@ -86,6 +88,16 @@ def cast(db) -> Cast:
 def _fast_password_hashing(settings):
     """Argon2 is slow on purpose; tests that are not about hashing use a fast hasher."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _english_unless_a_test_says_otherwise():
+    """Django's locale middleware activates the language of each request in the thread that
+    served it and leaves it there; the test client serves in the test's thread, so a test
+    signed in as a French speaker would otherwise leave French to the next test."""
+    translation.activate(django_settings.LANGUAGE_CODE)
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture(autouse=True)

@@ -7,7 +7,6 @@ buckets and cached tokens never leak from one test into another.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -81,7 +80,8 @@ class SharedClock:
 
 @pytest.fixture
 def test_clock(clean_sandbox: Any) -> Iterator[SharedClock]:
-    with clock.frozen(dt.datetime.now(dt.UTC)) as frozen:
+    # Start where the shared sandbox's clock is: an earlier test may have moved it weeks ahead.
+    with clock.frozen(clean_sandbox.admin.now()) as frozen:
         yield SharedClock(sandbox=clean_sandbox, frozen=frozen)
 
 
