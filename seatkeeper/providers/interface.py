@@ -230,6 +230,16 @@ class Order:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class NextTerm:
+    """What a subscription becomes when it renews (Partner Center's
+    ``scheduledNextTermInstructions``): same product, possibly another quantity, term or cycle."""
+
+    quantity: int
+    term_duration: str
+    billing_cycle: BillingCycle
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Subscription:
     id: str
     customer_id: str
@@ -252,6 +262,7 @@ class Subscription:
     cancellation_allowed_until: dt.datetime | None = None
     refundable_quantity: int = 0
     suspension_reasons: tuple[str, ...] = ()
+    next_term: NextTerm | None = None  # the changes scheduled for renewal, if any
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -262,6 +273,9 @@ class SubscriptionUpdate:
     friendly_name: str | None = None
     auto_renew: bool | None = None
     status: SubscriptionStatus | None = None  # ACTIVE (reactivate), SUSPENDED, DELETED (cancel)
+    # Changes at renewal: `next_term` schedules them, `clear_next_term` removes any scheduled.
+    next_term: NextTerm | None = None
+    clear_next_term: bool = False
 
 
 # --- users and licences ----------------------------------------------------------------------

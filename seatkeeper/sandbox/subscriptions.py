@@ -8,6 +8,12 @@ removed while they are inside their 168-hour window, counted per seat lot in
 else 900213), full refund in the first 24 h; a deleted subscription is immutable (2011); a
 suspended one accepts only reactivation (800091); the billing cycle cannot change through this
 PATCH (2054); a stale etag is 400 2055; a fresh subscription answers 409 800082 for a while.
+
+Changes at renewal travel in ``scheduledNextTermInstructions`` (product, term, billing cycle,
+quantity) and apply when the term renews. As Partner Center documents, an immediate quantity
+change mid-term deletes them; they need auto-renew on, so turning it off deletes them too (our
+reading of "auto-renew must be enabled"; the documentation names no error code, so a request
+that breaks these rules answers 400 3000 with a message saying which).
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from . import audit, billing, terms
+from .catalog import product_terms
 from .catalog_data import ADDON_PRODUCTS, PRODUCTS_BY_ID, ProductDef
 from .customers import load as load_customer
 from .lifecycle import advance
@@ -308,12 +315,23 @@ def _renew(
     start_at = dt.datetime(start.year, start.month, start.day, tzinfo=dt.UTC)
     duration = sub.get("renewalTermDuration") or sub["termDuration"]
     cycle = sub["billingCycle"]
+    scheduled = sub.pop("scheduledNextTermInstructions", None)
+    if scheduled:
+        duration = scheduled["product"]["termDuration"]
+        cycle = scheduled["product"]["billingCycle"]
+        sub["quantity"] = scheduled["quantity"]
     if not terms.valid_term(duration, cycle):
         cycle = "annual" if duration != "P1M" else "monthly"
     if product is not None:
         unit, _erp = terms.term_price(product.monthly_erp_usd, duration, cycle, sub["currency"])
         internal["unitPrice"] = str(unit)
-    sub.update({"termDuration": duration, "billingCycle": cycle})
+    sub.update(
+        {
+            "termDuration": duration,
+            "billingCycle": cycle,
+            "renewalTermDuration": duration if duration != "P3Y" else "P1Y",
+        }
+    )
     internal.update(
         {
             "termStart": start_at.timestamp(),
@@ -682,6 +700,7 @@ def apply_patch(
             sub["friendlyName"] = str(body.get("friendlyName"))[:255]
         if body.get("autoRenewEnabled") is not None:
             sub["autoRenewEnabled"] = bool(body.get("autoRenewEnabled"))
+        _schedule_next_term(sub, body, product, quantity_changed=bool(delta))
     if lines:
         # Seat changes take a while to reach the licensing system (provisioningstatus pending).
         internal["seatsSettleAt"] = ts + sandbox.faults.provisioning_delay_s
@@ -706,6 +725,85 @@ def apply_patch(
         },
     )
     return sub
+
+
+def _instructions_key(value: Any) -> tuple[Any, ...] | None:
+    """Instructions compared by meaning, whatever the casing of their keys."""
+    if not isinstance(value, dict):
+        return None
+    value = CI(value)
+    product = value.get("product") if isinstance(value.get("product"), dict) else CI({})
+    return (
+        product.get("productId"),
+        product.get("skuId"),
+        str(product.get("termDuration") or "").upper(),
+        str(product.get("billingCycle") or "").lower(),
+        str(value.get("quantity")),
+    )
+
+
+def _schedule_next_term(
+    sub: dict[str, Any], body: CI, product: ProductDef | None, *, quantity_changed: bool
+) -> None:
+    """Set, keep or delete the changes scheduled for renewal. The full-body PATCH sends back
+    the instructions it read, so only a different value is a request to change them."""
+    current = sub.get("scheduledNextTermInstructions")
+    if "scheduledNextTermInstructions" not in body:
+        wanted: Any = current
+    else:
+        wanted = body.get("scheduledNextTermInstructions")
+    unchanged = _instructions_key(wanted) == _instructions_key(current)
+    if quantity_changed or not sub["autoRenewEnabled"]:
+        # A mid-term quantity change deletes the scheduled changes (documented); so does
+        # turning auto-renew off, since nothing renews.
+        if not unchanged and wanted is not None:
+            raise PCError(
+                400,
+                3000,
+                "Changes at renewal need auto-renew on and no quantity change in the same request.",
+            )
+        sub.pop("scheduledNextTermInstructions", None)
+        return
+    if unchanged:
+        return
+    if wanted is None:
+        sub.pop("scheduledNextTermInstructions", None)
+        return
+    if sub["_sandbox"]["legacy"] or product is None:
+        raise PCError(400, 3000, "Changes at renewal exist for new commerce subscriptions only.")
+    if not isinstance(wanted, dict) or not isinstance(wanted.get("product"), dict):
+        raise PCError(400, 3000, "scheduledNextTermInstructions needs a product and a quantity.")
+    wanted_product = wanted["product"]
+    product_id, sku_id, availability_id = sub["offerId"].split(":")
+    if (wanted_product.get("productId"), wanted_product.get("skuId")) != (product_id, sku_id):
+        raise PCError(400, 3000, "Changes at renewal keep the subscription's product and SKU.")
+    duration = str(wanted_product.get("termDuration") or "").upper()
+    cycle = str(wanted_product.get("billingCycle") or "").lower()
+    if (duration, cycle) not in product_terms(product):
+        raise PCError(
+            400, 3000, f"{product.title} is not sold for {duration} billed {cycle or 'never'}."
+        )
+    try:
+        quantity = int(wanted.get("quantity"))
+    except (TypeError, ValueError) as exc:
+        raise PCError(400, 3000, "quantity must be an integer.") from exc
+    if not product.minimum_quantity <= quantity <= product.maximum_quantity:
+        raise PCError(
+            400,
+            2002,
+            f"Quantity must be between {product.minimum_quantity} and {product.maximum_quantity}.",
+            [str(product.minimum_quantity), str(product.maximum_quantity)],
+        )
+    sub["scheduledNextTermInstructions"] = {
+        "product": {
+            "productId": product_id,
+            "skuId": sku_id,
+            "availabilityId": str(wanted_product.get("availabilityId") or availability_id),
+            "billingCycle": cycle,
+            "termDuration": duration,
+        },
+        "quantity": quantity,
+    }
 
 
 def routes() -> list[Route]:

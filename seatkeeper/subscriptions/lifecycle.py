@@ -97,11 +97,12 @@ def _expire(subscription: Subscription, now: dt.datetime) -> None:
 def _renew(subscription: Subscription, now: dt.datetime) -> None:
     old_end = subscription.commitment_end_date
     start = old_end + dt.timedelta(days=1)
-    quantity = subscription.renewal_quantity or subscription.quantity
-    term = subscription.renewal_term or subscription.term
-    cycle = subscription.renewal_billing_cycle or subscription.billing_cycle
-    if subscription.renewal_option == RenewalOption.CONVERT_TO_MONTHLY:
-        term, cycle = "P1M", "monthly"
+    next_term = subscription.next_term() or {
+        "quantity": subscription.quantity,
+        "term": subscription.term,
+        "billing_cycle": subscription.billing_cycle,
+    }
+    quantity, term, cycle = next_term["quantity"], next_term["term"], next_term["billing_cycle"]
     payload = {
         "from": start.isoformat(),
         "quantity": quantity,
@@ -143,11 +144,30 @@ def _renew(subscription: Subscription, now: dt.datetime) -> None:
         "",
     )
     subscription.is_trial = False
-    if subscription.renewal_option == RenewalOption.ONCE:
+    renew_once = subscription.renewal_option == RenewalOption.ONCE
+    if renew_once:
         subscription.renewal_option, subscription.auto_renew = RenewalOption.NONE, False
     subscription.version += 1
     subscription.save()
     _append(subscription, OperationKind.RENEW, payload, now)
+    if renew_once:
+        from seatkeeper.subscriptions.services import record_operation
+
+        # The vendor renewed with auto-renew on; turn it off there once its new term shows.
+        record_operation(
+            subscription,
+            OperationKind.AUTO_RENEW,
+            actor=None,
+            changes={"auto_renew": [True, False]},
+            payload={
+                "auto_renew": False,
+                "renewal_option": RenewalOption.NONE,
+                "next_term": None,
+                "after_term_ends": old_end.isoformat(),
+            },
+            local=subscription.is_manual,
+        )
+        subscription.save(update_fields=["sync_status"])
     from seatkeeper.subscriptions import notifications
 
     transaction.on_commit(lambda: notifications.renewed(subscription_id=subscription.pk))

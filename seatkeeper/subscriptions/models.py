@@ -230,6 +230,19 @@ class Subscription(TimestampedModel):
     def has_scheduled_changes(self) -> bool:
         return bool(self.renewal_quantity or self.renewal_term or self.renewal_billing_cycle)
 
+    def next_term(self) -> dict | None:
+        """What the subscription becomes at renewal when that differs from today: the changes
+        scheduled for renewal, and "convert to monthly". None when it renews as it is. This is
+        what the vendor is told (Partner Center's scheduled next-term instructions)."""
+        quantity = self.renewal_quantity or self.quantity
+        term = self.renewal_term or self.term
+        cycle = self.renewal_billing_cycle or self.billing_cycle
+        if self.renewal_option == RenewalOption.CONVERT_TO_MONTHLY:
+            term, cycle = "P1M", "monthly"
+        if (quantity, term, cycle) == (self.quantity, self.term, self.billing_cycle):
+            return None
+        return {"quantity": quantity, "term": term, "billing_cycle": cycle}
+
 
 class LotKind(models.TextChoices):
     PURCHASE = "purchase", _("Purchase")

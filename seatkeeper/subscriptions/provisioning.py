@@ -165,7 +165,17 @@ def _send(operation: Operation, subscription: Subscription, provider: vendor.Pro
         elif kind == OperationKind.CANCEL:
             facts = provider.cancel_subscription(customer_id=customer_id, subscription_id=target)
         elif kind == OperationKind.AUTO_RENEW:
-            change = vendor.SubscriptionUpdate(auto_renew=bool(payload["auto_renew"]))
+            if payload.get("after_term_ends"):
+                _wait_for_renewal(provider, customer_id, target, payload["after_term_ends"])
+            change = vendor.SubscriptionUpdate(
+                auto_renew=bool(payload["auto_renew"]),
+                **(_next_term_change(payload["next_term"]) if "next_term" in payload else {}),
+            )
+            facts = provider.update_subscription(
+                customer_id=customer_id, subscription_id=target, change=change
+            )
+        elif kind == OperationKind.SCHEDULE_RENEWAL:
+            change = vendor.SubscriptionUpdate(**_next_term_change(payload.get("next_term")))
             facts = provider.update_subscription(
                 customer_id=customer_id, subscription_id=target, change=change
             )
@@ -177,6 +187,31 @@ def _send(operation: Operation, subscription: Subscription, provider: vendor.Pro
         else:
             raise ProviderError(f"nothing to send for {kind}", retryable=False)
     _succeeded(operation, facts)
+
+
+def _next_term_change(next_term: dict | None) -> dict:
+    """The SubscriptionUpdate fields for a next term recorded by the services (None: renew as
+    is, so remove whatever the vendor has scheduled)."""
+    if not next_term:
+        return {"clear_next_term": True}
+    return {
+        "next_term": vendor.NextTerm(
+            quantity=int(next_term["quantity"]),
+            term_duration=next_term["term"],
+            billing_cycle=CYCLES.get(next_term["billing_cycle"], vendor.BillingCycle.MONTHLY),
+        )
+    }
+
+
+def _wait_for_renewal(
+    provider: vendor.Provider, customer_id: str, subscription_id: str, old_end: str
+) -> None:
+    """Partner Center renews from 00:00 UTC the day after the term ends and may take up to 24
+    hours. A change meant for the new term (turning auto-renew off after "renew once") waits
+    until the vendor shows it, or it would stop that very renewal."""
+    facts = provider.get_subscription(customer_id=customer_id, subscription_id=subscription_id)
+    if facts.commitment_end is None or facts.commitment_end <= dt.date.fromisoformat(old_end):
+        raise WaitForVendor()
 
 
 def _create(

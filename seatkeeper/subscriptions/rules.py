@@ -48,3 +48,10 @@ def removable(lots: list[SeatLot], now: dt.datetime) -> Removable:
 
 def decrease_needs_window(subscription: Subscription) -> bool:
     return not subscription.is_manual
+
+
+def quantity_change_clears_renewal_changes(subscription: Subscription) -> bool:
+    """Partner Center deletes the changes scheduled for renewal when the quantity changes
+    mid-term ("create scheduled changes" in its documentation); a manual vendor's person keeps
+    them."""
+    return not subscription.is_manual

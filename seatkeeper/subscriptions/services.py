@@ -64,6 +64,7 @@ VENDOR_KINDS = {
     OperationKind.CANCEL,
     OperationKind.AUTO_RENEW,
     OperationKind.RENAME,
+    OperationKind.SCHEDULE_RENEWAL,
 }
 
 
@@ -227,6 +228,10 @@ def _record(
 
         transaction.on_commit(partial(provision.enqueue, subscription_id=subscription.pk))
     return operation
+
+
+# The end-of-term job records the operations it needs the vendor to carry out the same way.
+record_operation = _record
 
 
 def _save(subscription: Subscription, *fields: str) -> None:
@@ -463,19 +468,44 @@ def subscription_change_quantity(
     else:
         _take_seats(subscription, old - quantity)
     subscription.quantity = quantity
+    changes: dict[str, list] = {"quantity": [old, quantity]}
+    cleared = subscription.has_scheduled_changes and rules.quantity_change_clears_renewal_changes(
+        subscription
+    )
+    if cleared:
+        # The vendor deletes them with this change; say so in the history rather than keep
+        # changes here that will never happen there.
+        for field in ("renewal_quantity", "renewal_term", "renewal_billing_cycle"):
+            changes[field] = [getattr(subscription, field), None]
+        subscription.renewal_quantity = None
+        subscription.renewal_term = subscription.renewal_billing_cycle = ""
     _record(
         subscription,
         OperationKind.QUANTITY,
         actor=actor,
-        changes={"quantity": [old, quantity]},
+        changes=changes,
         payload={
             "quantity": quantity,
             "previous": old,
             "adjustment": str(preview.adjustment_now) if preview else "0",
             "new_total": str(preview.new_periodic_total) if preview else "",
+            "renewal_changes_cleared": cleared,
         },
     )
-    _save(subscription, "quantity")
+    next_term = subscription.next_term()
+    if (
+        subscription.auto_renew
+        and next_term is not None
+        and rules.quantity_change_clears_renewal_changes(subscription)
+    ):
+        # "Convert to monthly" is a standing choice, not a one-off change: schedule it again.
+        _record(
+            subscription,
+            OperationKind.SCHEDULE_RENEWAL,
+            actor=actor,
+            payload={"next_term": next_term},
+        )
+    _save(subscription, "quantity", "renewal_quantity", "renewal_term", "renewal_billing_cycle")
     return subscription
 
 
@@ -647,15 +677,19 @@ def subscription_set_renewal(
         changes["auto_renew"] = [subscription.auto_renew, auto_renew]
     if not changes:
         return subscription
+    next_term_before = subscription.next_term() if subscription.auto_renew else None
     subscription.renewal_option = option
     subscription.auto_renew = auto_renew
+    # Turning auto-renew off drops the vendor's changes at renewal (nothing renews); turning it
+    # on, or converting to monthly, sends what the next term is to be.
+    next_term = subscription.next_term() if auto_renew else None
     _record(
         subscription,
         OperationKind.AUTO_RENEW,
         actor=actor,
         changes=changes,
-        payload={"auto_renew": auto_renew, "renewal_option": option},
-        local="auto_renew" not in changes,
+        payload={"auto_renew": auto_renew, "renewal_option": option, "next_term": next_term},
+        local="auto_renew" not in changes and next_term == next_term_before,
     )
     _save(subscription, "renewal_option", "auto_renew")
     return subscription
@@ -675,7 +709,8 @@ def subscription_schedule_renewal(
     applies them; a vendor sync never wipes them."""
     subscription = _lock(subscription, expected_version)
     check(actor, subscription.customer, Action.RENEWAL, term=subscription.term)
-    if subscription.status not in (Status.ACTIVE, Status.SUSPENDED):
+    # A suspended subscription does not renew: at term end it is disabled.
+    if subscription.status != Status.ACTIVE:
         raise ServiceError(_("Only a running subscription renews."), code="invalid_state")
     if not subscription.auto_renew and (quantity or term or billing_cycle):
         raise ServiceError(_("Turn auto-renew on first: changes at renewal need a renewal."))
@@ -713,7 +748,11 @@ def subscription_schedule_renewal(
         OperationKind.SCHEDULE_RENEWAL,
         actor=actor,
         changes=changes,
-        payload={key: value for key, value in values.items() if value},
+        payload={
+            **{key: value for key, value in values.items() if value},
+            "next_term": subscription.next_term(),
+        },
+        local=subscription.is_manual,
     )
     _save(subscription, *values)
     return subscription

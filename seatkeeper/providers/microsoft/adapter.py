@@ -643,7 +643,34 @@ def apply_subscription_change(
         body["autoRenewEnabled"] = change.auto_renew
     if change.status is not None:
         body["status"] = str(change.status)
+    if change.clear_next_term:
+        body["scheduledNextTermInstructions"] = None
+    if change.next_term is not None:
+        body["scheduledNextTermInstructions"] = next_term_body(body, change.next_term)
     return body
+
+
+def next_term_body(current: Mapping[str, Any], next_term: i.NextTerm) -> dict[str, Any]:
+    """Changes at renewal as Partner Center takes them: the product is named by the three parts
+    of the New Commerce offer id (product:sku:availability). The subscription's availability
+    is kept: a New Commerce availability lists every term and billing cycle the SKU is sold
+    with, so a term or cycle change at renewal does not need another one."""
+    parts = str(current.get("offerId") or "").split(":")
+    if len(parts) != 3:
+        raise ValidationFailed(
+            "changes at renewal exist for New Commerce subscriptions only", code="invalid_offer"
+        )
+    product_id, sku_id, availability_id = parts
+    return {
+        "product": {
+            "productId": product_id,
+            "skuId": sku_id,
+            "availabilityId": availability_id,
+            "billingCycle": str(next_term.billing_cycle),
+            "termDuration": next_term.term_duration,
+        },
+        "quantity": next_term.quantity,
+    }
 
 
 __all__ = ["MicrosoftProvider", "NotFound", "apply_subscription_change", "request_id_for"]

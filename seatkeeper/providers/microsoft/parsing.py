@@ -268,6 +268,20 @@ def subscription(data: Json, *, customer_id: str) -> i.Subscription:
         cancellation_allowed_until=timestamp(get(data, "cancellationAllowedUntilDate")),
         refundable_quantity=integer(get(refundable, "totalQuantity")),
         suspension_reasons=tuple(str(x) for x in get(data, "suspensionReasons") or ()),
+        next_term=next_term(get(data, "scheduledNextTermInstructions")),
+    )
+
+
+def next_term(data: Any) -> i.NextTerm | None:
+    """``scheduledNextTermInstructions``: ``{product: {productId, skuId, availabilityId,
+    billingCycle, termDuration}, quantity}``, or null when nothing is scheduled."""
+    if not isinstance(data, Mapping):
+        return None
+    product = get(data, "product") or {}
+    return i.NextTerm(
+        quantity=integer(get(data, "quantity")),
+        term_duration=text(product, "termDuration"),
+        billing_cycle=billing_cycle(get(product, "billingCycle")),
     )
 
 

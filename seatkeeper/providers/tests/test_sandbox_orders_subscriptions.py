@@ -106,6 +106,41 @@ def test_subscription_updates_round_trip(provider: MicrosoftProvider, customer_i
     assert (again.quantity, again.friendly_name, again.auto_renew) == (7, "Renamed", False)
 
 
+def test_changes_at_renewal_are_scheduled_read_back_and_removed(
+    provider: MicrosoftProvider, customer_id: str, sandbox: Any
+) -> None:
+    _, (subscription,) = buy(provider, customer_id, order_line(provider, quantity=3))
+    ids = {"customer_id": customer_id, "subscription_id": subscription.id}
+    next_term = i.NextTerm(quantity=5, term_duration="P1Y", billing_cycle=i.BillingCycle.ANNUAL)
+    sandbox.admin.clear_calls()
+
+    scheduled = provider.update_subscription(
+        **ids, change=i.SubscriptionUpdate(next_term=next_term)
+    )
+
+    assert scheduled.next_term == next_term and scheduled.quantity == 3
+    assert len(sandbox.admin.calls(method="PATCH")) == 1
+    with sandbox.client(sandbox.admin.access_token()) as raw:
+        path = f"/v1/customers/{customer_id}/subscriptions/{subscription.id}"
+        on_the_wire = raw.get(path).json()["scheduledNextTermInstructions"]
+    product, sku, availability = subscription.offer_id.split(":")
+    assert on_the_wire == {
+        "product": {
+            "productId": product,
+            "skuId": sku,
+            "availabilityId": availability,
+            "billingCycle": "annual",
+            "termDuration": "P1Y",
+        },
+        "quantity": 5,
+    }
+    renamed = provider.update_subscription(**ids, change=i.SubscriptionUpdate(friendly_name="X"))
+    assert renamed.next_term == next_term  # the full-body PATCH keeps what it read
+    removed = provider.update_subscription(**ids, change=i.SubscriptionUpdate(clear_next_term=True))
+    assert removed.next_term is None
+    assert provider.get_subscription(**ids).next_term is None
+
+
 def test_suspend_reactivate_and_cancel(provider: MicrosoftProvider, customer_id: str) -> None:
     _, (subscription,) = buy(provider, customer_id, order_line(provider, quantity=2))
     ids = {"customer_id": customer_id, "subscription_id": subscription.id}

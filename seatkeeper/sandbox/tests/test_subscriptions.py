@@ -304,3 +304,86 @@ def test_provisioning_status_pending_while_seats_change(
     sandbox.admin.advance_clock(901)
     status = user_client.get(url).json()
     assert status["status"] == "success" and status["quantity"] == 8
+
+
+def _next_term(quantity: int, term: str = "P1Y", cycle: str = "annual", **product: str) -> dict:
+    product_id, sku_id, availability_id = BP_ITEM.split(":")
+    return {
+        "product": {
+            "productId": product_id,
+            "skuId": sku_id,
+            "availabilityId": availability_id,
+            "billingCycle": cycle,
+            "termDuration": term,
+            **product,
+        },
+        "quantity": quantity,
+    }
+
+
+def test_changes_at_renewal_are_kept_then_applied_when_the_term_renews(
+    sandbox: SandboxInfo, user_client: httpx.Client
+) -> None:
+    sandbox.admin.set_clock("2026-01-10T08:00:00Z")
+    cid = sandbox.demo_customers[0]["tenant_id"]
+    sub = _buy(sandbox, user_client, cid, quantity=3, term="P1M")
+    scheduled = _patch(user_client, cid, sub, scheduledNextTermInstructions=_next_term(5))
+    assert scheduled.status_code == 200
+    assert scheduled.json()["scheduledNextTermInstructions"] == _next_term(5)
+    assert scheduled.json()["quantity"] == 3  # nothing changes before the renewal
+    # The full-body PATCH of another field sends the instructions back unchanged: they stay.
+    renamed = _patch(user_client, cid, scheduled.json(), friendlyName="Office").json()
+    assert renamed["scheduledNextTermInstructions"] == _next_term(5)
+    sandbox.admin.set_clock("2026-02-11T08:00:00Z")
+    renewed = _fresh(user_client, cid, sub)
+    assert (renewed["quantity"], renewed["termDuration"], renewed["billingCycle"]) == (
+        5,
+        "P1Y",
+        "annual",
+    )
+    assert renewed["commitmentEndDate"].startswith("2027-02-09")
+    assert "scheduledNextTermInstructions" not in renewed
+
+
+def test_a_mid_term_quantity_change_or_auto_renew_off_deletes_changes_at_renewal(
+    sandbox: SandboxInfo, user_client: httpx.Client
+) -> None:
+    cid = sandbox.demo_customers[0]["tenant_id"]
+    sub = _buy(sandbox, user_client, cid, quantity=3)
+    scheduled = _patch(user_client, cid, sub, scheduledNextTermInstructions=_next_term(5)).json()
+    assert (
+        "scheduledNextTermInstructions"
+        not in _patch(user_client, cid, scheduled, quantity=4).json()
+    )
+    scheduled = _patch(
+        user_client, cid, _fresh(user_client, cid, sub), scheduledNextTermInstructions=_next_term(6)
+    ).json()
+    assert scheduled["scheduledNextTermInstructions"]["quantity"] == 6
+    lapsing = _patch(user_client, cid, scheduled, autoRenewEnabled=False).json()
+    assert "scheduledNextTermInstructions" not in lapsing
+    refused = _patch(user_client, cid, lapsing, scheduledNextTermInstructions=_next_term(6))
+    assert refused.status_code == 400 and refused.json()["code"] == 3000
+    assert "auto-renew" in refused.json()["description"]
+
+
+def test_changes_at_renewal_are_validated_and_can_be_removed(
+    sandbox: SandboxInfo, user_client: httpx.Client
+) -> None:
+    cid = sandbox.demo_customers[0]["tenant_id"]
+    sub = _buy(sandbox, user_client, cid, quantity=3)
+    for instructions, code in (
+        (_next_term(5, term="P1M", cycle="annual"), 3000),
+        (_next_term(5, skuId="0002"), 3000),
+        (_next_term(100000), 2002),
+    ):
+        refused = _patch(user_client, cid, sub, scheduledNextTermInstructions=instructions)
+        assert refused.status_code == 400 and refused.json()["code"] == code, instructions
+    assert "scheduledNextTermInstructions" not in _fresh(user_client, cid, sub)
+    # PascalCase, as the documentation's samples send it, is read the same way.
+    pascal = {"Product": {k[0].upper() + k[1:]: v for k, v in _next_term(4)["product"].items()}}
+    scheduled = _patch(
+        user_client, cid, sub, scheduledNextTermInstructions={**pascal, "Quantity": 4}
+    ).json()
+    assert scheduled["scheduledNextTermInstructions"] == _next_term(4)
+    removed = _patch(user_client, cid, scheduled, scheduledNextTermInstructions=None).json()
+    assert "scheduledNextTermInstructions" not in removed

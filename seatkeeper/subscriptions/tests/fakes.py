@@ -105,6 +105,14 @@ class FakeSubscriptionsProvider:
             )
             if value is not None
         }
+        if change.next_term is not None:
+            values["next_term"] = change.next_term
+        elif change.clear_next_term or (
+            change.quantity is not None and change.quantity != current.quantity
+        ):
+            values["next_term"] = None  # as Partner Center: a mid-term change deletes them
+        if change.auto_renew is False:
+            values["next_term"] = None
         self.subscriptions[subscription_id] = replace(current, **values)
         return self.subscriptions[subscription_id]
 

@@ -6,6 +6,7 @@ outside the window; vendor faults and 429s; a worker that dies mid-task; two peo
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 from dataclasses import dataclass
 
@@ -22,7 +23,7 @@ from seatkeeper.providers.microsoft.adapter import MicrosoftProvider
 from seatkeeper.providers.microsoft.retry import RetryPolicy
 from seatkeeper.providers.tests.conftest import SharedClock
 from seatkeeper.providers.tests.factories import provider_account
-from seatkeeper.subscriptions import provisioning, services, tasks
+from seatkeeper.subscriptions import lifecycle, provisioning, services, tasks
 from seatkeeper.subscriptions.models import OperationState, Status, Subscription, SyncStatus
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -197,6 +198,47 @@ def test_the_whole_lifecycle_reaches_the_vendor(connected):
         ("suspend", "done"),
         ("reactivate", "done"),
     ]
+
+
+def test_changes_at_renewal_reach_the_vendor_and_both_sides_renew_alike(connected):
+    subscription = connected.order(connected.basic, 3)  # one month, billed monthly
+    connected.run_worker()
+    subscription.refresh_from_db()
+    services.subscription_schedule_renewal(
+        actor=connected.cast.reseller_admin,
+        subscription=subscription,
+        quantity=5,
+        term="P1Y",
+        billing_cycle="annual",
+    )
+    connected.run_worker()
+    scheduled = connected.vendor_subscription(subscription)["scheduledNextTermInstructions"]
+    assert scheduled["quantity"] == 5
+    assert (scheduled["product"]["termDuration"], scheduled["product"]["billingCycle"]) == (
+        "P1Y",
+        "annual",
+    )
+
+    # The term ends: the sandbox renews by itself, the end-of-term job renews here.
+    next_day = subscription.commitment_end_date + dt.timedelta(days=1)
+    connected.clock.sleep(
+        (dt.datetime.combine(next_day, dt.time(2), tzinfo=dt.UTC) - clock.now()).total_seconds()
+    )
+    assert lifecycle.run(clock.now())["renewed"] == 1
+    renewed = connected.vendor_subscription(subscription)
+    subscription.refresh_from_db()
+    assert (renewed["quantity"], renewed["termDuration"], renewed["billingCycle"]) == (
+        5,
+        "P1Y",
+        "annual",
+    )
+    assert "scheduledNextTermInstructions" not in renewed
+    assert (subscription.quantity, subscription.term, subscription.billing_cycle) == (
+        5,
+        "P1Y",
+        "annual",
+    )
+    assert subscription.commitment_end_date.isoformat() == renewed["commitmentEndDate"][:10]
 
 
 def test_cancel_and_decrease_outside_the_window_are_refused_with_the_date(connected):

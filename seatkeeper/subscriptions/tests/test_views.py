@@ -194,6 +194,24 @@ def test_quantity_change_saves_with_the_version(cast, shop, client, frozen):
     assert subscription.operations.filter(kind="quantity").count() == 1
 
 
+def test_the_quantity_page_warns_that_it_drops_the_changes_at_renewal(cast, shop, client, frozen):
+    subscription = order(cast, shop)
+    url = f"/subscriptions/{subscription.pk}/quantity/"
+    assert (
+        'id="drops-renewal-changes"'
+        not in sign_in(client, "reselleradmin").get(url).content.decode()
+    )
+    services.subscription_schedule_renewal(
+        actor=cast.reseller_admin, subscription=subscription, quantity=2
+    )
+    assert 'id="drops-renewal-changes"' in client.get(url).content.decode()
+    subscription.refresh_from_db()
+    response = client.post(url, {"quantity": 7, "version": subscription.version})
+    assert response.status_code == 302
+    page = client.get(f"/subscriptions/{subscription.pk}/").content.decode()
+    assert "None scheduled." in page
+
+
 def test_two_people_changing_at_once_get_a_conflict(cast, shop, client, frozen):
     subscription = order(cast, shop)
     seen = subscription.version
