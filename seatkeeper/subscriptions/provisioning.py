@@ -284,6 +284,15 @@ def apply_vendor_facts(subscription: Subscription, facts: vendor.Subscription) -
     subscription.vendor_subscription_id = facts.id or subscription.vendor_subscription_id
     if facts.order_id:
         subscription.vendor_order_id = facts.order_id
+    # The end-of-term job renews here from midnight, while Partner Center may take up to 24
+    # hours to renew. Facts read in between describe the term that ended: taking its dates would
+    # end the new term again, and the job would renew it twice.
+    if (
+        facts.commitment_end
+        and subscription.commitment_end_date
+        and facts.commitment_end < subscription.commitment_end_date
+    ):
+        return
     if facts.commitment_end:
         subscription.commitment_end_date = facts.commitment_end
     if facts.cancellation_allowed_until:

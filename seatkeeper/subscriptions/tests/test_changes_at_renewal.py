@@ -167,3 +167,27 @@ def test_a_manual_vendors_changes_at_renewal_stay_here(cast, shop):
         "term": "P1M",
         "billing_cycle": "monthly",
     }
+
+
+def test_facts_of_the_ended_term_do_not_undo_the_renewal_here(cast, shop):
+    with clock.frozen(START) as frozen:
+        subscription = order(cast, shop, quantity=5, term="P1Y")
+        old_end = subscription.commitment_end_date
+        frozen.set(dt.datetime.combine(old_end + dt.timedelta(days=1), dt.time(1), tzinfo=dt.UTC))
+        assert lifecycle.run(clock.now())["renewed"] == 1
+        subscription.refresh_from_db()
+        new_end, new_window = (
+            subscription.commitment_end_date,
+            subscription.cancellation_allowed_until,
+        )
+        # Partner Center has not renewed yet; a change sent now reads the old term back.
+        services.subscription_edit_details(
+            actor=cast.reseller_admin, subscription=subscription, friendly_name="Renamed"
+        )
+        _provisioned(shop, subscription)
+        assert _at_vendor(shop, subscription).commitment_end == old_end
+        assert (subscription.commitment_end_date, subscription.cancellation_allowed_until) == (
+            new_end,
+            new_window,
+        )
+        assert lifecycle.run(clock.now())["renewed"] == 0
