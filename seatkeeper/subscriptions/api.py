@@ -336,10 +336,13 @@ class OperationOutput(serializers.Serializer):
     state = serializers.CharField()
     requested_by = serializers.CharField(source="requested_by_name")
     requested_at = serializers.DateTimeField()
-    details = serializers.CharField()
+    details = serializers.SerializerMethodField()
     attempts = serializers.IntegerField()
     error_code = serializers.CharField()
     error_message = serializers.CharField()
+
+    def get_details(self, operation) -> str:
+        return display.operation_details(operation)
 
 
 class OperationRetryApi(APIView):

@@ -12,8 +12,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from seatkeeper.accounts.models import Organisation, OrganisationKind, User
+from seatkeeper.catalog.models import BillingCycle, Term
 from seatkeeper.core import clock
 from seatkeeper.core.errors import ServiceError
 from seatkeeper.core.money import Money
@@ -28,7 +30,15 @@ from seatkeeper.pricing.engine import (
 )
 from seatkeeper.pricing.quotes import ProposedChange
 from seatkeeper.subscriptions import services
-from seatkeeper.subscriptions.models import SeatLot, Status, Subscription, SyncStatus
+from seatkeeper.subscriptions.forms import term_cycle_label
+from seatkeeper.subscriptions.models import (
+    Operation,
+    RenewalOption,
+    SeatLot,
+    Status,
+    Subscription,
+    SyncStatus,
+)
 from seatkeeper.subscriptions.permissions import Action, refusal
 
 # The price each kind of organisation pays: what its people see first.
@@ -262,3 +272,82 @@ def lot_views(
                 note = error.message
         views.append(LotView(lot=lot, removable=inside, refund=refund, note=note))
     return views
+
+
+# --- operation history -------------------------------------------------------------------------
+
+# What each recorded detail of an operation is called on the history; anything not listed shows
+# under its own key, so a new detail is never hidden.
+_DETAIL_LABELS = {
+    "quantity": gettext_lazy("quantity"),
+    "previous": gettext_lazy("previous quantity"),
+    "adjustment": gettext_lazy("adjustment now"),
+    "new_total": gettext_lazy("new periodic total"),
+    "refund": gettext_lazy("refund"),
+    "offer": gettext_lazy("offer"),
+    "term": gettext_lazy("term"),
+    "billing_cycle": gettext_lazy("billing cycle"),
+    "unit_price": gettext_lazy("unit price"),
+    "start_date": gettext_lazy("start date"),
+    "order": gettext_lazy("order"),
+    "parent": gettext_lazy("base subscription"),
+    "status": gettext_lazy("status"),
+    "reason": gettext_lazy("reason"),
+    "auto_renew": gettext_lazy("auto-renew"),
+    "renewal_option": gettext_lazy("renewal"),
+    "next_term": gettext_lazy("next term"),
+    "after_term_ends": gettext_lazy("once the vendor renewed the term ending"),
+    "friendly_name": gettext_lazy("friendly name"),
+    "po_number": gettext_lazy("PO number"),
+    "external_identifier": gettext_lazy("external identifier"),
+    "renewal_quantity": gettext_lazy("quantity at renewal"),
+    "renewal_term": gettext_lazy("term at renewal"),
+    "renewal_billing_cycle": gettext_lazy("billing cycle at renewal"),
+    "from": gettext_lazy("from"),
+    "ended": gettext_lazy("ended"),
+    "vendor_reference": gettext_lazy("vendor reference"),
+}
+# Facts worth a mention only when they happened.
+_FLAGS = {
+    "renewal_changes_cleared": gettext_lazy("changes at renewal dropped, as the vendor does"),
+    "trial_converted": gettext_lazy("trial converted to paid"),
+}
+
+
+def _detail_value(key: str, value: object) -> str:
+    if isinstance(value, bool):
+        return _("Yes") if value else _("No")
+    if key in ("term", "renewal_term") and value in Term.values:
+        return str(Term(value).label)
+    if key in ("billing_cycle", "renewal_billing_cycle") and value in BillingCycle.values:
+        return str(BillingCycle(value).label)
+    if key == "status" and value in Status.values:
+        return str(Status(value).label)
+    if key == "renewal_option" and value in RenewalOption.values:
+        return str(RenewalOption(value).label)
+    if key == "next_term" and isinstance(value, dict):
+        return _("%(quantity)s seats, %(term)s") % {
+            "quantity": value.get("quantity"),
+            "term": term_cycle_label(value.get("term", ""), value.get("billing_cycle", "")),
+        }
+    return str(value)
+
+
+def operation_details(operation: Operation) -> str:
+    """An operation's recorded details as people read them ("quantity: 8; previous quantity:
+    5; adjustment now: £15.00"), in their language, with the vendor's error if it failed."""
+    parts = []
+    for key, value in operation.payload.items():
+        if key.startswith("_") or value is None or value == "":
+            continue
+        if key in _FLAGS:
+            if value:
+                parts.append(str(_FLAGS[key]))
+            continue
+        parts.append(
+            _("%(label)s: %(value)s")
+            % {"label": _DETAIL_LABELS.get(key, key), "value": _detail_value(key, value)}
+        )
+    if operation.error_message:
+        parts.append(f"{operation.error_code} {operation.error_message}".strip())
+    return "; ".join(parts)

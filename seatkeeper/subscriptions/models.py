@@ -356,12 +356,3 @@ class Operation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} #{self.sequence}"
-
-    @property
-    def details(self) -> str:
-        parts = [
-            f"{key}: {value}" for key, value in self.payload.items() if not key.startswith("_")
-        ]
-        if self.error_message:
-            parts.append(f"{self.error_code} {self.error_message}".strip())
-        return "; ".join(parts)

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django import template
 
+from seatkeeper.subscriptions import display
 from seatkeeper.subscriptions.forms import term_cycle_label
 
 register = template.Library()
@@ -11,3 +12,8 @@ register = template.Library()
 def term_cycle(subscription) -> str:
     """ "1 year · Monthly": the term and billing cycle as people read them."""
     return term_cycle_label(subscription.term, subscription.billing_cycle)
+
+
+@register.filter
+def operation_details(operation) -> str:
+    return display.operation_details(operation)

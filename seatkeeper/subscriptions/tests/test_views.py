@@ -160,6 +160,10 @@ def test_the_subscription_page_shows_lots_refunds_history_and_vendor_ids(
     assert "0 assigned" in body
     assert subscription.vendor_subscription_id in body
     assert "Change quantity" in body and "reselleradmin" in body
+    history = body[body.index('id="history"') :]
+    assert "quantity: 8; previous quantity: 5; adjustment now: £" in history
+    assert "term: 1 year; billing cycle: Monthly" in history
+    assert "parent" not in history and "None" not in history
     assert "Reseller price" in body and "Customer price" in body and "Partner cost" not in body
 
 
@@ -654,6 +658,7 @@ def test_the_subscription_page_speaks_the_viewers_language(cast, shop, client, f
     assert 'lang="fr"' in body
     assert "3 licences peuvent être retirées jusqu'au 29 nov. 11:00" in body
     assert "Prix revendeur" in body and "Modifier la quantité" in body
+    assert "quantité : 8; quantité précédente : 5" in body
     # the lot's own price says whose it is: the customer's, as bought
     lots = body[body.index('id="lots"') : body.index("</table>", body.index('id="lots"'))]
     assert '£5.00 <small class="muted">Prix client</small>' in lots
