@@ -276,18 +276,19 @@ def lot_views(
 
 # --- operation history -------------------------------------------------------------------------
 
-# What each recorded detail of an operation is called on the history; anything not listed shows
-# under its own key, so a new detail is never hidden.
+# What each recorded detail of an operation is called on the history, in the order they are
+# read (PostgreSQL's jsonb keeps keys in its own order, not the order they were written).
+# Anything not listed shows under its own key, after these, so a new detail is never hidden.
 _DETAIL_LABELS = {
+    "offer": gettext_lazy("offer"),
     "quantity": gettext_lazy("quantity"),
     "previous": gettext_lazy("previous quantity"),
-    "adjustment": gettext_lazy("adjustment now"),
-    "new_total": gettext_lazy("new periodic total"),
-    "refund": gettext_lazy("refund"),
-    "offer": gettext_lazy("offer"),
     "term": gettext_lazy("term"),
     "billing_cycle": gettext_lazy("billing cycle"),
     "unit_price": gettext_lazy("unit price"),
+    "adjustment": gettext_lazy("adjustment now"),
+    "new_total": gettext_lazy("new periodic total"),
+    "refund": gettext_lazy("refund"),
     "start_date": gettext_lazy("start date"),
     "order": gettext_lazy("order"),
     "parent": gettext_lazy("base subscription"),
@@ -295,18 +296,19 @@ _DETAIL_LABELS = {
     "reason": gettext_lazy("reason"),
     "auto_renew": gettext_lazy("auto-renew"),
     "renewal_option": gettext_lazy("renewal"),
+    "renewal_quantity": gettext_lazy("quantity at renewal"),
+    "renewal_term": gettext_lazy("term at renewal"),
+    "renewal_billing_cycle": gettext_lazy("billing cycle at renewal"),
     "next_term": gettext_lazy("next term"),
     "after_term_ends": gettext_lazy("once the vendor renewed the term ending"),
     "friendly_name": gettext_lazy("friendly name"),
     "po_number": gettext_lazy("PO number"),
     "external_identifier": gettext_lazy("external identifier"),
-    "renewal_quantity": gettext_lazy("quantity at renewal"),
-    "renewal_term": gettext_lazy("term at renewal"),
-    "renewal_billing_cycle": gettext_lazy("billing cycle at renewal"),
     "from": gettext_lazy("from"),
     "ended": gettext_lazy("ended"),
     "vendor_reference": gettext_lazy("vendor reference"),
 }
+_READING_ORDER = {key: n for n, key in enumerate(_DETAIL_LABELS)}
 # Facts worth a mention only when they happened.
 _FLAGS = {
     "renewal_changes_cleared": gettext_lazy("changes at renewal dropped, as the vendor does"),
@@ -337,7 +339,10 @@ def operation_details(operation: Operation) -> str:
     """An operation's recorded details as people read them ("quantity: 8; previous quantity:
     5; adjustment now: £15.00"), in their language, with the vendor's error if it failed."""
     parts = []
-    for key, value in operation.payload.items():
+    ordered = sorted(
+        operation.payload.items(), key=lambda item: (_READING_ORDER.get(item[0], 999), item[0])
+    )
+    for key, value in ordered:
         if key.startswith("_") or value is None or value == "":
             continue
         if key in _FLAGS:
