@@ -40,6 +40,8 @@ BACKOFF_CAP_SECONDS = 3600
 CLAIM_TIMEOUT = dt.timedelta(minutes=10)
 # How soon to look again when the vendor has not finished (order pending, subscription pending).
 VENDOR_POLL = dt.timedelta(seconds=20)
+# How soon to look again for a renewal Partner Center has not carried out yet (it may take a day).
+RENEWAL_POLL = dt.timedelta(minutes=30)
 
 CYCLES = {
     "monthly": vendor.BillingCycle.MONTHLY,
@@ -211,7 +213,7 @@ def _wait_for_renewal(
     until the vendor shows it, or it would stop that very renewal."""
     facts = provider.get_subscription(customer_id=customer_id, subscription_id=subscription_id)
     if facts.commitment_end is None or facts.commitment_end <= dt.date.fromisoformat(old_end):
-        raise WaitForVendor()
+        raise WaitForVendor(clock.now() + RENEWAL_POLL)
 
 
 def _create(

@@ -17,7 +17,7 @@ from seatkeeper.subscriptions.models import (
     Subscription,
     SyncStatus,
 )
-from seatkeeper.subscriptions.provisioning import VENDOR_POLL
+from seatkeeper.subscriptions.provisioning import RENEWAL_POLL
 from seatkeeper.subscriptions.tests.helpers import START, order
 
 
@@ -142,7 +142,9 @@ def test_renew_once_turns_auto_renew_off_at_the_vendor_after_it_renewed(cast, sh
         shop.provider.subscriptions[vendor_id] = replace(
             shop.provider.subscriptions[vendor_id], commitment_end=subscription.commitment_end_date
         )
-        frozen.advance(seconds=VENDOR_POLL.total_seconds())
+        frozen.advance(seconds=RENEWAL_POLL.total_seconds() - 1)
+        assert shop.provision(subscription) == "busy"  # not looked at again before its time
+        frozen.advance(seconds=1)
         _provisioned(shop, subscription)
     assert _at_vendor(shop, subscription).auto_renew is False
     assert subscription.auto_renew is False
