@@ -15,14 +15,11 @@ import datetime as dt
 
 from django.db import transaction
 
-from seatkeeper.activity.services import activity_record
 from seatkeeper.catalog.models import TERM_MONTHS, add_months
 from seatkeeper.subscriptions import rules
 from seatkeeper.subscriptions.models import (
     LotKind,
-    Operation,
     OperationKind,
-    OperationState,
     RenewalOption,
     SeatLot,
     Status,
@@ -51,46 +48,26 @@ def end_of_term(pk: int, now: dt.datetime) -> str | None:
     if subscription.commitment_end_date is None or subscription.commitment_end_date >= now.date():
         return None  # another scheduler got here first
     if subscription.status == Status.SUSPENDED or not subscription.auto_renew:
-        _expire(subscription, now)
+        _expire(subscription)
         return "expired"
     _renew(subscription, now)
     return "renewed"
 
 
-def _append(subscription: Subscription, kind: str, payload: dict, now: dt.datetime) -> None:
-    sequence = (
-        subscription.operations.order_by("-sequence").values_list("sequence", flat=True).first()
-        or 0
-    ) + 1
-    Operation.objects.create(
-        subscription=subscription,
-        sequence=sequence,
-        kind=kind,
-        payload=payload,
-        requested_by_name="system",
-        requested_at=now,
-        state=OperationState.DONE,
-        done_at=now,
-    )
-    activity_record(
-        actor=None,
-        organisation=subscription.customer,
-        obj=subscription,
-        operation=f"subscription.{kind}",
-        details=payload,
-    )
+def _append(subscription: Subscription, kind: str, payload: dict) -> None:
+    """What the job did, in the history and the activity log, as the services record it."""
+    from seatkeeper.subscriptions.services import record_operation
+
+    record_operation(subscription, kind, actor=None, payload=payload, local=True)
 
 
-def _expire(subscription: Subscription, now: dt.datetime) -> None:
+def _expire(subscription: Subscription) -> None:
     subscription.status = Status.EXPIRED
     subscription.lots.filter(quantity__gt=0).update(quantity=0)
     subscription.version += 1
     subscription.save(update_fields=["status", "version"])
     _append(
-        subscription,
-        OperationKind.EXPIRE,
-        {"ended": subscription.commitment_end_date.isoformat()},
-        now,
+        subscription, OperationKind.EXPIRE, {"ended": subscription.commitment_end_date.isoformat()}
     )
 
 
@@ -149,7 +126,7 @@ def _renew(subscription: Subscription, now: dt.datetime) -> None:
         subscription.renewal_option, subscription.auto_renew = RenewalOption.NONE, False
     subscription.version += 1
     subscription.save()
-    _append(subscription, OperationKind.RENEW, payload, now)
+    _append(subscription, OperationKind.RENEW, payload)
     if renew_once:
         from seatkeeper.subscriptions.services import record_operation
 

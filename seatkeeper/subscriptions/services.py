@@ -182,7 +182,7 @@ def _lock(subscription: Subscription, expected_version: int | None) -> Subscript
     return locked
 
 
-def _record(
+def record_operation(
     subscription: Subscription,
     kind: str,
     *,
@@ -228,10 +228,6 @@ def _record(
 
         transaction.on_commit(partial(provision.enqueue, subscription_id=subscription.pk))
     return operation
-
-
-# The end-of-term job records the operations it needs the vendor to carry out the same way.
-record_operation = _record
 
 
 def _save(subscription: Subscription, *fields: str) -> None:
@@ -392,7 +388,7 @@ def order_place(
         )
         subscription.cancellation_allowed_until = rules.window_end(bought_at)
         subscription.save(update_fields=["cancellation_allowed_until"])
-        _record(
+        record_operation(
             subscription,
             OperationKind.CREATE,
             actor=actor,
@@ -469,9 +465,8 @@ def subscription_change_quantity(
         _take_seats(subscription, old - quantity)
     subscription.quantity = quantity
     changes: dict[str, list] = {"quantity": [old, quantity]}
-    cleared = subscription.has_scheduled_changes and rules.quantity_change_clears_renewal_changes(
-        subscription
-    )
+    vendor_drops_renewal_changes = rules.quantity_change_clears_renewal_changes(subscription)
+    cleared = subscription.has_scheduled_changes and vendor_drops_renewal_changes
     if cleared:
         # The vendor deletes them with this change; say so in the history rather than keep
         # changes here that will never happen there.
@@ -479,7 +474,7 @@ def subscription_change_quantity(
             changes[field] = [getattr(subscription, field), None]
         subscription.renewal_quantity = None
         subscription.renewal_term = subscription.renewal_billing_cycle = ""
-    _record(
+    record_operation(
         subscription,
         OperationKind.QUANTITY,
         actor=actor,
@@ -493,13 +488,9 @@ def subscription_change_quantity(
         },
     )
     next_term = subscription.next_term()
-    if (
-        subscription.auto_renew
-        and next_term is not None
-        and rules.quantity_change_clears_renewal_changes(subscription)
-    ):
+    if subscription.auto_renew and next_term is not None and vendor_drops_renewal_changes:
         # "Convert to monthly" is a standing choice, not a one-off change: schedule it again.
-        _record(
+        record_operation(
             subscription,
             OperationKind.SCHEDULE_RENEWAL,
             actor=actor,
@@ -551,7 +542,7 @@ def subscription_suspend(
     check(actor, subscription.customer, Action.SUSPEND, term=subscription.term)
     old = subscription.status
     _transition(subscription, Status.SUSPENDED)
-    _record(
+    record_operation(
         subscription,
         OperationKind.SUSPEND,
         actor=actor,
@@ -573,7 +564,7 @@ def subscription_reactivate(
             _("Only a suspended subscription can be reactivated."), code="invalid_state"
         )
     _transition(subscription, Status.ACTIVE)
-    _record(
+    record_operation(
         subscription,
         OperationKind.REACTIVATE,
         actor=actor,
@@ -615,7 +606,7 @@ def subscription_cancel(
     old = subscription.status
     _transition(subscription, Status.CANCELLED)
     subscription.lots.filter(quantity__gt=0).update(quantity=0)
-    _record(
+    record_operation(
         subscription,
         OperationKind.CANCEL,
         actor=actor,
@@ -645,7 +636,7 @@ def _abandon(actor: User, subscription: Subscription) -> Subscription:
     create.save(update_fields=["state", "done_at"])
     subscription.status = Status.CANCELLED
     subscription.lots.filter(quantity__gt=0).update(quantity=0)
-    _record(
+    record_operation(
         subscription,
         OperationKind.CANCEL,
         actor=actor,
@@ -683,7 +674,7 @@ def subscription_set_renewal(
     # Turning auto-renew off drops the vendor's changes at renewal (nothing renews); turning it
     # on, or converting to monthly, sends what the next term is to be.
     next_term = subscription.next_term() if auto_renew else None
-    _record(
+    record_operation(
         subscription,
         OperationKind.AUTO_RENEW,
         actor=actor,
@@ -743,7 +734,7 @@ def subscription_schedule_renewal(
         return subscription
     for key, value in values.items():
         setattr(subscription, key, value)
-    _record(
+    record_operation(
         subscription,
         OperationKind.SCHEDULE_RENEWAL,
         actor=actor,
@@ -784,7 +775,7 @@ def subscription_edit_details(
     for key, value in values.items():
         setattr(subscription, key, value)
     # Only the friendly name exists at the vendor; PO number and identifier are ours.
-    _record(
+    record_operation(
         subscription,
         OperationKind.RENAME,
         actor=actor,

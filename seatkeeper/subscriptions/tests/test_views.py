@@ -145,16 +145,21 @@ def test_other_organisations_get_404(cast, shop, client, frozen):
     )
 
 
-def test_the_subscription_page_shows_lots_refunds_history_and_vendor_ids(
-    cast, shop, client, frozen
-):
+def _grown_from_5_to_8_seen_by_the_reseller(cast, shop, client, frozen) -> tuple[Subscription, str]:
+    """Five seats bought at 09:00 and three more at 11:00, on the page the reseller admin sees."""
     subscription = order(cast, shop)
     frozen.advance(hours=2)
     services.subscription_change_quantity(
         actor=cast.reseller_admin, subscription=subscription, quantity=8
     )
     page = sign_in(client, "reselleradmin").get(f"/subscriptions/{subscription.pk}/")
-    body = page.content.decode()
+    return subscription, page.content.decode()
+
+
+def test_the_subscription_page_shows_lots_refunds_history_and_vendor_ids(
+    cast, shop, client, frozen
+):
+    subscription, body = _grown_from_5_to_8_seen_by_the_reseller(cast, shop, client, frozen)
     assert "3 seats can be removed until 29 Nov 11:00 for a refund of" in body
     assert "5 seats can be removed until 29 Nov 09:00" in body
     assert "0 assigned" in body
@@ -648,13 +653,7 @@ def test_the_subscription_page_speaks_the_viewers_language(cast, shop, client, f
     from seatkeeper.accounts import services as accounts_services
 
     accounts_services.user_update(actor=cast.cloud_admin, user=cast.reseller_admin, language="fr")
-    subscription = order(cast, shop)
-    frozen.advance(hours=2)
-    services.subscription_change_quantity(
-        actor=cast.reseller_admin, subscription=subscription, quantity=8
-    )
-    body = sign_in(client, "reselleradmin").get(f"/subscriptions/{subscription.pk}/")
-    body = body.content.decode()
+    _, body = _grown_from_5_to_8_seen_by_the_reseller(cast, shop, client, frozen)
     assert 'lang="fr"' in body
     assert "3 licences peuvent être retirées jusqu'au 29 nov. 11:00" in body
     assert "Prix revendeur" in body and "Modifier la quantité" in body
