@@ -11,7 +11,6 @@ store's size on disk. Figures only: no assertion.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import shutil
 import sqlite3
 import tempfile
@@ -39,7 +38,7 @@ def main() -> None:
             users_per_customer=args.users,
         )
         started = time.perf_counter()
-        path = generate(folder, options, dt.datetime.now(dt.UTC).date())
+        path = generate(folder, options)
         elapsed = time.perf_counter() - started
         conn = sqlite3.connect(path)
         tables = (

@@ -19,6 +19,8 @@ from django.utils import translation
 
 from seatkeeper.accounts import services
 from seatkeeper.accounts.models import Organisation, OrganisationKind, Role
+from seatkeeper.core import clock
+from seatkeeper.testing import TEST_NOW
 
 PASSWORD = "Test-Password-2026!"
 
@@ -77,6 +79,21 @@ class Cast:
         self.customer_admin = login("customeradmin", self.customer, Role.CUSTOMER_ADMIN)
         self.read_only = login("readonly", self.reseller, Role.READ_ONLY)
         self.outsider = login("outsider", self.other_partner, Role.CLOUD_ADMIN)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _clock_frozen_for_the_session():
+    """Session fixtures (the shared sandbox, its world) are built at TEST_NOW too."""
+    with clock.frozen(TEST_NOW):
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _clock_frozen_for_each_test():
+    """Every test starts at TEST_NOW, whatever the machine's date and whatever an earlier test
+    did to the clock; a test that needs another moment freezes or moves it itself."""
+    with clock.frozen(TEST_NOW) as frozen:
+        yield frozen
 
 
 @pytest.fixture

@@ -27,6 +27,11 @@ to it, a price above the vendor list price is lowered to it (cost wins if both a
 that would break them are refused when they are set (services.margin_rule_set); the engine
 clamps as well because vendor prices move after rules are written.
 
+Before the first price: vendor costs and exchange rates are facts Seatkeeper learns on the day
+of an import, so the first version known also prices any earlier day (a subscription discovered
+at the vendor, or ordered with a past start) until a later version replaces it. Price lists and
+margin rules are decisions and apply only from their own date.
+
 Unit prices are per unit per billing period of the term and cycle, rounded to
 money.UNIT_PRICE_PLACES; totals are rounded once to the currency's minor unit.
 """
@@ -210,6 +215,16 @@ class _Dated[T]:
     def at(self, day: dt.date) -> T | None:
         index = bisect.bisect_right(self.dates, day)
         return self.values[index - 1] if index else None
+
+    def at_or_first(self, day: dt.date) -> T | None:
+        """The version in force on `day`, or before the first version, the first one.
+
+        For facts of the world (vendor prices, exchange rates) that Seatkeeper only learnt on
+        the day of its first import: a subscription that started earlier (discovered at the
+        vendor, or ordered with a past start) is priced at the first price we know, which is
+        the best knowledge we have, until a later version replaces it. Decisions people make
+        (price lists, margin rules) do not reach back: they apply from their own date."""
+        return self.at(day) or (self.values[0] if self.values else None)
 
 
 def _dated[T](rows: Iterable[tuple[dt.date, T]]) -> _Dated[T]:
@@ -402,12 +417,12 @@ class PricingContext:
         if source == target:
             return amount, None
         direct = self.rates.get((source, target))
-        found = direct.at(on) if direct else None
+        found = direct.at_or_first(on) if direct else None
         if found:
             rate = found[1]
         else:
             inverse = self.rates.get((target, source))
-            found = inverse.at(on) if inverse else None
+            found = inverse.at_or_first(on) if inverse else None
             if not found:
                 raise PricingError(
                     _("No exchange rate from %(source)s to %(target)s on %(day)s.")
@@ -475,7 +490,7 @@ class PricingContext:
         if cached is not None:
             return cached
         versions = self.vendor_prices.get((offer.id, request.term, request.billing_cycle))
-        price = versions.at(request.on) if versions else None
+        price = versions.at_or_first(request.on) if versions else None
         if price is None:
             raise PricingError(
                 _("No vendor price for %(offer)s (%(term)s, %(cycle)s) on %(day)s.")

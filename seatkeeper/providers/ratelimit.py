@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import math
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -165,7 +164,7 @@ class RateLimiter:
         self,
         *,
         store: BucketStore,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] = clock.sleep,
         now: Callable[[], float] = _clock_seconds,
     ) -> None:
         self.store = store

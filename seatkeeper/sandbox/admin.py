@@ -261,14 +261,14 @@ async def accept_relationship(request: Request, sandbox: Sandbox) -> Response:
 
 
 async def reset(request: Request, sandbox: Sandbox) -> Response:
-    """Rebuild the world from the generator options it was built with, reset faults and clock."""
+    """Rebuild the world from the generator options it was built with, reset faults, and put
+    the clock back where the world started (the machine's time unless it was given a start)."""
     from . import generator
     from .faults import Faults
 
     generator.rebuild(sandbox)
     sandbox.faults = Faults()
     sandbox.throttler.reset()
-    sandbox.clock.offset = 0.0
     with sandbox.calls_lock:
         sandbox.calls.clear()
     return json_response(sandbox_info(sandbox))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import sys
 import time
@@ -129,7 +128,7 @@ def _serve(args: argparse.Namespace) -> int:
 def _generate(args: argparse.Namespace) -> int:
     data_dir = Path(args.data).resolve()
     started = time.perf_counter()
-    path = generate(data_dir, _options(args), dt.datetime.now(dt.UTC).date())
+    path = generate(data_dir, _options(args))
     elapsed = time.perf_counter() - started
     print(f"generated {path} in {elapsed:.1f}s")
     return 0

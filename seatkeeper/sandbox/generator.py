@@ -22,7 +22,7 @@ from .catalog import product_terms
 from .catalog_data import ADDON_PRODUCTS, BASE_PRODUCTS, PRODUCTS_BY_ID, ProductDef
 from .customers import build_customer
 from .state import Sandbox
-from .store import Store, dumps, iso
+from .store import Clock, Store, dumps, iso, parse_iso, wall_now
 from .subscriptions import build_subscription, due_of
 from .users import build_user
 
@@ -845,8 +845,18 @@ def _bulk(world: _World, options: GeneratorOptions, now: dt.datetime, store: Sto
             )
 
 
-def generate(data_dir: Path, options: GeneratorOptions, anchor: dt.date | None = None) -> Path:
-    """Build a fresh store in ``data_dir`` (replacing any previous world)."""
+def generate(
+    data_dir: Path,
+    options: GeneratorOptions,
+    anchor: dt.date | None = None,
+    *,
+    start: dt.datetime | None = None,
+) -> Path:
+    """Build a fresh store in ``data_dir`` (replacing any previous world).
+
+    ``anchor`` is the world's "today" (the machine's date by default). ``start`` (aware) also
+    starts the sandbox's clock at that moment, so a test's world does not depend on the date it
+    runs on; ``anchor`` is then its date."""
     data_dir.mkdir(parents=True, exist_ok=True)
     path = data_dir / "sandbox.sqlite3"
     for suffix in ("", "-wal", "-shm"):
@@ -858,8 +868,11 @@ def generate(data_dir: Path, options: GeneratorOptions, anchor: dt.date | None =
         store.conn.execute("PRAGMA synchronous=OFF")
         store.conn.execute("PRAGMA cache_size=-262144")  # 256 MB while loading
         store.drop_indexes()
-        day = anchor or dt.datetime.now(dt.UTC).date()
+        day = start.astimezone(dt.UTC).date() if start else (anchor or wall_now().date())
         build(store, options, day)
+        if start is not None:
+            store.set_meta("clock_origin", iso(start))
+            store.set_meta("clock_offset", repr(Clock.offset_for(start)))
         store.create_indexes()
         # Issue the invoices of past months now rather than on the first billing call.
         billing.close_periods_at(store, dt.datetime(day.year, day.month, day.day, 9, tzinfo=dt.UTC))
@@ -878,5 +891,9 @@ def rebuild(sandbox: Sandbox) -> None:
             sandbox.store.run(f"DELETE FROM {table}")  # noqa: S608
         sandbox.store.run("DELETE FROM sqlite_sequence")
         sandbox.store.run("DELETE FROM meta WHERE key = 'settled_day'")
-        build(sandbox.store, options, dt.datetime.now(dt.UTC).date())
-        billing.close_periods_at(sandbox.store, dt.datetime.now(dt.UTC))
+        origin = sandbox.store.get_meta("clock_origin")
+        start = parse_iso(origin) if origin else wall_now()
+        build(sandbox.store, options, start.date())
+        billing.close_periods_at(sandbox.store, start)
+    sandbox.clock.offset = Clock.offset_for(start) if origin else 0.0
+    sandbox.store.set_meta("clock_offset", repr(sandbox.clock.offset))

@@ -109,18 +109,30 @@ def loads(text: str) -> Any:
     return json.loads(text)
 
 
+def wall_now() -> dt.datetime:
+    """The machine's time: the one place the sandbox reads it. Everything else asks `Clock`."""
+    return dt.datetime.now(dt.UTC)
+
+
 class Clock:
     """Sandbox time = wall clock + an offset that the admin API can move forward (or back).
 
     Everything time-based (token expiry, cancellation windows, provisioning delays, throttling
-    windows, invoices) reads this clock, so tests move time instead of sleeping.
+    windows, invoices) reads this clock, so tests move time instead of sleeping. A world
+    generated with a start moment (tests do this) begins its clock there, whatever the date on
+    the machine, and goes back there on reset.
     """
 
     def __init__(self, offset_seconds: float = 0.0) -> None:
         self.offset = offset_seconds
 
+    @staticmethod
+    def offset_for(start: dt.datetime) -> float:
+        """The offset that makes the clock read `start` now."""
+        return start.timestamp() - wall_now().timestamp()
+
     def timestamp(self) -> float:
-        return dt.datetime.now(dt.UTC).timestamp() + self.offset
+        return wall_now().timestamp() + self.offset
 
     def now(self) -> dt.datetime:
         return dt.datetime.fromtimestamp(self.timestamp(), dt.UTC)

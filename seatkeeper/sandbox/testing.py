@@ -182,20 +182,28 @@ def running_sandbox(
     latency_ms: int = 0,
     faults: str | None = None,
     throttling: bool = True,
+    start: dt.datetime | None = None,
     **generator_options: Any,
 ) -> Iterator[SandboxInfo]:
     """Generate a world in ``tmp_path/sandbox`` and serve it on a free port until the block ends.
 
     ``generator_options``: ``customers``, ``subscriptions_per_customer``, ``users_per_customer``,
     ``random_seed`` (see GeneratorOptions). ``faults`` takes the SPEC syntax of README.md.
+    ``start`` starts the sandbox's clock at that moment; by default, when the platform's clock is
+    frozen (as in every test), the sandbox starts where it stands, so both sides agree on the
+    day whatever the machine's date.
     """
     import uvicorn
+
+    from seatkeeper.core import clock
 
     from .admin import sandbox_info
     from .app import create_app
 
+    if start is None and clock.is_frozen():
+        start = clock.now()
     data_dir = Path(tmp_path) / "sandbox"
-    generate(data_dir, GeneratorOptions(seed=seed, **generator_options))
+    generate(data_dir, GeneratorOptions(seed=seed, **generator_options), start=start)
     tls = ensure_certificates(data_dir / "tls")
     port = free_port()
     sandbox = open_sandbox(data_dir, f"https://127.0.0.1:{port}")

@@ -219,7 +219,15 @@ def authenticate(
             sandbox.signing_key.public_key(),
             algorithms=["RS256"],
             audience=[PARTNER_CENTER_AUDIENCE, GRAPH_WINDOWS_AUDIENCE],
-            options={"verify_exp": False, "verify_nbf": False, "require": ["exp", "aud"]},
+            # Expiry is checked below against the sandbox's clock, not the machine's: the
+            # sandbox's clock can be anywhere (tests start it on a fixed day and move it, even
+            # backwards, so "issued in the future" is not checked).
+            options={
+                "verify_exp": False,
+                "verify_nbf": False,
+                "verify_iat": False,
+                "require": ["exp", "aud"],
+            },
         )
     except jwt.PyJWTError as exc:
         raise _unauthorized(f"The access token is invalid: {exc}") from exc

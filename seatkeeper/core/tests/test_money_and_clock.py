@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from decimal import Decimal
 
 import pytest
@@ -51,3 +52,19 @@ def test_the_clock_can_be_frozen_and_moved():
     with pytest.raises(ValueError):
         with clock.frozen(dt.datetime(2028, 1, 1)):
             pass
+
+
+def test_a_frozen_clock_holds_in_every_thread_and_sleeping_moves_it():
+    # given a frozen clock
+    moment = dt.datetime(2030, 5, 1, 12, 0, tzinfo=dt.UTC)
+    seen: list[dt.datetime] = []
+    with clock.frozen(moment):
+        # when another thread (a live server, a worker) reads it, and code sleeps
+        thread = threading.Thread(target=lambda: seen.append(clock.now()))
+        thread.start()
+        thread.join()
+        clock.sleep(90)
+
+        # then both threads agree, and the sleep passed at once on the frozen clock
+        assert seen == [moment]
+        assert clock.now() == moment + dt.timedelta(seconds=90)

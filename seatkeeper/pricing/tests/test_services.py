@@ -129,6 +129,31 @@ def test_a_new_version_applies_from_its_date_and_the_old_one_before(cast, world)
     assert MarginRule.objects.values("scope_key").distinct().count() == 1
 
 
+def test_before_the_first_import_the_first_vendor_price_applies_but_rules_do_not(cast, world):
+    # given a catalog first imported today, a margin rule from today, and a later price
+    today = clock.today()
+    services.margin_rule_set(
+        actor=cast.cloud_admin, owner=cast.partner, tier=Tier.RESELLER,
+        method=Method.MARKUP_ON_COST, value=Decimal(5),
+    )  # fmt: skip
+    services.vendor_price_set(
+        actor=cast.cloud_admin, offer=world.basic, term="P1Y", billing_cycle="annual",
+        currency="GBP", cost=Decimal("60.00"), list_price=Decimal("70.00"),
+        effective_from=today + dt.timedelta(days=10),
+    )  # fmt: skip
+
+    # when a subscription that started a year earlier is priced
+    year_ago = customer_price(cast, world, on=today - dt.timedelta(days=365))
+
+    # then the first imported cost applies back then, the later one only from its date, and
+    # the rule set today does not reach back
+    assert year_ago.partner_cost.unit_price == Decimal("54.0000")
+    assert year_ago.reseller_price.unit_price == Decimal("54.0000")
+    assert customer_price(cast, world).reseller_price.unit_price == Decimal("56.7000")
+    later = customer_price(cast, world, on=today + dt.timedelta(days=10))
+    assert later.partner_cost.unit_price == Decimal("60.0000")
+
+
 def test_removing_a_rule_falls_back_to_the_next_source(cast, world):
     rule = services.margin_rule_set(
         actor=cast.reseller_admin, owner=cast.reseller, tier=Tier.CUSTOMER, target=cast.customer,

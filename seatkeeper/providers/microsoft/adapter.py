@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -11,6 +10,7 @@ from urllib.parse import quote
 
 import httpx
 
+from seatkeeper.core import clock
 from seatkeeper.providers import interface as i
 from seatkeeper.providers.errors import (
     NotFound,
@@ -55,7 +55,7 @@ class MicrosoftProvider:
         cls,
         account: ProviderAccount,
         *,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] = clock.sleep,
         retry: RetryPolicy | None = None,
         timeout: httpx.Timeout | None = None,
         limiter: RateLimiter | None = None,
@@ -75,7 +75,7 @@ class MicrosoftProvider:
 
         def store_refresh_token(token: str) -> None:
             # Written straight away: a rotated refresh token lost here means a new consent.
-            from seatkeeper.core import clock, crypto
+            from seatkeeper.core import crypto
             from seatkeeper.providers.models import ProviderAccount
 
             ProviderAccount.objects.filter(pk=account_pk).update(

@@ -24,6 +24,7 @@ from urllib.parse import urlencode
 
 import httpx
 
+from seatkeeper.core import clock
 from seatkeeper.providers.errors import ProviderError, Throttled, Unavailable, UnexpectedResponse
 from seatkeeper.providers.microsoft import paging
 from seatkeeper.providers.microsoft.auth import TokenKind, TokenSource
@@ -69,7 +70,7 @@ class PartnerCenterClient:
         limits: Callable[[str, str | None], list[Limit]],
         limiter: RateLimiter | None = None,
         retry: RetryPolicy | None = None,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] = clock.sleep,
         rng: random.Random | None = None,
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
         ca_bundle: str | None = None,

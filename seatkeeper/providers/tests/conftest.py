@@ -7,7 +7,7 @@ buckets and cached tokens never leak from one test into another.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,38 +21,15 @@ from seatkeeper.providers.models import ProviderAccount
 from seatkeeper.providers.tests.factories import provider_account
 
 
-def _tolerate_future_iat() -> Callable[[], None]:
-    """Work around a sandbox defect: it checks a token's `iat` against the real time, not its
-    own (movable) clock, so every token issued after a test moved the sandbox clock forward
-    is refused as "not yet valid". The sandbox runs in this process, so its PyJWT is ours."""
-    import jwt
-
-    original = jwt.decode
-
-    def decode(*args: Any, **kwargs: Any) -> Any:
-        options = dict(kwargs.pop("options", None) or {})
-        options.setdefault("verify_iat", False)
-        return original(*args, options=options, **kwargs)
-
-    jwt.decode = decode
-
-    def restore() -> None:
-        jwt.decode = original
-
-    return restore
-
-
 @pytest.fixture(scope="session")
 def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     testing = pytest.importorskip("seatkeeper.sandbox.testing")
-    restore = _tolerate_future_iat()
     with testing.running_sandbox(
         tmp_path_factory.mktemp("pc"), customers=6, users_per_customer=5
     ) as info:
         yield info
         # Close pooled token-endpoint connections so the server can stop at once.
         forget_token_sources()
-    restore()
 
 
 @pytest.fixture

@@ -18,8 +18,7 @@ CUSTOMERS = 2500
 
 
 @pytest.fixture(scope="module")
-def big_sandbox(tmp_path_factory: pytest.TempPathFactory, sandbox: Any) -> Iterator[Any]:
-    # `sandbox` first: its session fixture installs the token-clock workaround.
+def big_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     testing = pytest.importorskip("seatkeeper.sandbox.testing")
     with testing.running_sandbox(
         tmp_path_factory.mktemp("pc-big"),
@@ -41,7 +40,7 @@ def big_provider(big_sandbox: Any, db: None) -> Iterator[MicrosoftProvider]:
         application_secret=big_sandbox.client_secret,
         ca_bundle_path=str(big_sandbox.ca_cert),
     )
-    with clock.frozen(dt.datetime.now(dt.UTC)) as frozen:
+    with clock.frozen(big_sandbox.admin.now()) as frozen:
         shared = SharedClock(sandbox=big_sandbox, frozen=frozen)
         provider = MicrosoftProvider.from_account(account, sleep=shared.sleep)
         yield provider

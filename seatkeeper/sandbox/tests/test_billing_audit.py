@@ -125,7 +125,7 @@ def test_purchase_creates_unbilled_line_then_invoice_next_month(
 def test_audit_record_per_mutation_with_date_range(
     sandbox: SandboxInfo, user_client: httpx.Client
 ) -> None:
-    today = dt.datetime.now(dt.UTC).date().isoformat()
+    today = sandbox.admin.now().date().isoformat()
     cid = sandbox.demo_customers[0]["tenant_id"]
     before = user_client.get("/v1/auditrecords", params={"startDate": today, "size": 500}).json()[
         "totalCount"
@@ -165,12 +165,12 @@ def test_audit_record_per_mutation_with_date_range(
         "create_customer_user",
         "delete_customer_user",
     ]
-    too_old = (dt.datetime.now(dt.UTC) - dt.timedelta(days=120)).date().isoformat()
+    too_old = (sandbox.admin.now() - dt.timedelta(days=120)).date().isoformat()
     assert user_client.get("/v1/auditrecords", params={"startDate": too_old}).status_code == 400
 
 
 def test_audit_seek_paging(shared_sandbox: SandboxInfo) -> None:
-    start = (dt.datetime.now(dt.UTC) - dt.timedelta(days=89)).date().isoformat()
+    start = (shared_sandbox.admin.now() - dt.timedelta(days=89)).date().isoformat()
     with shared_sandbox.client(shared_sandbox.admin.access_token(app_only=True)) as client:
         everything = client.get(
             "/v1/auditrecords", params={"startDate": start, "size": 500}

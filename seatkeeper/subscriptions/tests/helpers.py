@@ -3,12 +3,11 @@ time, and rights granted to the customer admin."""
 
 from __future__ import annotations
 
-import datetime as dt
-
 from seatkeeper.subscriptions import services
 from seatkeeper.subscriptions.models import Subscription
+from seatkeeper.testing import TEST_NOW
 
-START = dt.datetime(2026, 11, 22, 9, 0, tzinfo=dt.UTC)
+START = TEST_NOW
 
 
 def order(
