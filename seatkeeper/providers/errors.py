@@ -8,6 +8,8 @@ authentication and closed windows.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 
 class ProviderError(Exception):
     """A vendor call failed; `code` is the vendor's own error code (as text) when it sent one."""
@@ -19,20 +21,25 @@ class ProviderError(Exception):
         message: str,
         *,
         code: str | None = None,
+        codes: Sequence[str] = (),
         http_status: int | None = None,
         retryable: bool | None = None,
         correlation_id: str | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
-        self.code = code
+        # `codes`: every code the vendor sent (Entra lists several); `code` is the first.
+        self.codes = tuple(str(c) for c in codes) or ((code,) if code else ())
+        self.code = code if code is not None else (self.codes[0] if self.codes else None)
         self.http_status = http_status
         self.retryable = self.default_retryable if retryable is None else retryable
         self.correlation_id = correlation_id
 
     def __str__(self) -> str:
         parts = [self.message]
-        if self.code:
+        if len(self.codes) > 1:
+            parts.append(f"codes={','.join(self.codes)}")
+        elif self.code:
             parts.append(f"code={self.code}")
         if self.http_status:
             parts.append(f"http={self.http_status}")

@@ -7,13 +7,19 @@ outside those packages speaks HTTP. Failures raise `seatkeeper.providers.errors.
 
 Listing methods return lazy iterators: pages are fetched as the caller consumes them, so a
 discovery run can stop between pages and never holds a whole tenant in memory.
+
+One record the connector cannot read (a date it cannot parse, an audit record without an id)
+never aborts a listing: it is left out, logged with its raw text, and counted. Listings say how
+many they skipped: a lazy `Listing` and a `RecordList` (a list) through `.skipped` and
+`.skipped_records`, a `Page` through the fields of the same names. Read `.skipped` after
+consuming a lazy listing: it grows as pages are read.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import enum
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Protocol, runtime_checkable
@@ -62,14 +68,107 @@ class UserState(enum.StrEnum):
     DELETED = "deleted"  # soft-deleted, restorable for a while
 
 
+class ChargeType(enum.StrEnum):
+    """What a reconciliation line charges for, as New Commerce names it. Vendors also send
+    capitalised or legacy names ("New", "purchase", "Cycle fee"); those map here, anything else
+    is UNKNOWN and the vendor's own text stays on the line."""
+
+    NEW = "new"
+    RENEW = "renew"
+    CYCLE_CHARGE = "cycleCharge"
+    ADD_QUANTITY = "addQuantity"
+    REMOVE_QUANTITY = "removeQuantity"
+    MOVE_QUANTITY = "moveQuantity"
+    CANCEL_IMMEDIATE = "cancelImmediate"
+    CONVERT = "convert"
+    CHANGE_BILLING_PLAN = "changeBillingPlan"
+    CUSTOMER_CREDIT = "customerCredit"
+    EXTEND_TERM = "extendTerm"
+    UNKNOWN = "unknown"
+
+
+# --- listings -------------------------------------------------------------------------------
+
+# How many skipped records a listing keeps for its report; all of them are counted and logged.
+SKIPPED_RECORDS_KEPT = 100
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SkippedRecord:
+    """A record left out of a listing because it could not be read."""
+
+    kind: str  # "customer", "subscription", "audit record", ...
+    reason: str
+    raw: str  # the vendor's JSON text of the record, cut at a few kilobytes
+
+
+@dataclass(slots=True)
+class SkipLog:
+    """The records a listing skipped: every one counted, the first `SKIPPED_RECORDS_KEPT` kept."""
+
+    count: int = 0
+    records: list[SkippedRecord] = field(default_factory=list)
+
+    def add(self, record: SkippedRecord) -> None:
+        self.count += 1
+        if len(self.records) < SKIPPED_RECORDS_KEPT:
+            self.records.append(record)
+
+    def merge(self, other: SkipLog) -> None:
+        self.count += other.count
+        room = SKIPPED_RECORDS_KEPT - len(self.records)
+        self.records.extend(other.records[: max(room, 0)])
+
+
+class Listing[Item](Iterator[Item]):
+    """A lazy listing that also tells how many records it had to skip so far."""
+
+    def __init__(self, items: Iterable[Item], skips: SkipLog | None = None) -> None:
+        self._items = iter(items)
+        self.skips = skips if skips is not None else SkipLog()
+
+    def __iter__(self) -> Listing[Item]:
+        return self
+
+    def __next__(self) -> Item:
+        return next(self._items)
+
+    @property
+    def skipped(self) -> int:
+        return self.skips.count
+
+    @property
+    def skipped_records(self) -> tuple[SkippedRecord, ...]:
+        return tuple(self.skips.records)
+
+
+class RecordList[Item](list[Item]):
+    """A complete (single-page) listing: a plain list that also tells what it skipped."""
+
+    def __init__(self, items: Iterable[Item] = (), skips: SkipLog | None = None) -> None:
+        super().__init__(items)
+        self.skips = skips if skips is not None else SkipLog()
+
+    @property
+    def skipped(self) -> int:
+        return self.skips.count
+
+    @property
+    def skipped_records(self) -> tuple[SkippedRecord, ...]:
+        return tuple(self.skips.records)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Page[Item]:
     """One page of a long listing. `next_cursor` is opaque text to store and pass back for the
     following page (so a crashed discovery resumes where it stopped); None on the last page.
-    Vendors' continuation tokens expire, so a cursor is for resuming soon, not for archiving."""
+    Vendors' continuation tokens expire, so a cursor is for resuming soon, not for archiving.
+    `skipped` counts the records of this page that could not be read (left out of `items`)."""
 
     items: tuple[Item, ...]
     next_cursor: str | None
+    skipped: int = 0
+    skipped_records: tuple[SkippedRecord, ...] = ()
 
 
 # --- customers -----------------------------------------------------------------------------
@@ -240,6 +339,24 @@ class NextTerm:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class RefundWindow:
+    """A New Commerce refund option (``refundOptions[]``): "Full" in the first hours after
+    purchase or renewal, then "Partial" until the cancellation window closes."""
+
+    kind: str  # "Full" or "Partial", as the vendor names it
+    expires_at: dt.datetime | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RefundableLot:
+    """Seats that may still be taken back (``refundableQuantity.details[]``): each purchase or
+    seat increase is a lot with its own window."""
+
+    quantity: int
+    allowed_until: dt.datetime | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Subscription:
     id: str
     customer_id: str
@@ -263,6 +380,9 @@ class Subscription:
     refundable_quantity: int = 0
     suspension_reasons: tuple[str, ...] = ()
     next_term: NextTerm | None = None  # the changes scheduled for renewal, if any
+    # The windows behind `cancellation_allowed_until` and `refundable_quantity`, as sent.
+    refund_windows: tuple[RefundWindow, ...] = ()
+    refundable_lots: tuple[RefundableLot, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -357,8 +477,12 @@ class Invoice:
     period_end: dt.date | None
     total_charges: Money
     paid_amount: Money
+    # "invoice", "credit_note", "adjustment_note", "void_note" (lower case, words joined by _)
     document_type: str = "invoice"
     invoice_type: str = ""
+    # For an amendment: the document it amends. On an invoice: its credit and adjustment notes.
+    amends_id: str | None = None
+    amendments: tuple[Invoice, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -386,6 +510,20 @@ class InvoiceLineItem:
     charge_end: dt.datetime | None
     term_and_billing_cycle: str = ""
     reference_id: str = ""
+    # `charge_type` is the vendor's text ("new", "New", "cycleCharge"); this is its meaning.
+    charge_kind: ChargeType = ChargeType.UNKNOWN
+    customer_domain_name: str = ""
+    order_date: dt.datetime | None = None
+    unit_type: str = ""
+    billable_quantity: Decimal | None = None
+    product_qualifiers: tuple[str, ...] = ()  # "AddOn", "Trial"
+    billing_frequency: str = ""  # "Monthly", or "" for charges billed once
+    subscription_start: dt.date | None = None
+    subscription_end: dt.date | None = None
+    # Prices are set in `pricing_currency` and billed in the line's currency at this rate.
+    pricing_currency: str = ""
+    pc_to_bc_exchange_rate: Decimal | None = None
+    pc_to_bc_exchange_rate_date: dt.date | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -403,7 +541,9 @@ class AuditRecord:
     application_id: str = ""
     correlation_id: str = ""
     resource_new_value: str = ""  # the vendor's JSON text, kept as text
-    details: Mapping[str, str] = field(default_factory=dict)
+    # `customizedData` as sent: a value the vendor sent as null stays None.
+    details: Mapping[str, str | None] = field(default_factory=dict)
+    resource_old_value: str = ""
 
 
 # --- the interface ----------------------------------------------------------------------------
@@ -423,18 +563,18 @@ class Provider(Protocol):
     def check_domain_available(self, *, domain: str) -> bool: ...
     def create_customer(self, *, customer: NewCustomer, request_key: str) -> CreatedCustomer: ...
     def get_customer(self, *, customer_id: str) -> Customer: ...
-    def list_customers(self, *, page_size: int = 500) -> Iterator[Customer]: ...
+    def list_customers(self, *, page_size: int = 500) -> Listing[Customer]: ...
     def customers_page(
         self, *, cursor: str | None = None, page_size: int = 500
     ) -> Page[Customer]: ...
 
     # catalog
-    def list_products(self, *, country: str, segment: str | None = None) -> Iterator[Product]: ...
-    def list_skus(self, *, product_id: str, country: str) -> list[Sku]: ...
+    def list_products(self, *, country: str, segment: str | None = None) -> Listing[Product]: ...
+    def list_skus(self, *, product_id: str, country: str) -> RecordList[Sku]: ...
     def list_availabilities(
         self, *, product_id: str, sku_id: str, country: str, segment: str | None = None
-    ) -> list[Availability]: ...
-    def catalog(self, *, country: str, segment: str | None = None) -> Iterator[CatalogOffer]: ...
+    ) -> RecordList[Availability]: ...
+    def catalog(self, *, country: str, segment: str | None = None) -> Listing[CatalogOffer]: ...
 
     # orders
     def create_order(
@@ -446,8 +586,10 @@ class Provider(Protocol):
     def get_subscription(self, *, customer_id: str, subscription_id: str) -> Subscription: ...
     def list_subscriptions(
         self, *, customer_id: str, order_id: str | None = None
-    ) -> list[Subscription]: ...
-    def list_addons(self, *, customer_id: str, subscription_id: str) -> list[Subscription]: ...
+    ) -> RecordList[Subscription]: ...
+    def list_addons(
+        self, *, customer_id: str, subscription_id: str
+    ) -> RecordList[Subscription]: ...
     def update_subscription(
         self, *, customer_id: str, subscription_id: str, change: SubscriptionUpdate
     ) -> Subscription: ...
@@ -460,7 +602,7 @@ class Provider(Protocol):
     # users and licences
     def list_users(
         self, *, customer_id: str, deleted: bool = False, page_size: int = 500
-    ) -> Iterator[TenantUser]: ...
+    ) -> Listing[TenantUser]: ...
     def users_page(
         self,
         *,
@@ -478,8 +620,8 @@ class Provider(Protocol):
     ) -> TenantUser: ...
     def delete_user(self, *, customer_id: str, user_id: str) -> None: ...
     def restore_user(self, *, customer_id: str, user_id: str) -> TenantUser: ...
-    def list_subscribed_skus(self, *, customer_id: str) -> list[SubscribedSku]: ...
-    def list_user_licences(self, *, customer_id: str, user_id: str) -> list[UserLicence]: ...
+    def list_subscribed_skus(self, *, customer_id: str) -> RecordList[SubscribedSku]: ...
+    def list_user_licences(self, *, customer_id: str, user_id: str) -> RecordList[UserLicence]: ...
     def change_user_licences(
         self,
         *,
@@ -490,14 +632,14 @@ class Provider(Protocol):
     ) -> LicenceChangeResult: ...
 
     # billing and audit
-    def list_invoices(self, *, page_size: int = 100) -> Iterator[Invoice]: ...
+    def list_invoices(self, *, page_size: int = 100) -> Listing[Invoice]: ...
     def get_invoice(self, *, invoice_id: str) -> Invoice: ...
     def list_invoice_line_items(
         self, *, invoice_id: str, page_size: int = 2000
-    ) -> Iterator[InvoiceLineItem]: ...
+    ) -> Listing[InvoiceLineItem]: ...
     def list_audit_records(
         self, *, since: dt.date, until: dt.date | None = None
-    ) -> Iterator[AuditRecord]: ...
+    ) -> Listing[AuditRecord]: ...
     def audit_records_page(
         self,
         *,

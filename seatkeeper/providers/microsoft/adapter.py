@@ -1,10 +1,14 @@
-"""MicrosoftProvider: the provider interface implemented over Partner Center's REST protocol."""
+"""MicrosoftProvider: the provider interface implemented over Partner Center's REST protocol.
+
+Listings read each record on its own (`parsing.readable`): one the connector cannot read is left
+out, logged with its raw text and counted on the listing (`.skipped`), the others still load.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -42,6 +46,36 @@ def request_id_for(request_key: str, step: str) -> str:
 
 def _segment(value: str) -> str:
     return quote(value, safe="")
+
+
+def _listing[Item](
+    records: Iterable[Any], read: Callable[[Mapping[str, Any]], Item], kind: str
+) -> i.Listing[Item]:
+    skips = i.SkipLog()
+    return i.Listing(parsing.readable(records, read, kind=kind, skips=skips), skips)
+
+
+def _record_list[Item](
+    records: Iterable[Any], read: Callable[[Mapping[str, Any]], Item], kind: str
+) -> i.RecordList[Item]:
+    skips = i.SkipLog()
+    return i.RecordList(parsing.readable(records, read, kind=kind, skips=skips), skips)
+
+
+def _page[Item](
+    records: list[Any],
+    next_cursor: str | None,
+    read: Callable[[Mapping[str, Any]], Item],
+    kind: str,
+) -> i.Page[Item]:
+    skips = i.SkipLog()
+    items = tuple(parsing.readable(records, read, kind=kind, skips=skips))
+    return i.Page(
+        items=items,
+        next_cursor=next_cursor,
+        skipped=skips.count,
+        skipped_records=tuple(skips.records),
+    )
 
 
 class MicrosoftProvider:
@@ -167,9 +201,9 @@ class MicrosoftProvider:
         )
         return parsing.customer(data)
 
-    def list_customers(self, *, page_size: int = 500) -> Iterator[i.Customer]:
-        for item in self.client.iterate("/v1/customers", params={"size": page_size}):
-            yield parsing.customer(item)
+    def list_customers(self, *, page_size: int = 500) -> i.Listing[i.Customer]:
+        records = self.client.iterate("/v1/customers", params={"size": page_size})
+        return _listing(records, parsing.customer, "customer")
 
     def customers_page(
         self, *, cursor: str | None = None, page_size: int = 500
@@ -177,42 +211,54 @@ class MicrosoftProvider:
         items, following = self.client.page(
             "/v1/customers", cursor=cursor, params={"size": page_size}
         )
-        return i.Page(items=tuple(parsing.customer(x) for x in items), next_cursor=following)
+        return _page(items, following, parsing.customer, "customer")
 
     # --- catalog ---------------------------------------------------------------------------
 
     def list_products(
         self, *, country: str, segment: str | None = None, target_view: str = "OnlineServices"
-    ) -> Iterator[i.Product]:
+    ) -> i.Listing[i.Product]:
         params = {"country": country, "targetView": target_view}
         if segment:
             params["targetSegment"] = segment
-        for item in self.client.iterate("/v1/products", params=params):
-            yield parsing.product(item)
+        records = self.client.iterate("/v1/products", params=params)
+        return _listing(records, parsing.product, "product")
 
-    def list_skus(self, *, product_id: str, country: str) -> list[i.Sku]:
+    def list_skus(self, *, product_id: str, country: str) -> i.RecordList[i.Sku]:
         path = f"/v1/products/{_segment(product_id)}/skus"
-        return [
-            parsing.sku(item, product_id=product_id)
-            for item in self.client.iterate(path, params={"country": country})
-        ]
+        records = self.client.iterate(path, params={"country": country})
+        return _record_list(records, lambda x: parsing.sku(x, product_id=product_id), "sku")
 
     def list_availabilities(
         self, *, product_id: str, sku_id: str, country: str, segment: str | None = None
-    ) -> list[i.Availability]:
+    ) -> i.RecordList[i.Availability]:
         path = f"/v1/products/{_segment(product_id)}/skus/{_segment(sku_id)}/availabilities"
         params = {"country": country}
         if segment:
             params["targetSegment"] = segment
-        return [parsing.availability(item) for item in self.client.iterate(path, params=params)]
+        records = self.client.iterate(path, params=params)
+        return _record_list(records, parsing.availability, "availability")
 
-    def catalog(self, *, country: str, segment: str | None = None) -> Iterator[i.CatalogOffer]:
-        for product in self.list_products(country=country, segment=segment):
-            for sku in self.list_skus(product_id=product.id, country=country):
-                availabilities = self.list_availabilities(
-                    product_id=product.id, sku_id=sku.id, country=country, segment=segment
-                )
-                yield i.CatalogOffer(product=product, sku=sku, availabilities=tuple(availabilities))
+    def catalog(self, *, country: str, segment: str | None = None) -> i.Listing[i.CatalogOffer]:
+        """Every SKU with its availabilities; `.skipped` sums the products, SKUs and
+        availabilities that could not be read."""
+        products = self.list_products(country=country, segment=segment)
+        skips = products.skips  # the SKUs' and availabilities' skips are added to it
+
+        def offers() -> Iterator[i.CatalogOffer]:
+            for product in products:
+                skus = self.list_skus(product_id=product.id, country=country)
+                skips.merge(skus.skips)
+                for sku in skus:
+                    availabilities = self.list_availabilities(
+                        product_id=product.id, sku_id=sku.id, country=country, segment=segment
+                    )
+                    skips.merge(availabilities.skips)
+                    yield i.CatalogOffer(
+                        product=product, sku=sku, availabilities=tuple(availabilities)
+                    )
+
+        return i.Listing(offers(), skips)
 
     # --- orders ----------------------------------------------------------------------------
 
@@ -252,18 +298,24 @@ class MicrosoftProvider:
                 correlation_id=correlation_id,
             )
         )
-        orders = [
-            parsing.order(o, customer_id=customer_id) for o in parsing.get(result, "orders") or ()
-        ]
+        raw_orders = parsing.get(result, "orders")
         errors = parsing.get(result, "orderErrors") or ()
-        if errors and not orders:
+        if errors and not raw_orders:
             first = errors[0]
             raise ValidationFailed(
                 parsing.text(first, "description") or "checkout refused",
                 code=parsing.text(first, "code") or None,
                 correlation_id=correlation_id,
             )
-        return orders
+        if not isinstance(raw_orders, list) or not raw_orders:
+            # Without orders we cannot know what was bought: never guess, never buy again.
+            raise UnexpectedResponse(
+                f"the checkout of cart {cart_id} answered without orders; look for the order "
+                "in Partner Center before ordering again",
+                retryable=False,
+                correlation_id=correlation_id,
+            )
+        return [parsing.order(o, customer_id=customer_id) for o in raw_orders]
 
     def get_order(self, *, customer_id: str, order_id: str) -> i.Order:
         data = self.client.get_json(
@@ -272,12 +324,10 @@ class MicrosoftProvider:
         )
         return parsing.order(data, customer_id=customer_id)
 
-    def list_orders(self, *, customer_id: str) -> list[i.Order]:
+    def list_orders(self, *, customer_id: str) -> i.RecordList[i.Order]:
         path = f"/v1/customers/{_segment(customer_id)}/orders"
-        return [
-            parsing.order(item, customer_id=customer_id)
-            for item in self.client.iterate(path, customer_id=customer_id)
-        ]
+        records = self.client.iterate(path, customer_id=customer_id)
+        return _record_list(records, lambda x: parsing.order(x, customer_id=customer_id), "order")
 
     # --- subscriptions ---------------------------------------------------------------------
 
@@ -299,20 +349,22 @@ class MicrosoftProvider:
 
     def list_subscriptions(
         self, *, customer_id: str, order_id: str | None = None
-    ) -> list[i.Subscription]:
+    ) -> i.RecordList[i.Subscription]:
         path = f"/v1/customers/{_segment(customer_id)}/subscriptions"
         params = {"order_id": order_id} if order_id else None
-        return [
-            parsing.subscription(item, customer_id=customer_id)
-            for item in self.client.iterate(path, params=params, customer_id=customer_id)
-        ]
+        records = self.client.iterate(path, params=params, customer_id=customer_id)
+        return _record_list(
+            records, lambda x: parsing.subscription(x, customer_id=customer_id), "subscription"
+        )
 
-    def list_addons(self, *, customer_id: str, subscription_id: str) -> list[i.Subscription]:
+    def list_addons(
+        self, *, customer_id: str, subscription_id: str
+    ) -> i.RecordList[i.Subscription]:
         path = self._subscription_path(customer_id, subscription_id) + "/addons"
-        return [
-            parsing.subscription(item, customer_id=customer_id)
-            for item in self.client.iterate(path, customer_id=customer_id)
-        ]
+        records = self.client.iterate(path, customer_id=customer_id)
+        return _record_list(
+            records, lambda x: parsing.subscription(x, customer_id=customer_id), "subscription"
+        )
 
     def update_subscription(
         self,
@@ -387,14 +439,14 @@ class MicrosoftProvider:
 
     def list_users(
         self, *, customer_id: str, deleted: bool = False, page_size: int = 500
-    ) -> Iterator[i.TenantUser]:
-        for item in self.client.iterate(
+    ) -> i.Listing[i.TenantUser]:
+        records = self.client.iterate(
             self._users_path(customer_id),
             params=_user_list_params(deleted=deleted, page_size=page_size),
             token_kind=USER,
             customer_id=customer_id,
-        ):
-            yield parsing.tenant_user(item)
+        )
+        return _listing(records, parsing.tenant_user, "user")
 
     def users_page(
         self,
@@ -411,7 +463,7 @@ class MicrosoftProvider:
             token_kind=USER,
             customer_id=customer_id,
         )
-        return i.Page(items=tuple(parsing.tenant_user(x) for x in items), next_cursor=following)
+        return _page(items, following, parsing.tenant_user, "user")
 
     def get_user(self, *, customer_id: str, user_id: str) -> i.TenantUser:
         data = self.client.get_json(
@@ -491,19 +543,15 @@ class MicrosoftProvider:
         body = {"state": "active", "attributes": {"objectType": "CustomerUser"}}
         return self._patch_user(customer_id, user_id, body)
 
-    def list_subscribed_skus(self, *, customer_id: str) -> list[i.SubscribedSku]:
+    def list_subscribed_skus(self, *, customer_id: str) -> i.RecordList[i.SubscribedSku]:
         path = f"/v1/customers/{_segment(customer_id)}/subscribedskus"
-        return [
-            parsing.subscribed_sku(item)
-            for item in self.client.iterate(path, token_kind=USER, customer_id=customer_id)
-        ]
+        records = self.client.iterate(path, token_kind=USER, customer_id=customer_id)
+        return _record_list(records, parsing.subscribed_sku, "subscribed sku")
 
-    def list_user_licences(self, *, customer_id: str, user_id: str) -> list[i.UserLicence]:
+    def list_user_licences(self, *, customer_id: str, user_id: str) -> i.RecordList[i.UserLicence]:
         path = f"{self._users_path(customer_id)}/{_segment(user_id)}/licenses"
-        return [
-            parsing.user_licence(item)
-            for item in self.client.iterate(path, token_kind=USER, customer_id=customer_id)
-        ]
+        records = self.client.iterate(path, token_kind=USER, customer_id=customer_id)
+        return _record_list(records, parsing.user_licence, "user licence")
 
     def change_user_licences(
         self,
@@ -540,18 +588,19 @@ class MicrosoftProvider:
 
     # --- billing and audit -----------------------------------------------------------------
 
-    def list_invoices(self, *, page_size: int = 100) -> Iterator[i.Invoice]:
-        # Offset paging: links.next carries the next offset.
+    def list_invoices(self, *, page_size: int = 100) -> i.Listing[i.Invoice]:
+        # Offset paging: links.next carries the next offset. Each invoice carries its
+        # amendments (credit and adjustment notes) in `amendments`.
         params = {"size": page_size, "offset": 0}
-        for item in self.client.iterate("/v1/invoices", params=params):
-            yield parsing.invoice(item)
+        records = self.client.iterate("/v1/invoices", params=params)
+        return _listing(records, parsing.invoice, "invoice")
 
     def get_invoice(self, *, invoice_id: str) -> i.Invoice:
         return parsing.invoice(self.client.get_json(f"/v1/invoices/{_segment(invoice_id)}"))
 
     def list_invoice_line_items(
         self, *, invoice_id: str, page_size: int = 2000
-    ) -> Iterator[i.InvoiceLineItem]:
+    ) -> i.Listing[i.InvoiceLineItem]:
         # Modern (new-commerce) reconciliation lines: provider=onetime, seek paging, at most
         # 2000 per page.
         params = {
@@ -560,15 +609,19 @@ class MicrosoftProvider:
             "size": min(page_size, 2000),
         }
         path = f"/v1/invoices/{_segment(invoice_id)}/lineitems"
-        for item in self.client.iterate(path, params=params):
-            yield parsing.invoice_line_item(item, invoice_id=invoice_id)
+        records = self.client.iterate(path, params=params)
+        return _listing(
+            records,
+            lambda x: parsing.invoice_line_item(x, invoice_id=invoice_id),
+            "invoice line item",
+        )
 
     def list_audit_records(
         self, *, since: dt.date, until: dt.date | None = None, page_size: int = 500
-    ) -> Iterator[i.AuditRecord]:
+    ) -> i.Listing[i.AuditRecord]:
         params = _audit_params(since=since, until=until, page_size=page_size)
-        for item in self.client.iterate("/v1/auditrecords", params=params):
-            yield parsing.audit_record(item)
+        records = self.client.iterate("/v1/auditrecords", params=params)
+        return _listing(records, parsing.audit_record, "audit record")
 
     def audit_records_page(
         self,
@@ -580,7 +633,7 @@ class MicrosoftProvider:
     ) -> i.Page[i.AuditRecord]:
         params = _audit_params(since=since, until=until, page_size=page_size)
         items, following = self.client.page("/v1/auditrecords", cursor=cursor, params=params)
-        return i.Page(items=tuple(parsing.audit_record(x) for x in items), next_cursor=following)
+        return _page(items, following, parsing.audit_record, "audit record")
 
 
 def _user_list_params(*, deleted: bool, page_size: int) -> dict[str, Any]:
@@ -629,24 +682,28 @@ def _raise_for_cart_errors(cart: Mapping[str, Any]) -> None:
 def apply_subscription_change(
     current: Mapping[str, Any], change: i.SubscriptionUpdate
 ) -> dict[str, Any]:
-    """The full subscription body with `change` applied; `attributes.etag` travels unchanged."""
-    if not isinstance(current, Mapping) or "id" not in current:
+    """The full subscription body with `change` applied; `attributes.etag` travels unchanged.
+
+    Fields are found and set in whatever casing the vendor used (legacy answers are PascalCase),
+    so the body sent back never holds `Quantity` and `quantity` side by side."""
+    if not isinstance(current, Mapping) or parsing.get(current, "id") in (None, ""):
         raise UnexpectedResponse("subscription GET returned no subscription")
-    if parsing.subscription_status(current.get("status")) is i.SubscriptionStatus.DELETED:
+    status = parsing.subscription_status(parsing.get(current, "status"))
+    if status is i.SubscriptionStatus.DELETED:
         raise ValidationFailed("a cancelled subscription cannot be changed", code="2011")
     body = dict(current)
     if change.quantity is not None:
-        body["quantity"] = change.quantity
+        parsing.put(body, "quantity", change.quantity)
     if change.friendly_name is not None:
-        body["friendlyName"] = change.friendly_name
+        parsing.put(body, "friendlyName", change.friendly_name)
     if change.auto_renew is not None:
-        body["autoRenewEnabled"] = change.auto_renew
+        parsing.put(body, "autoRenewEnabled", change.auto_renew)
     if change.status is not None:
-        body["status"] = str(change.status)
+        parsing.put(body, "status", str(change.status))
     if change.clear_next_term:
-        body["scheduledNextTermInstructions"] = None
+        parsing.put(body, "scheduledNextTermInstructions", None)
     if change.next_term is not None:
-        body["scheduledNextTermInstructions"] = next_term_body(body, change.next_term)
+        parsing.put(body, "scheduledNextTermInstructions", next_term_body(body, change.next_term))
     return body
 
 
@@ -655,7 +712,7 @@ def next_term_body(current: Mapping[str, Any], next_term: i.NextTerm) -> dict[st
     of the New Commerce offer id (product:sku:availability). The subscription's availability
     is kept: a New Commerce availability lists every term and billing cycle the SKU is sold
     with, so a term or cycle change at renewal does not need another one."""
-    parts = str(current.get("offerId") or "").split(":")
+    parts = parsing.text(current, "offerId").split(":")
     if len(parts) != 3:
         raise ValidationFailed(
             "changes at renewal exist for New Commerce subscriptions only", code="invalid_offer"

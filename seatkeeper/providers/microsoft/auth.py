@@ -188,13 +188,21 @@ class TokenSource:
         if "access_token" not in result:
             error = result.get("error", "unknown_error")
             description = str(result.get("error_description", "")).split("\r\n")[0]
-            codes = result.get("error_codes") or []
-            code = str(codes[0]) if codes else str(error)
+            # Entra may list several codes (the refusal and its cause); all are kept.
+            raw_codes = result.get("error_codes") or []
+            if not isinstance(raw_codes, list):
+                raw_codes = [raw_codes]
+            codes = tuple(str(c) for c in raw_codes) or (str(error),)
             # Throttled or failing token endpoint: msal reports it as an error dict too.
             retryable = error in {"temporarily_unavailable", "server_error"}
-            logger.warning("token request refused: %s %s", error, description)
+            logger.warning(
+                "token request refused: %s %s (codes %s)", error, description, ", ".join(codes)
+            )
             raise AuthFailed(
-                f"token request refused ({error}): {description}", code=code, retryable=retryable
+                f"token request refused ({error}): {description}",
+                code=codes[0],
+                codes=codes,
+                retryable=retryable,
             )
         new_refresh_token = result.get("refresh_token")
         if (

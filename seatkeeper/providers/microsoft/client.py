@@ -8,10 +8,13 @@ Protocol facts relied on:
   a GET and its PATCH) for tracing on both sides; we log it with every call.
 - 429 carries `Retry-After` (seconds); 5xx, 408 and timeouts are transient; other 4xx are final.
 - A 401 may just mean our cached token expired early on the server's clock: fetch a new one once.
+- Some answers start with a UTF-8 byte-order mark; it is not part of the JSON and is dropped.
 """
 
 from __future__ import annotations
 
+import codecs
+import json as jsonlib
 import logging
 import random
 import ssl
@@ -250,14 +253,16 @@ class PartnerCenterClient:
         correlation_id = correlation_id or new_id()
         first = f"{path}?{urlencode(params)}" if params else path
 
-        def fetch(page_path: str, headers: Mapping[str, str]) -> Mapping[str, Any]:
-            return self.get_json(
+        def fetch(page_path: str, headers: Mapping[str, str]) -> paging.Fetched:
+            response = self.send(
+                "GET",
                 page_path,
                 headers=headers,
                 token_kind=token_kind,
                 customer_id=customer_id,
                 correlation_id=correlation_id,
             )
+            return paging.Fetched(decode(response), response.headers)
 
         yield from paging.iterate_items(fetch=fetch, path=first)
 
@@ -269,24 +274,34 @@ class PartnerCenterClient:
         params: Mapping[str, Any] | None = None,
         token_kind: TokenKind = TokenKind.APP,
         customer_id: str | None = None,
-    ) -> tuple[list[Mapping[str, Any]], str | None]:
+    ) -> tuple[list[Any], str | None]:
         """One page of a collection and the cursor of the next (None on the last page)."""
         first = f"{path}?{urlencode(params)}" if params else path
 
-        def fetch(page_path: str, headers: Mapping[str, str]) -> Mapping[str, Any]:
-            return self.get_json(
-                page_path, headers=headers, token_kind=token_kind, customer_id=customer_id
+        def fetch(page_path: str, headers: Mapping[str, str]) -> paging.Fetched:
+            response = self.send(
+                "GET", page_path, headers=headers, token_kind=token_kind, customer_id=customer_id
             )
+            return paging.Fetched(decode(response), response.headers)
 
         return paging.fetch_page(fetch=fetch, path=first, cursor=cursor)
 
 
+def json_body(content: bytes) -> Any:
+    """JSON from a response body, without the byte-order mark some answers start with; None
+    for an empty body. Raises ValueError when the body is not JSON."""
+    content = content.removeprefix(codecs.BOM_UTF8)
+    if not content.strip():
+        return None
+    return jsonlib.loads(content.decode("utf-8"))
+
+
 def decode(response: httpx.Response) -> Any:
-    if response.status_code == 204 or not response.content:
+    if response.status_code == 204:
         return None
     try:
-        return response.json()
-    except ValueError as error:
+        return json_body(response.content)
+    except ValueError as error:  # UnicodeDecodeError is a ValueError too
         raise UnexpectedResponse(
             f"Partner Center sent non-JSON ({response.headers.get('Content-Type')})",
             http_status=response.status_code,
@@ -295,7 +310,7 @@ def decode(response: httpx.Response) -> Any:
 
 def _body(response: httpx.Response) -> Any:
     try:
-        return response.json()
+        return json_body(response.content)
     except ValueError:
         return None
 

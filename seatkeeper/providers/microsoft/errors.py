@@ -1,6 +1,7 @@
 """Partner Center error answers turned into our ProviderError classes.
 
-Error bodies are `{"code": <number or string>, "description": ..., "data": [...], "source"}`,
+Error bodies are `{"code": <number or string>, "description": ..., "data": [...], "source"}`
+(PascalCase in legacy answers),
 except 429, whose body comes from the API gateway (`{"statusCode": 429, "message": ...}`).
 The mapping below is by HTTP status first, refined by the Partner Center code where the code says
 something the status does not (a closed window, a stale ETag, a quota).
@@ -12,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from seatkeeper.providers import errors
+from seatkeeper.providers.microsoft.parsing import get
 
 # 400 codes meaning "the change is no longer allowed in this term": cancellation windows
 # (900117 days, 900213 hours), seat-reduction windows (900214, 900257, 800090).
@@ -61,8 +63,9 @@ def error_from_response(
 
 
 def _code_and_message(body: Any) -> tuple[str | None, str]:
+    # Keys are read in any casing: legacy answers send `Code` and `Description`.
     if not isinstance(body, Mapping):
         return None, ""
-    code = body.get("code", body.get("errorCode"))
-    message = body.get("description") or body.get("message") or ""
+    code = get(body, "code", "errorCode")
+    message = get(body, "description") or get(body, "message") or ""
     return (None if code is None else str(code)), str(message)

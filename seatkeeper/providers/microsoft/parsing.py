@@ -1,16 +1,27 @@
 """Partner Center JSON turned into the interface's dataclasses.
 
-Protocol facts relied on: responses are camelCase (we still read keys case-insensitively at the
-top level, since some samples are PascalCase); enums are lower-case strings; dates are ISO-8601
-UTC with a variable number of fractional digits, sometimes with `+00:00`; reconciliation line
-items send numbers as strings ("unitPrice": "16").
+Protocol facts relied on (from the documented samples, which differ from one page to another):
+- Responses are camelCase, but legacy answers (and the JSON text inside audit records) are
+  PascalCase: every key is read case-insensitively, at every level.
+- Enums are lower-case strings, except where they are not ("New" next to "new" in one recon
+  sample): enum values are matched case-insensitively.
+- Dates are ISO-8601 with 0 to 7 fractional digits, ending in `Z`, an offset (`-08:00`,
+  `+00:00`) or nothing (read as UTC). A date the vendor does not know yet is sent as
+  `0001-01-01T00:00:00`: read as None. Calendar dates are the UTC date of the moment sent.
+- Amounts come as JSON numbers or as strings ("unitPrice": "16" next to "unitPrice": 16); both
+  become exact Decimals.
+- Reconciliation lines may name the customer `org:<tenant id>`; the prefix is dropped.
+
+One unreadable record must not abort a listing: `readable()` leaves it out, logs its raw text and
+counts it in the listing's SkipLog.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Mapping
+import logging
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -18,21 +29,48 @@ from seatkeeper.core.money import Money
 from seatkeeper.providers import interface as i
 from seatkeeper.providers.errors import UnexpectedResponse
 
+logger = logging.getLogger(__name__)
+
 Json = Mapping[str, Any]
+
+# Raw text of a skipped record kept in logs and reports, so one huge record cannot flood them.
+RAW_TEXT_LIMIT = 4000
+# Legacy Azure subscriptions end in year 9999; an offset can push that past what Python holds.
+FAR_FUTURE = dt.datetime.max.replace(tzinfo=dt.UTC)
 
 
 def get(data: Json | None, *names: str, default: Any = None) -> Any:
     """First present key among `names`, matched case-insensitively."""
-    if not data:
+    if not isinstance(data, Mapping) or not data:
         return default
     for name in names:
         if name in data:
             return data[name]
-    lowered = {key.lower(): value for key, value in data.items()}
+    lowered = {str(key).lower(): value for key, value in data.items()}
     for name in names:
         if name.lower() in lowered:
             return lowered[name.lower()]
     return default
+
+
+def put(data: MutableMapping[str, Any], name: str, value: Any) -> None:
+    """Set `name` under the key the object already uses for it, whatever its casing, so a
+    PascalCase resource sent back to the vendor never carries the same field twice."""
+    for key in data:
+        if str(key).lower() == name.lower():
+            data[key] = value
+            return
+    data[name] = value
+
+
+def items_of(data: Any, name: str) -> list[Any]:
+    """A JSON array field; a missing or null one is empty, anything else is unreadable."""
+    value = get(data, name)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise UnexpectedResponse(f"{name!r} is not a list")
+    return value
 
 
 def text(data: Json | None, *names: str) -> str:
@@ -52,17 +90,29 @@ def required_text(data: Json | None, name: str) -> str:
     return str(value)
 
 
+def vendor_id(value: Any) -> str:
+    """A customer id as used everywhere else: reconciliation lines may send `org:<tenant id>`."""
+    raw = "" if value is None else str(value).strip()
+    return raw[4:] if raw[:4].lower() == "org:" else raw
+
+
 def timestamp(value: Any) -> dt.datetime | None:
     """An aware UTC datetime. Python keeps microseconds; PC sends up to 7 fractional digits."""
     if value in (None, ""):
         return None
+    raw = str(value).strip()
+    if raw.startswith("0001-01-01"):
+        return None  # Partner Center's "not known yet" (pending subscriptions, some recon dates)
     try:
-        parsed = dt.datetime.fromisoformat(str(value).strip())
+        parsed = dt.datetime.fromisoformat(raw)
     except ValueError as error:
         raise UnexpectedResponse(f"unreadable date {value!r}") from error
     if parsed.tzinfo is None:  # date-only values and a few naive samples are UTC
         parsed = parsed.replace(tzinfo=dt.UTC)
-    return parsed.astimezone(dt.UTC)
+    try:
+        return parsed.astimezone(dt.UTC)
+    except OverflowError:
+        return FAR_FUTURE
 
 
 def day(value: Any) -> dt.date | None:
@@ -73,22 +123,35 @@ def day(value: Any) -> dt.date | None:
 def decimal(value: Any) -> Decimal:
     if value in (None, ""):
         return Decimal(0)
+    if isinstance(value, bool):
+        raise UnexpectedResponse(f"unreadable number {value!r}")
     if isinstance(value, float):
         # JSON numbers come in as floats; go through their shortest repr, never binary value.
         value = repr(value)
     try:
-        return Decimal(str(value))
+        number = Decimal(str(value).strip())
     except InvalidOperation as error:
         raise UnexpectedResponse(f"unreadable number {value!r}") from error
+    if not number.is_finite():
+        raise UnexpectedResponse(f"unreadable number {value!r}")
+    return number
+
+
+def optional_decimal(value: Any) -> Decimal | None:
+    return None if value in (None, "") else decimal(value)
 
 
 def integer(value: Any, default: int = 0) -> int:
     if value in (None, ""):
         return default
+    return int(decimal(value))
+
+
+def money(value: Any, currency: str) -> Money:
     try:
-        return int(Decimal(str(value)))
-    except InvalidOperation as error:
-        raise UnexpectedResponse(f"unreadable integer {value!r}") from error
+        return Money(decimal(value), currency)
+    except ValueError as error:  # a currency that is not an ISO code
+        raise UnexpectedResponse(f"unreadable amount {value!r} {currency!r}") from error
 
 
 def boolean(value: Any) -> bool:
@@ -119,6 +182,63 @@ def order_status(value: Any) -> i.OrderStatus:
         return i.OrderStatus(raw)
     except ValueError:
         return i.OrderStatus.PENDING if raw.startswith("pending") else i.OrderStatus.UNKNOWN
+
+
+_CHARGE_TYPES = {kind.value.lower(): kind for kind in i.ChargeType}
+# The recon page says "purchase" maps to new and "refund" to a cancellation; "Cycle fee" is the
+# legacy licence-based name of a cycle charge.
+_CHARGE_TYPE_ALIASES = {
+    "purchase": i.ChargeType.NEW,
+    "refund": i.ChargeType.CANCEL_IMMEDIATE,
+    "cancel": i.ChargeType.CANCEL_IMMEDIATE,
+    "cycle fee": i.ChargeType.CYCLE_CHARGE,
+}
+
+
+def charge_kind(value: Any) -> i.ChargeType:
+    raw = str(value or "").strip().lower()
+    return _CHARGE_TYPES.get(raw) or _CHARGE_TYPE_ALIASES.get(raw) or i.ChargeType.UNKNOWN
+
+
+def document_type(value: Any) -> str:
+    """ "Credit Note", "credit_note" and "creditNote" all become credit_note."""
+    raw = str(value or "").strip()
+    if not raw:
+        return "invoice"
+    words = "".join(f" {ch}" if ch.isupper() else ch for ch in raw).replace("_", " ").split()
+    return "_".join(word.lower() for word in words)
+
+
+# --- reading many records -----------------------------------------------------------------------
+
+
+def raw_text(data: Any) -> str:
+    try:
+        raw = json.dumps(data, ensure_ascii=False, sort_keys=True, default=str)
+    except (TypeError, ValueError):
+        raw = repr(data)
+    return raw if len(raw) <= RAW_TEXT_LIMIT else raw[:RAW_TEXT_LIMIT] + "…"
+
+
+def readable[T](
+    records: Iterable[Any], read: Callable[[Json], T], *, kind: str, skips: i.SkipLog
+) -> Iterator[T]:
+    """`read` each record, leaving out (and logging, and counting in `skips`) those it cannot.
+
+    Records are vendor data: whatever in one breaks our reading of it (a date we cannot parse,
+    a missing id, text where a number was promised) is that record's fault, so the error is
+    caught here, one record at a time, and never aborts the listing."""
+    for record in records:
+        try:
+            if not isinstance(record, Mapping):
+                raise UnexpectedResponse("not a JSON object")
+            value = read(record)
+        except (UnexpectedResponse, ValueError, TypeError, AttributeError, KeyError) as error:
+            raw = raw_text(record)
+            logger.warning("skipped an unreadable Partner Center %s (%s): %s", kind, error, raw)
+            skips.add(i.SkippedRecord(kind=kind, reason=str(error), raw=raw))
+            continue
+        yield value
 
 
 # --- resources -----------------------------------------------------------------------------
@@ -170,9 +290,9 @@ def sku(data: Json, *, product_id: str | None = None) -> i.Sku:
         maximum_quantity=None if maximum in (None, "") else integer(maximum),
         is_trial=boolean(get(data, "isTrial")),
         is_addon=boolean(get(dynamic, "isAddon")),
-        prerequisite_skus=tuple(str(x) for x in get(dynamic, "prerequisiteSkus") or ()),
+        prerequisite_skus=tuple(str(x) for x in items_of(dynamic, "prerequisiteSkus")),
         supported_billing_cycles=tuple(
-            billing_cycle(x) for x in get(data, "supportedBillingCycles") or ()
+            billing_cycle(x) for x in items_of(data, "supportedBillingCycles")
         ),
     )
 
@@ -192,7 +312,7 @@ def availability(data: Json) -> i.Availability:
         currency=text(currency, "code"),
         is_purchasable=boolean(get(data, "isPurchasable", default=True)),
         is_renewable=boolean(get(data, "isRenewable", default=True)),
-        terms=tuple(term(t, currency=text(currency, "code")) for t in get(data, "terms") or ()),
+        terms=tuple(term(t, currency=text(currency, "code")) for t in items_of(data, "terms")),
     )
 
 
@@ -206,11 +326,11 @@ def term(data: Json, *, currency: str) -> i.Term:
     if isinstance(price, Mapping):
         price_currency = text(price, "currencyCode") or currency
         if get(price, "unitPrice") not in (None, "") and price_currency:
-            unit = Money(decimal(get(price, "unitPrice")), price_currency)
+            unit = money(get(price, "unitPrice"), price_currency)
         if get(price, "erpPrice") not in (None, "") and price_currency:
-            retail = Money(decimal(get(price, "erpPrice")), price_currency)
+            retail = money(get(price, "erpPrice"), price_currency)
     elif price not in (None, "") and currency:
-        unit = Money(decimal(price), currency)
+        unit = money(price, currency)
     return i.Term(
         duration=text(data, "duration"),
         billing_cycle=billing_cycle(get(data, "billingCycle")),
@@ -228,7 +348,7 @@ def order(data: Json, *, customer_id: str) -> i.Order:
         billing_cycle=billing_cycle(get(data, "billingCycle")),
         currency=text(data, "currencyCode"),
         created_at=timestamp(get(data, "creationDate")),
-        lines=tuple(order_line(line) for line in get(data, "lineItems") or ()),
+        lines=tuple(order_line(line) for line in items_of(data, "lineItems")),
     )
 
 
@@ -246,6 +366,8 @@ def order_line(data: Json) -> i.OrderLineItem:
 
 def subscription(data: Json, *, customer_id: str) -> i.Subscription:
     refundable = get(data, "refundableQuantity") or {}
+    windows = tuple(refund_window(option) for option in items_of(data, "refundOptions"))
+    lots = tuple(refundable_lot(detail) for detail in items_of(refundable, "details"))
     return i.Subscription(
         id=required_text(data, "id"),
         customer_id=customer_id,
@@ -265,11 +387,50 @@ def subscription(data: Json, *, customer_id: str) -> i.Subscription:
         created_at=timestamp(get(data, "creationDate")),
         effective_start=timestamp(get(data, "effectiveStartDate")),
         commitment_end=day(get(data, "commitmentEndDate")),
-        cancellation_allowed_until=timestamp(get(data, "cancellationAllowedUntilDate")),
-        refundable_quantity=integer(get(refundable, "totalQuantity")),
-        suspension_reasons=tuple(str(x) for x in get(data, "suspensionReasons") or ()),
+        cancellation_allowed_until=cancellation_window(data, windows=windows, lots=lots),
+        refundable_quantity=integer(get(refundable, "totalQuantity"))
+        if get(refundable, "totalQuantity") not in (None, "")
+        else sum(lot.quantity for lot in lots),
+        suspension_reasons=tuple(str(x) for x in items_of(data, "suspensionReasons")),
         next_term=next_term(get(data, "scheduledNextTermInstructions")),
+        refund_windows=windows,
+        refundable_lots=lots,
     )
+
+
+def refund_window(data: Json) -> i.RefundWindow:
+    # Samples name the moment `expiresAt`; the resource table calls it `expiresAfter` (which,
+    # in catalog cancellation policies, holds a duration such as "P1D" instead: not a moment).
+    moment = get(data, "expiresAt")
+    if moment in (None, ""):
+        after = get(data, "expiresAfter")
+        moment = None if str(after or "").upper().startswith("P") else after
+    return i.RefundWindow(kind=text(data, "type"), expires_at=timestamp(moment))
+
+
+def refundable_lot(data: Json) -> i.RefundableLot:
+    return i.RefundableLot(
+        quantity=integer(get(data, "quantity")),
+        allowed_until=timestamp(get(data, "allowedUntilDateTime")),
+    )
+
+
+def cancellation_window(
+    data: Json, *, windows: tuple[i.RefundWindow, ...], lots: tuple[i.RefundableLot, ...]
+) -> dt.datetime | None:
+    """Until when the subscription may be cancelled, from whichever of three places says it.
+
+    `cancellationAllowedUntilDate` when sent; else the last refund option to expire (a
+    cancellation is refunded until then); else the earliest refundable lot, the purchase or
+    renewal itself (seats added later have later windows, but only for those seats)."""
+    explicit = timestamp(get(data, "cancellationAllowedUntilDate"))
+    if explicit is not None:
+        return explicit
+    expiries = [w.expires_at for w in windows if w.expires_at is not None]
+    if expiries:
+        return max(expiries)
+    allowed = [lot.allowed_until for lot in lots if lot.allowed_until is not None]
+    return min(allowed) if allowed else None
 
 
 def next_term(data: Any) -> i.NextTerm | None:
@@ -323,29 +484,34 @@ def user_licence(data: Json) -> i.UserLicence:
     )
 
 
-def invoice(data: Json) -> i.Invoice:
-    currency = text(data, "currencyCode") or "USD"
+def invoice(data: Json, *, currency: str = "") -> i.Invoice:
+    """An invoice with its amendments (credit and adjustment notes, each an Invoice too)."""
+    currency = text(data, "currencyCode") or currency or "USD"
     return i.Invoice(
         id=required_text(data, "id"),
         invoice_date=timestamp(get(data, "invoiceDate")),
         period_start=day(get(data, "billingPeriodStartDate")),
         period_end=day(get(data, "billingPeriodEndDate")),
-        total_charges=Money(decimal(get(data, "totalCharges")), currency),
-        paid_amount=Money(decimal(get(data, "paidAmount")), currency),
-        document_type=text(data, "documentType") or "invoice",
+        total_charges=money(get(data, "totalCharges"), currency),
+        paid_amount=money(get(data, "paidAmount"), currency),
+        document_type=document_type(get(data, "documentType")),
         invoice_type=text(data, "invoiceType"),
+        amends_id=optional_text(data, "amendsOf"),
+        amendments=tuple(
+            invoice(amendment, currency=currency) for amendment in items_of(data, "amendments")
+        ),
     )
 
 
 def invoice_line_item(data: Json, *, invoice_id: str) -> i.InvoiceLineItem:
     currency = text(data, "currency", "pricingCurrency") or "USD"
 
-    def money(*names: str) -> Money:
-        return Money(decimal(get(data, *names)), currency)
+    def amount(*names: str) -> Money:
+        return money(get(data, *names), currency)
 
     return i.InvoiceLineItem(
         invoice_id=text(data, "invoiceNumber") or invoice_id,
-        customer_id=text(data, "customerId"),
+        customer_id=vendor_id(get(data, "customerId")),
         customer_name=text(data, "customerName"),
         order_id=text(data, "orderId"),
         subscription_id=text(data, "subscriptionId"),
@@ -355,16 +521,28 @@ def invoice_line_item(data: Json, *, invoice_id: str) -> i.InvoiceLineItem:
         product_name=text(data, "productName"),
         sku_name=text(data, "skuName"),
         charge_type=text(data, "chargeType"),
-        unit_price=money("unitPrice"),
-        effective_unit_price=money("effectiveUnitPrice", "unitPrice"),
+        unit_price=amount("unitPrice"),
+        effective_unit_price=amount("effectiveUnitPrice", "unitPrice"),
         quantity=decimal(get(data, "quantity")),
-        subtotal=money("subtotal"),
-        tax_total=money("taxTotal"),
-        total=money("totalForCustomer"),
+        subtotal=amount("subtotal"),
+        tax_total=amount("taxTotal"),
+        total=amount("totalForCustomer"),
         charge_start=timestamp(get(data, "chargeStartDate")),
         charge_end=timestamp(get(data, "chargeEndDate")),
         term_and_billing_cycle=text(data, "termAndBillingCycle"),
         reference_id=text(data, "referenceId"),
+        charge_kind=charge_kind(get(data, "chargeType")),
+        customer_domain_name=text(data, "customerDomainName"),
+        order_date=timestamp(get(data, "orderDate")),
+        unit_type=text(data, "unitType"),
+        billable_quantity=optional_decimal(get(data, "billableQuantity")),
+        product_qualifiers=tuple(str(x) for x in items_of(data, "productQualifiers")),
+        billing_frequency=text(data, "billingFrequency"),
+        subscription_start=day(get(data, "subscriptionStartDate")),
+        subscription_end=day(get(data, "subscriptionEndDate")),
+        pricing_currency=text(data, "pricingCurrency"),
+        pc_to_bc_exchange_rate=optional_decimal(get(data, "pcToBCExchangeRate")),
+        pc_to_bc_exchange_rate_date=day(get(data, "pcToBCExchangeRateDate")),
     )
 
 
@@ -372,7 +550,6 @@ def audit_record(data: Json) -> i.AuditRecord:
     operation_date = timestamp(get(data, "operationDate"))
     if operation_date is None:
         raise UnexpectedResponse("audit record without operationDate")
-    new_value = get(data, "resourceNewValue")
     return i.AuditRecord(
         id=required_text(data, "id"),
         operation_type=text(data, "operationType"),
@@ -384,14 +561,26 @@ def audit_record(data: Json) -> i.AuditRecord:
         user_principal_name=text(data, "userPrincipalName"),
         application_id=text(data, "applicationId"),
         correlation_id=text(data, "originalCorrelationId"),
-        resource_new_value=""
-        if new_value is None
-        else new_value
-        if isinstance(new_value, str)
-        else json.dumps(new_value),
-        details={
-            str(entry.get("key")): str(entry.get("value"))
-            for entry in get(data, "customizedData") or ()
-            if isinstance(entry, Mapping)
-        },
+        resource_new_value=_json_text(get(data, "resourceNewValue")),
+        resource_old_value=_json_text(get(data, "resourceOldValue")),
+        details=audit_details(items_of(data, "customizedData")),
     )
+
+
+def _json_text(value: Any) -> str:
+    """The vendor sends resource values as JSON text; a decoded object is turned back into it."""
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def audit_details(entries: list[Any]) -> dict[str, str | None]:
+    """`customizedData` `[{key, value}]` as a mapping; a null value stays None."""
+    details: dict[str, str | None] = {}
+    for entry in entries:
+        key = get(entry, "key")
+        if key in (None, ""):
+            continue
+        value = get(entry, "value")
+        details[str(key)] = None if value is None else str(value)
+    return details
