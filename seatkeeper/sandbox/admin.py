@@ -100,6 +100,24 @@ async def put_faults(request: Request, sandbox: Sandbox) -> Response:
     return json_response(sandbox.faults.as_json())
 
 
+async def get_dialect(request: Request, sandbox: Sandbox) -> Response:
+    return json_response(sandbox.dialect.as_json())
+
+
+async def put_dialect(request: Request, sandbox: Sandbox) -> Response:
+    """Body: ``{"spec": "bom,pascal_case"}`` and/or variants, e.g. ``{"offset_dates": true}``.
+    ``{"reset": true}`` first turns every variant off. Answers the variants now in force."""
+    from .dialect import Dialect
+
+    body = await _json(request)
+    # Built aside and swapped in whole: a refused variant leaves the current dialect as it was.
+    dialect = Dialect() if body.pop("reset", False) else Dialect(**sandbox.dialect.as_json())
+    dialect.apply_spec(body.pop("spec", None))
+    dialect.update(body)
+    sandbox.dialect = dialect
+    return json_response(dialect.as_json())
+
+
 async def get_clock(request: Request, sandbox: Sandbox) -> Response:
     return json_response({"now": iso(sandbox.clock.now()), "offsetSeconds": sandbox.clock.offset})
 
@@ -280,6 +298,8 @@ def routes() -> list[Route]:
         Route("/_sandbox/info", g(info), methods=["GET"]),
         Route("/_sandbox/faults", g(get_faults), methods=["GET"]),
         Route("/_sandbox/faults", g(put_faults), methods=["PUT", "POST"]),
+        Route("/_sandbox/dialect", g(get_dialect), methods=["GET"]),
+        Route("/_sandbox/dialect", g(put_dialect), methods=["PUT", "POST"]),
         Route("/_sandbox/clock", g(get_clock), methods=["GET"]),
         Route("/_sandbox/clock", g(move_clock), methods=["POST"]),
         Route("/_sandbox/calls", g(list_calls), methods=["GET"]),

@@ -1,6 +1,7 @@
 """The sandbox ASGI application: routes from each module plus one middleware that does what the
-Partner Center front door does to every call (request/correlation id echo, MS-CV, throttling)
-and the opt-in production faults (latency, 5xx, timeouts)."""
+Partner Center front door does to every call (request/correlation id echo, MS-CV, throttling),
+the opt-in production faults (latency, 5xx, timeouts) and the opt-in dialect (the shapes real
+answers take, dialect.py)."""
 
 from __future__ import annotations
 
@@ -69,6 +70,10 @@ class FrontDoor:
         is_pc = path.startswith("/v1/") or path == "/v1"
         status_box = {"status": 0}
         fault: str | None = None
+        # The dialect rewrites whole JSON answers: their start is held until the body is read.
+        rewrite = is_pc and sandbox.dialect.active
+        held: dict[str, Any] = {}
+        chunks: list[bytes] = []
 
         extra: list[tuple[bytes, bytes]] = []
         if is_pc:
@@ -82,11 +87,35 @@ class FrontDoor:
                 (b"request-context", b"appId=cid-v1:03ce8ca8-8373-4021-8c3d-5c0e7a3e1b0a"),
             ]
 
-        async def send_wrapper(message: Message) -> None:
+        async def send_plain(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status_box["status"] = message["status"]
                 message = {**message, "headers": [*message.get("headers", []), *extra]}
             await send(message)
+
+        async def send_wrapper(message: Message) -> None:
+            if not rewrite:
+                await send_plain(message)
+                return
+            if message["type"] == "http.response.start":
+                held["start"] = message
+                return
+            if message["type"] != "http.response.body" or "start" not in held:
+                await send_plain(message)
+                return
+            chunks.append(message.get("body", b""))
+            if message.get("more_body"):
+                return
+            start = held.pop("start")
+            body = b"".join(chunks)
+            headers = list(start.get("headers", []))
+            content_type = next((v for k, v in headers if k.lower() == b"content-type"), b"")
+            if body and b"json" in content_type.lower():
+                body, added = sandbox.dialect.rewrite(body)
+                headers = [(k, v) for k, v in headers if k.lower() != b"content-length"]
+                headers += [(b"content-length", str(len(body)).encode()), *added]
+            await send_plain({**start, "headers": headers})
+            await send_plain({"type": "http.response.body", "body": body})
 
         try:
             if not is_admin:
@@ -95,7 +124,7 @@ class FrontDoor:
                     fault = response
                     if response == "timeout":
                         await asyncio.sleep(sandbox.faults.timeout_s)
-                        await send_wrapper(
+                        await send_plain(
                             {"type": "http.response.start", "status": 504, "headers": []}
                         )
                         raise DroppedConnection(path)

@@ -48,6 +48,11 @@ def _parser() -> argparse.ArgumentParser:
         "--faults", default="", help="fault SPEC, e.g. 'eventual,error_rate=0.05' (README)"
     )
     serve.add_argument(
+        "--dialect",
+        default="",
+        help="shapes of real answers, e.g. 'all' or 'bom,pascal_case,offset_dates' (README)",
+    )
+    serve.add_argument(
         "--regenerate", action="store_true", help="rebuild the world even if it exists"
     )
 
@@ -108,6 +113,7 @@ def _serve(args: argparse.Namespace) -> int:
     host_name = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host  # noqa: S104
     sandbox = open_sandbox(data_dir, f"https://{host_name}:{args.port}")
     sandbox.faults.apply_spec(args.faults)
+    sandbox.dialect.apply_spec(args.dialect)
     if args.latency_ms:
         sandbox.faults.latency_ms = args.latency_ms
     info = write_info(sandbox)

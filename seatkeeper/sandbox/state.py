@@ -1,4 +1,5 @@
-"""The running sandbox: configuration, store, clock, signing key, faults and the call log."""
+"""The running sandbox: configuration, store, clock, signing key, faults, dialect and the call
+log."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from .dialect import Dialect
 from .faults import Faults, Throttler
 from .store import Clock, Store
 
@@ -85,6 +87,7 @@ class Sandbox:
     signing_key: rsa.RSAPrivateKey
     kid: str
     faults: Faults = field(default_factory=Faults)
+    dialect: Dialect = field(default_factory=Dialect)
     throttler: Throttler = field(default_factory=Throttler)
     calls: collections.deque[Call] = field(default_factory=lambda: collections.deque(maxlen=20000))
     calls_lock: threading.Lock = field(default_factory=threading.Lock)

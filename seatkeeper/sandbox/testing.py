@@ -74,6 +74,21 @@ class AdminClient:
     def reset_faults(self) -> dict[str, Any]:
         return self.set_faults(reset=True)
 
+    def dialect(self) -> dict[str, bool]:
+        return self._call("GET", "/_sandbox/dialect")
+
+    def set_dialect(
+        self, spec: str | None = None, *, reset: bool = False, **variants: bool
+    ) -> dict[str, bool]:
+        """``set_dialect("bom,pascal_case")``, ``set_dialect(offset_dates=True)``,
+        ``set_dialect(reset=True)`` (every variant off); see dialect.py."""
+        body: dict[str, Any] = dict(variants)
+        if spec:
+            body["spec"] = spec
+        if reset:
+            body["reset"] = True
+        return self._call("PUT", "/_sandbox/dialect", body)
+
     def now(self) -> dt.datetime:
         value = self._call("GET", "/_sandbox/clock")["now"]
         return dt.datetime.fromisoformat(value.replace("Z", "+00:00")[:26] + "+00:00")
@@ -183,12 +198,14 @@ def running_sandbox(
     faults: str | None = None,
     throttling: bool = True,
     start: dt.datetime | None = None,
+    dialect: str | None = None,
     **generator_options: Any,
 ) -> Iterator[SandboxInfo]:
     """Generate a world in ``tmp_path/sandbox`` and serve it on a free port until the block ends.
 
     ``generator_options``: ``customers``, ``subscriptions_per_customer``, ``users_per_customer``,
-    ``random_seed`` (see GeneratorOptions). ``faults`` takes the SPEC syntax of README.md.
+    ``random_seed`` (see GeneratorOptions). ``faults`` takes the SPEC syntax of README.md,
+    ``dialect`` the variants of dialect.py (``"all"``, or ``"bom,pascal_case"``...).
     ``start`` starts the sandbox's clock at that moment; by default, when the platform's clock is
     frozen (as in every test), the sandbox starts where it stands, so both sides agree on the
     day whatever the machine's date.
@@ -208,6 +225,7 @@ def running_sandbox(
     port = free_port()
     sandbox = open_sandbox(data_dir, f"https://127.0.0.1:{port}")
     sandbox.faults.apply_spec(faults)
+    sandbox.dialect.apply_spec(dialect)
     sandbox.faults.latency_ms = latency_ms or sandbox.faults.latency_ms
     sandbox.faults.throttling = throttling and sandbox.faults.throttling
     config = uvicorn.Config(

@@ -107,3 +107,89 @@ def test_a_cursor_round_trips_and_cannot_leave_the_api_host() -> None:
 
     with pytest.raises(UnexpectedResponse):
         paging.decode_cursor("not a cursor")
+
+
+def test_a_token_only_in_the_response_header_is_sent_with_the_next_link() -> None:
+    # given: the next link has no headers and the body no token
+    first = {"items": [{"id": 1}], "links": {"next": {"uri": "/users?size=1&seekOperation=Next"}}}
+    last = {"items": [{"id": 2}], "links": {}}
+    requests: list[tuple[str, dict[str, str]]] = []
+
+    def fetch(path: str, headers: Mapping[str, str]) -> paging.Fetched:
+        requests.append((path, dict(headers)))
+        if headers:
+            return paging.Fetched(last, {"ms-continuationtoken": "ignored-on-the-last-page"})
+        return paging.Fetched(first, {"MS-ContinuationToken": "from-the-header"})
+
+    # when
+    ids = [item["id"] for item in paging.iterate_items(fetch=fetch, path="/v1/users?size=1")]
+
+    # then: and a token echoed on the last page does not invent another page
+    assert ids == [1, 2]
+    assert requests == [
+        ("/v1/users?size=1", {}),
+        ("/v1/users?size=1&seekOperation=Next", {"MS-ContinuationToken": "from-the-header"}),
+    ]
+
+
+def test_a_token_only_in_the_body_travels_with_a_bare_next_link() -> None:
+    page = {
+        "continuationToken": "body-token",
+        "items": [],
+        "links": {"next": {"uri": "/auditrecords?size=2&seekOperation=Next", "headers": []}},
+    }
+
+    assert paging.next_request(page) == (
+        "/v1/auditrecords?size=2&seekOperation=Next",
+        {"MS-ContinuationToken": "body-token"},
+    )
+
+
+def test_a_body_token_without_a_next_link_continues_the_seek() -> None:
+    page = {"continuationToken": "more", "items": [{"id": 1}], "links": {"self": {"uri": "/x"}}}
+
+    following = paging.next_request(page, current_path="/v1/customers?size=1")
+
+    assert following == (
+        "/v1/customers?size=1&seekOperation=Next",
+        {"MS-ContinuationToken": "more"},
+    )
+
+
+@pytest.mark.parametrize(
+    ("_case", "uri", "expected"),
+    [
+        (
+            "second question mark",
+            "/invoices/G1/lineitems?provider=OneTime&size=2?seekOperation=Next",
+            "/v1/invoices/G1/lineitems?provider=OneTime&size=2&seekOperation=Next",
+        ),
+        (
+            "well formed",
+            "/customers?size=2&seekOperation=Next",
+            "/v1/customers?size=2&seekOperation=Next",
+        ),
+        ("no query", "/customers", "/v1/customers"),
+    ],
+)
+def test_malformed_next_links_are_repaired(_case: str, uri: str, expected: str) -> None:
+    assert paging.normalise_link(uri) == expected
+
+
+def test_a_stored_cursor_made_from_a_header_token_resumes() -> None:
+    # given: a page whose token came only in the response header
+    page = {"items": [{"id": 1}], "links": {"next": {"uri": "/customers?seekOperation=Next"}}}
+
+    def fetch(path: str, headers: Mapping[str, str]) -> paging.Fetched:
+        return paging.Fetched(page, {"MS-ContinuationToken": "t1"})
+
+    # when
+    items, cursor = paging.fetch_page(fetch=fetch, path="/v1/customers", cursor=None)
+
+    # then
+    assert items == [{"id": 1}]
+    assert cursor is not None
+    assert paging.decode_cursor(cursor) == (
+        "/v1/customers?seekOperation=Next",
+        {"MS-ContinuationToken": "t1"},
+    )
