@@ -8,6 +8,7 @@ tool, and serialising writes keeps the emulated business rules free of races.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import sqlite3
 import threading
@@ -152,7 +153,8 @@ def parse_iso(text: str) -> dt.datetime:
     text = text.strip().replace("Z", "+00:00")
     if "." in text:
         head, _, rest = text.partition(".")
-        digits = "".join(ch for ch in rest if ch.isdigit())
+        # Only the digits right after the dot: an offset's digits (+01:00) are not a fraction.
+        digits = "".join(itertools.takewhile(str.isdigit, rest))
         tail = rest[len(digits) :]
         text = f"{head}.{digits[:6].ljust(6, '0')}{tail}"
     value = dt.datetime.fromisoformat(text)

@@ -125,6 +125,8 @@ def test_cli_serve_writes_sandbox_json_and_serves_tls(tmp_path: Path) -> None:
             str(port),
             "--data",
             str(tmp_path),
+            "--dialect",
+            "bom,offset_dates",
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -161,6 +163,14 @@ def test_cli_serve_writes_sandbox_json_and_serves_tls(tmp_path: Path) -> None:
         ):
             assert info[key]
         assert Path(info["ca_cert"]).exists()
+        with httpx.Client(
+            verify=__import__("ssl").create_default_context(cafile=info["ca_cert"])
+        ) as client:
+            dialect = client.get(
+                f"{info['base_url']}/_sandbox/dialect",
+                headers={"X-Sandbox-Key": info["admin_key"]},
+            ).json()
+        assert {name for name, on in dialect.items() if on} == {"bom", "offset_dates"}
     finally:
         process.terminate()
         process.wait(timeout=30)
