@@ -212,6 +212,9 @@ class CatalogRefresh(models.Model):
     price_changed_count = models.PositiveIntegerField(default=0)
     withdrawn_count = models.PositiveIntegerField(default=0)
     unchanged_count = models.PositiveIntegerField(default=0)
+    # Offers for sale of which some term came with no price and had none from before: they
+    # have no vendor cost until a price sheet brings one (Partner Center's catalog has none).
+    no_price_count = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
 
     class Meta:
@@ -227,6 +230,8 @@ class ChangeKind(models.TextChoices):
     PRICE_CHANGED = "price_changed", pgettext_lazy("offer change", "Changed price")
     WITHDRAWN = "withdrawn", pgettext_lazy("offer change", "Withdrawn")
     REINSTATED = "reinstated", pgettext_lazy("offer change", "Available again")
+    # A notice rather than a change: recorded at every import that still finds no price.
+    NO_PRICE = "no_price", pgettext_lazy("offer change", "No price found")
 
 
 class CatalogChange(models.Model):

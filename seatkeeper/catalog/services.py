@@ -2,7 +2,9 @@
 
 Imports (from a provider or from a CSV file for a manual vendor) go through one upsert,
 `_apply_incoming`, which records each difference as a CatalogChange of the refresh and writes a
-new VendorPrice row when a price moved (effective from the day of the import).
+new VendorPrice row when a price moved (effective from the day of the import). An offer for sale
+whose terms came without a price, and had none before, gets a NO_PRICE notice on the refresh
+instead of silently having no cost: Partner Center's catalog carries no prices at all.
 """
 
 from __future__ import annotations
@@ -225,6 +227,7 @@ def _apply_incoming(
         offered = set()
         latest = _latest_prices(offer) if existing else {}
         price_changes = []
+        unpriced = []
         for term in item.terms:
             key = (term.term, term.billing_cycle)
             offered.add(key)
@@ -239,9 +242,11 @@ def _apply_incoming(
             elif not row.is_available:
                 row.is_available = True
                 row.save(update_fields=["is_available"])
-            if term.cost is None:
-                continue
             currency = term.currency or item.currency
+            if term.cost is None:
+                if (term.term, term.billing_cycle, currency) not in latest:
+                    unpriced.append({"term": term.term, "billing_cycle": term.billing_cycle})
+                continue
             before = latest.get((term.term, term.billing_cycle, currency))
             after = (term.cost, term.list_price)
             if before is None or before[0] != after[0] or before[1] != after[1]:
@@ -270,9 +275,12 @@ def _apply_incoming(
                 row.save(update_fields=["is_available"])
         if price_changes:
             kinds.append((ChangeKind.PRICE_CHANGED, {"prices": price_changes}))
+        counted = {kind for kind, _details in kinds}
+        if unpriced and item.is_purchasable:
+            kinds.append((ChangeKind.NO_PRICE, {"terms": unpriced}))
+            refresh.no_price_count += 1
         for kind, details in kinds:
             CatalogChange.objects.create(refresh=refresh, offer=offer, kind=kind, details=details)
-        counted = {kind for kind, _details in kinds}
         refresh.new_count += ChangeKind.NEW in counted
         refresh.changed_count += ChangeKind.CHANGED in counted
         refresh.price_changed_count += ChangeKind.PRICE_CHANGED in counted
@@ -405,6 +413,7 @@ def _refresh_counts(refresh: CatalogRefresh) -> dict[str, int]:
         "price_changed": refresh.price_changed_count,
         "withdrawn": refresh.withdrawn_count,
         "unchanged": refresh.unchanged_count,
+        "no_price": refresh.no_price_count,
     }
 
 

@@ -78,3 +78,26 @@ class FakeCatalogProvider:
     def catalog(self, *, country: str, segment: str | None = None):
         self.calls += 1
         yield from self.offers
+
+
+def without_prices(catalog_offer: i.CatalogOffer) -> i.CatalogOffer:
+    """The same offer as Partner Center's own catalog sends it: terms without any price."""
+    availabilities = tuple(
+        i.Availability(
+            id=a.id,
+            product_id=a.product_id,
+            sku_id=a.sku_id,
+            catalog_item_id=a.catalog_item_id,
+            segment=a.segment,
+            country=a.country,
+            currency=a.currency,
+            is_purchasable=a.is_purchasable,
+            terms=tuple(
+                i.Term(duration=t.duration, billing_cycle=t.billing_cycle) for t in a.terms
+            ),
+        )
+        for a in catalog_offer.availabilities
+    )
+    return i.CatalogOffer(
+        product=catalog_offer.product, sku=catalog_offer.sku, availabilities=availabilities
+    )

@@ -17,7 +17,7 @@ from seatkeeper.catalog.models import (
     OfferStatus,
     RefreshStatus,
 )
-from seatkeeper.catalog.tests.fakes import offer
+from seatkeeper.catalog.tests.fakes import FakeCatalogProvider, offer, without_prices
 from seatkeeper.core.errors import PermissionRefused
 from seatkeeper.pricing.models import VendorPrice
 from seatkeeper.pricing.tests.world import BASIC, E3, TEAMS_PHONE, UC_CSV
@@ -77,6 +77,58 @@ def test_an_offer_that_comes_back_is_reinstated(cast, world):
                                        monthly_term="8.64", addon_of=(BASIC, E3)))  # fmt: skip
     refresh = services.catalog_refresh(vendor=world.vendor, provider=world.provider)
     assert list(refresh.changes.values_list("kind", flat=True)) == [ChangeKind.REINSTATED]
+
+
+def test_an_import_that_finds_no_price_says_so_per_offer(cast, world):
+    # given a vendor whose catalog carries no prices: two offers already priced, one new
+    new = offer("CFQ7TTC0NEW1", "Microsoft 365 Copilot")
+    world.provider.offers = [without_prices(o) for o in [*world.provider.offers, new]]
+    prices_before = VendorPrice.objects.count()
+    # when
+    refresh = services.catalog_refresh(
+        vendor=world.vendor, actor=cast.cloud_admin, provider=world.provider
+    )
+    # then: only the new offer, which has no cost from before, is reported, term by term
+    notices = refresh.changes.filter(kind=ChangeKind.NO_PRICE)
+    assert [(n.offer.external_id, n.details) for n in notices] == [
+        ("CFQ7TTC0NEW1:0001", {"terms": [
+            {"term": "P1M", "billing_cycle": "monthly"},
+            {"term": "P1Y", "billing_cycle": "monthly"},
+            {"term": "P1Y", "billing_cycle": "annual"},
+        ]}),
+    ]  # fmt: skip
+    assert refresh.no_price_count == 1
+    assert (refresh.new_count, refresh.unchanged_count) == (1, 3)
+    assert VendorPrice.objects.count() == prices_before
+    record = ActivityRecord.objects.get(operation="catalog.refresh", actor=cast.cloud_admin)
+    assert record.details["no_price"] == 1
+
+
+def test_every_import_repeats_the_notice_until_a_price_is_known(cast):
+    # given a first catalog without prices
+    from seatkeeper.pricing.tests.world import build_world
+
+    world = build_world(cast)
+    copilot = offer("CFQ7TTC0NEW1", "Microsoft 365 Copilot")
+    world.provider.offers = [*world.provider.offers, without_prices(copilot)]
+    first = services.catalog_refresh(vendor=world.vendor, provider=world.provider)
+    # when the vendor still sends none, then sends one
+    again = services.catalog_refresh(vendor=world.vendor, provider=world.provider)
+    world.provider.offers[-1] = copilot
+    priced = services.catalog_refresh(vendor=world.vendor, provider=world.provider)
+    # then
+    assert (first.no_price_count, again.no_price_count, priced.no_price_count) == (1, 1, 0)
+    assert not priced.changes.filter(kind=ChangeKind.NO_PRICE).exists()
+
+
+def test_a_withdrawn_offer_without_price_is_not_reported(cast, world):
+    gone = offer("CFQ7TTC0OLD1", "Retired plan", purchasable=False)
+    provider = FakeCatalogProvider(offers=[*world.provider.offers, without_prices(gone)])
+
+    refresh = services.catalog_refresh(vendor=world.vendor, provider=provider)
+
+    assert refresh.no_price_count == 0
+    assert not refresh.changes.filter(kind=ChangeKind.NO_PRICE).exists()
 
 
 def test_a_failed_import_is_recorded_and_changes_nothing(cast, world):

@@ -7,7 +7,8 @@ from decimal import Decimal
 import pytest
 
 from seatkeeper.catalog import services
-from seatkeeper.catalog.models import Offer, OfferKind, RefreshStatus, VendorKind
+from seatkeeper.catalog.models import ChangeKind, Offer, OfferKind, RefreshStatus, VendorKind
+from seatkeeper.conftest import sign_in
 from seatkeeper.core import clock
 from seatkeeper.pricing.engine import PriceRequest, PricingContext
 from seatkeeper.pricing.models import VendorPrice
@@ -24,8 +25,8 @@ def sandbox(tmp_path_factory):
         forget_token_sources()
 
 
-def test_a_cloud_admin_imports_the_sandbox_catalog_and_prices_it(cast, sandbox):
-    # given the partner's provider account pointing at the sandbox
+def sandbox_vendor(cast, sandbox):
+    """The partner's Microsoft vendor, connected to `sandbox`."""
     account = ProviderAccount(
         organisation=cast.partner, kind=ProviderKind.MICROSOFT, name="Sandbox",
         partner_tenant_id=sandbox.partner_tenant_id, application_id=sandbox.client_id,
@@ -35,10 +36,15 @@ def test_a_cloud_admin_imports_the_sandbox_catalog_and_prices_it(cast, sandbox):
     account.set_application_secret(sandbox.client_secret)
     account.set_refresh_token(sandbox.admin.mint_refresh_token())
     account.save()
-    vendor = services.vendor_create(
+    return services.vendor_create(
         actor=cast.cloud_admin, partner=cast.partner, name="Microsoft", kind=VendorKind.API,
         provider_account=account, country="GB",
     )  # fmt: skip
+
+
+def test_a_cloud_admin_imports_the_sandbox_catalog_and_prices_it(cast, sandbox):
+    # given the partner's provider account pointing at the sandbox
+    vendor = sandbox_vendor(cast, sandbox)
     # when
     refresh = services.catalog_refresh(vendor=vendor, actor=cast.cloud_admin)
     # then
@@ -61,3 +67,33 @@ def test_a_cloud_admin_imports_the_sandbox_catalog_and_prices_it(cast, sandbox):
     again = services.catalog_refresh(vendor=vendor, actor=cast.cloud_admin)
     assert (again.new_count, again.changed_count, again.price_changed_count) == (0, 0, 0)
     assert again.unchanged_count == refresh.new_count
+
+
+@pytest.fixture(scope="module")
+def unpriced_sandbox(tmp_path_factory):
+    """A sandbox whose catalog has no prices, as Partner Center's own."""
+    testing = pytest.importorskip("seatkeeper.sandbox.testing")
+    with testing.running_sandbox(
+        tmp_path_factory.mktemp("unpriced"), customers=1, dialect="no_catalog_prices,bom"
+    ) as info:
+        yield info
+        from seatkeeper.providers.microsoft.auth import forget_token_sources
+
+        forget_token_sources()
+
+
+def test_an_import_without_prices_says_so_on_the_import_page(cast, client, unpriced_sandbox):
+    # given
+    vendor = sandbox_vendor(cast, unpriced_sandbox)
+    # when
+    refresh = services.catalog_refresh(vendor=vendor, actor=cast.cloud_admin)
+    # then: every offer is imported, none priced, each one said so
+    assert refresh.status == RefreshStatus.COMPLETED
+    assert refresh.new_count >= 10
+    assert not VendorPrice.objects.filter(offer__vendor=vendor).exists()
+    for_sale = Offer.objects.filter(vendor=vendor, status="active").count()
+    assert refresh.no_price_count == for_sale > 0
+    assert refresh.changes.filter(kind=ChangeKind.NO_PRICE).count() == for_sale
+    page = sign_in(client, "cloudadmin").get(f"/catalog/refreshes/{refresh.pk}/")
+    assert page.status_code == 200
+    assert f"{for_sale} offers came without a price" in page.content.decode()
