@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import codecs
 import datetime as dt
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -18,6 +19,7 @@ from typing import Any
 import pytest
 
 from seatkeeper.providers import interface as i
+from seatkeeper.providers.errors import NotFound
 from seatkeeper.providers.microsoft.adapter import MicrosoftProvider
 from seatkeeper.providers.microsoft.auth import forget_token_sources
 from seatkeeper.providers.tests.helpers import BUSINESS_BASIC, buy, new_customer, order_line
@@ -293,3 +295,18 @@ def test_one_unreadable_record_per_page_is_skipped_and_counted(
     assert read == [c for n, c in enumerate(expected) if n % 3 != 0]
     assert all('"CompanyProfile"' in r.raw for r in listing.skipped_records)
     assert (page.skipped, len(page.items)) == (1, 2)
+
+
+def test_vendor_errors_in_pascal_case_keep_their_codes(
+    provider: MicrosoftProvider, clean_sandbox: Any
+) -> None:
+    # given
+    customer_id = clean_sandbox.demo_customers[0]["tenant_id"]
+
+    # when: the error body comes as {"Code": 20003, "Description": ...} after a BOM
+    with pytest.raises(NotFound) as missing:
+        provider.get_subscription(customer_id=customer_id, subscription_id=str(uuid.uuid4()))
+
+    # then
+    assert missing.value.code == "20003"
+    assert missing.value.http_status == 404
