@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from . import identity
+from . import identity, signin
 from .state import PARTNER_CENTER_AUDIENCE, Sandbox
 from .store import dumps, iso, parse_iso
 from .web import json_response, sandbox_of
@@ -69,6 +69,7 @@ def sandbox_info(sandbox: Sandbox) -> dict[str, Any]:
         "client_secret": ident.client_secret,
         "agent_upn": ident.agent_upn,
         "agent_password": agent_password[0] if agent_password else None,
+        "agent_totp_secret": signin.totp_secret(sandbox, ident.agent_oid),
         "admin_key": ident.admin_key,
         "ca_cert": str(sandbox.data_dir / "tls" / "ca.pem"),
         "demo_customers": [
@@ -200,6 +201,34 @@ async def access_token(request: Request, sandbox: Sandbox) -> Response:
     return json_response({"access_token": token, "expires_on": exp})
 
 
+async def mfa_code(request: Request, sandbox: Sandbox) -> Response:
+    """The partner agent's current one-time code (what its authenticator app shows now, by the
+    sandbox's clock). Query: ``upn`` (default: the demo agent)."""
+    upn = request.query_params.get("upn") or sandbox.identity.agent_upn
+    agent = sandbox.store.one("SELECT oid, upn FROM agents WHERE upn = ? COLLATE NOCASE", (upn,))
+    if agent is None:
+        raise ValueError(f"unknown agent {upn!r}")
+    now = sandbox.clock.timestamp()
+    return json_response(
+        {
+            "upn": agent[1],
+            "code": signin.totp_code(signin.totp_secret(sandbox, agent[0]), now),
+            "validForSeconds": int(signin.TOTP_STEP - now % signin.TOTP_STEP),
+        }
+    )
+
+
+async def add_redirect_uri(request: Request, sandbox: Sandbox) -> Response:
+    """Register a redirect URI for an application, as its owner does in the Entra portal.
+
+    Body: ``{"redirectUri": "https://seatkeeper.example/providers/consent/callback/",
+    "clientId"?: <default: the demo application>}`` -> ``{clientId, redirectUris}``."""
+    body = await _json(request)
+    client_id = str(body.get("clientId") or sandbox.identity.client_id)
+    uris = identity.register_redirect_uri(sandbox, client_id, str(body["redirectUri"]))
+    return json_response({"clientId": client_id, "redirectUris": uris})
+
+
 async def accept_relationship(request: Request, sandbox: Sandbox) -> Response:
     """A foreign tenant accepts the reseller relationship request: it becomes a customer.
 
@@ -307,5 +336,7 @@ def routes() -> list[Route]:
         Route("/_sandbox/refresh-token", g(refresh_token), methods=["POST"]),
         Route("/_sandbox/access-token", g(access_token), methods=["POST"]),
         Route("/_sandbox/accept-relationship", g(accept_relationship), methods=["POST"]),
+        Route("/_sandbox/mfa-code", g(mfa_code), methods=["GET"]),
+        Route("/_sandbox/apps/redirect-uris", g(add_redirect_uri), methods=["POST"]),
         Route("/_sandbox/reset", g(reset), methods=["POST"]),
     ]

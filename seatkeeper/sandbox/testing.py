@@ -10,6 +10,8 @@ with running_sandbox(tmp_path) as sbx:
 from __future__ import annotations
 
 import datetime as dt
+import html
+import re
 import socket
 import ssl
 import threading
@@ -125,6 +127,18 @@ class AdminClient:
             body["lifetime"] = lifetime
         return self._call("POST", "/_sandbox/access-token", body)["access_token"]
 
+    def mfa_code(self, upn: str | None = None) -> str:
+        """The partner agent's current one-time code (its authenticator app, by sandbox time)."""
+        params = {"upn": upn} if upn else None
+        return self._call("GET", "/_sandbox/mfa-code", params=params)["code"]
+
+    def add_redirect_uri(self, redirect_uri: str, client_id: str | None = None) -> list[str]:
+        """Register a redirect URI for the demo application (or `client_id`)."""
+        body: dict[str, Any] = {"redirectUri": redirect_uri}
+        if client_id:
+            body["clientId"] = client_id
+        return self._call("POST", "/_sandbox/apps/redirect-uris", body)["redirectUris"]
+
     def accept_relationship(self, domain: str, **body: Any) -> dict[str, Any]:
         """The foreign tenant ``domain`` accepts the reseller relationship: returns the Customer."""
         return self._call("POST", "/_sandbox/accept-relationship", {"domain": domain, **body})
@@ -164,6 +178,43 @@ class SandboxInfo:
             timeout=kwargs.pop("timeout", 30),
             **kwargs,
         )
+
+
+_FLOW_TOKEN = re.compile(r'name="flowToken" value="([^"]+)"')
+
+
+def sign_in_and_consent(
+    info: SandboxInfo,
+    auth_uri: str,
+    *,
+    password: str | None = None,
+    mfa: bool = True,
+    decision: str = "accept",
+) -> httpx.Response:
+    """Go through the sandbox's sign-in pages like a browser: the partner agent's password, the
+    one-time code (or "Skip for now" when `mfa` is false), then the consent page when it is
+    shown. Returns the last answer: the redirect back to the application, or the page that
+    stopped the sign-in."""
+
+    def submit(page: httpx.Response, fields: dict[str, str]) -> httpx.Response:
+        match = _FLOW_TOKEN.search(page.text)
+        if page.status_code != 200 or match is None:
+            return page
+        return browser.post(auth_uri, data={"flowToken": html.unescape(match[1]), **fields})
+
+    with httpx.Client(verify=info.ssl_context(), timeout=30) as browser:
+        page = browser.get(auth_uri)
+        page = submit(page, {"login": info.agent_upn, "password": password or info.agent_password})
+        if "Enter code" in page.text:
+            answer = (
+                {"otc": info.admin.mfa_code(), "decision": "verify"}
+                if mfa
+                else {"decision": "skip"}
+            )
+            page = submit(page, answer)
+        if "Permissions requested" in page.text:
+            page = submit(page, {"decision": decision})
+        return page
 
 
 def _server_class() -> type:

@@ -6,16 +6,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import re
 from urllib.parse import parse_qs, urlparse
 
-import httpx
 import jwt
 import msal
 import pytest
 import requests
 
-from seatkeeper.sandbox.testing import SandboxInfo
+from seatkeeper.sandbox.testing import SandboxInfo, sign_in_and_consent
 
 PC = "https://api.partnercenter.microsoft.com"
 
@@ -211,31 +209,14 @@ def test_unknown_client_and_password_grant_errors(shared_sandbox: SandboxInfo) -
 
 
 def _consent(info: SandboxInfo, auth_uri: str, *, mfa: bool = True) -> str:
-    """Drive the consent page like a browser: GET the form, POST approve, return the redirect."""
-    with httpx.Client(verify=info.ssl_context()) as browser:
-        page = browser.get(auth_uri)
-        assert page.status_code == 200 and "<form" in page.text
-        hidden = dict(
-            re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', page.text)
-        )
-        hidden = {
-            k: v.replace("&amp;", "&").replace("&#x27;", "'").replace("&quot;", '"')
-            for k, v in hidden.items()
-        }
-        form = {
-            **hidden,
-            "login": info.agent_upn,
-            "password": info.agent_password,
-            "decision": "approve",
-        }
-        if mfa:
-            form["mfa"] = "1"
-        answer = browser.post(auth_uri.split("?")[0], data=form)
+    """Drive the sign-in pages like a browser (password, MFA, consent); return the redirect."""
+    answer = sign_in_and_consent(info, auth_uri, mfa=mfa)
     assert answer.status_code == 302, answer.text
     return answer.headers["location"]
 
 
 def test_msal_auth_code_flow_with_consent_page_then_refresh(sandbox: SandboxInfo) -> None:
+    sandbox.admin.add_redirect_uri("http://localhost:8400/callback")
     app = _msal_app(sandbox)
     scopes = [f"{PC}/user_impersonation"]
     flow = app.initiate_auth_code_flow(scopes, redirect_uri="http://localhost:8400/callback")
@@ -266,6 +247,7 @@ def test_msal_auth_code_flow_with_consent_page_then_refresh(sandbox: SandboxInfo
 
 
 def test_auth_code_is_single_use_and_pkce_checked(sandbox: SandboxInfo) -> None:
+    sandbox.admin.add_redirect_uri("http://localhost:8400/cb")
     app = _msal_app(sandbox)
     flow = app.initiate_auth_code_flow(
         [f"{PC}/user_impersonation"], redirect_uri="http://localhost:8400/cb"
@@ -292,6 +274,7 @@ def test_auth_code_is_single_use_and_pkce_checked(sandbox: SandboxInfo) -> None:
 
 
 def test_v1_auth_code_redeem_and_refresh(sandbox: SandboxInfo) -> None:
+    sandbox.admin.add_redirect_uri("https://localhost/cb")
     auth = (
         f"{sandbox.authority_url}/oauth2/authorize?client_id={sandbox.client_id}&response_type=code"
         f"&redirect_uri=https://localhost/cb&resource={PC}&state=s1"
@@ -322,23 +305,6 @@ def test_v1_auth_code_redeem_and_refresh(sandbox: SandboxInfo) -> None:
             },
         ).json()
     assert _claims(refreshed["access_token"])["upn"] == sandbox.agent_upn
-
-
-def test_consent_denied_redirects_with_access_denied(sandbox: SandboxInfo) -> None:
-    auth = f"{sandbox.authority_url}/oauth2/v2.0/authorize?client_id={sandbox.client_id}&response_type=code&redirect_uri=https://localhost/cb&scope=openid&state=z"
-    with httpx.Client(verify=sandbox.ssl_context()) as browser:
-        answer = browser.post(
-            auth.split("?")[0],
-            data={
-                "client_id": sandbox.client_id,
-                "redirect_uri": "https://localhost/cb",
-                "response_type": "code",
-                "state": "z",
-                "decision": "deny",
-            },
-        )
-    query = parse_qs(urlparse(answer.headers["location"]).query)
-    assert query["error"] == ["access_denied"] and query["state"] == ["z"]
 
 
 def test_refresh_token_expires_after_90_days_of_inactivity(sandbox: SandboxInfo) -> None:
@@ -448,6 +414,7 @@ def test_msal_with_oidc_authority_uses_v1_metadata(shared_sandbox: SandboxInfo) 
 
 def test_sam_consent_via_common_with_code_id_token_in_fragment(sandbox: SandboxInfo) -> None:
     # The Secure Application Model consent URL of the docs (reference §2.3).
+    sandbox.admin.add_redirect_uri("https://localhost/sam")
     auth = (
         f"{sandbox.base_url}/common/oauth2/authorize?client_id={sandbox.client_id}"
         f"&response_type=code%20id_token&redirect_uri=https://localhost/sam&resource={PC}"
