@@ -145,3 +145,4 @@ def organisation_values(organisation: Organisation) -> dict:
 
 
 from seatkeeper.testing.browser import browser, page  # noqa: E402, F401 - shared fixtures
+from seatkeeper.testing.mail import smtp_server  # noqa: E402, F401 - shared fixture

@@ -546,6 +546,14 @@ class AuditRecord:
     resource_old_value: str = ""
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConnectionCheck:
+    """What a connection test proved: the application's credentials always (or it raised), the
+    partner's delegated consent (App+User, Secure Application Model) when `user_consent`."""
+
+    user_consent: bool
+
+
 # --- the interface ----------------------------------------------------------------------------
 
 
@@ -557,6 +565,11 @@ class Provider(Protocol):
 
     def close(self) -> None:
         """Release pooled connections; also available as `with get_provider(...) as p:`."""
+        ...
+
+    def check_connection(self) -> ConnectionCheck:
+        """Prove the credentials with the vendor (tokens and one small read); raises
+        ProviderError (AuthFailed for refused credentials) when they do not work."""
         ...
 
     # customers

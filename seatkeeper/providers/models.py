@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -15,6 +17,15 @@ class ProviderKind(models.TextChoices):
 
 MICROSOFT_AUTHORITY_HOST = "https://login.microsoftonline.com"
 MICROSOFT_API_BASE_URL = "https://api.partnercenter.microsoft.com"
+# Microsoft: a refresh token unused for 90 days can no longer be redeemed; each use renews it.
+REFRESH_TOKEN_INACTIVITY_LIMIT = dt.timedelta(days=90)
+
+
+class ConsentStatus(models.TextChoices):
+    NOT_GRANTED = "not_granted", _("Not granted")
+    GRANTED = "granted", _("Granted")
+    # Refused by the authority (expired, revoked) or past 90 days unused: only a new consent helps.
+    NEEDED = "needed", _("Consent needed")
 
 
 class ProviderAccount(TimestampedModel):
@@ -44,6 +55,18 @@ class ProviderAccount(TimestampedModel):
     # Extra CAs to trust (the sandbox's, or a corporate proxy's). TLS verification stays on.
     ca_bundle_path = models.CharField(_("CA bundle path"), max_length=500, blank=True)
     is_active = models.BooleanField(_("active"), default=True)
+    # The partner's consent (Secure Application Model): who gave it and when, when its refresh
+    # token was last redeemed (it lapses after 90 days unused), when the authority refused it.
+    consent_granted_at = models.DateTimeField(_("consent granted"), null=True, blank=True)
+    consented_by = models.CharField(_("consented by"), max_length=255, blank=True)
+    refresh_token_used_at = models.DateTimeField(
+        _("refresh token last used"), null=True, blank=True
+    )
+    consent_lost_at = models.DateTimeField(_("consent refused"), null=True, blank=True)
+    consent_error = models.CharField(_("consent error"), max_length=500, blank=True)
+    # The smallest expiry warning (in days before expiry) already e-mailed for the current token
+    # lifetime; cleared whenever the token is used again.
+    expiry_warning_days = models.PositiveSmallIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["name"]
@@ -75,6 +98,31 @@ class ProviderAccount(TimestampedModel):
     def set_refresh_token(self, token: str | None) -> None:
         self.refresh_token_encrypted = crypto.encrypt(token) if token else ""
         self.refresh_token_updated_at = clock.now() if token else None
+
+    @property
+    def refresh_token_expires_at(self) -> dt.datetime | None:
+        """When the stored refresh token lapses if nobody uses it (last use + 90 days)."""
+        if not self.refresh_token_encrypted:
+            return None
+        moments = [
+            moment
+            for moment in (
+                self.refresh_token_used_at,
+                self.refresh_token_updated_at,
+                self.consent_granted_at,
+            )
+            if moment is not None
+        ]
+        return max(moments) + REFRESH_TOKEN_INACTIVITY_LIMIT if moments else None
+
+    @property
+    def consent_status(self) -> ConsentStatus:
+        if not self.refresh_token_encrypted:
+            return ConsentStatus.NOT_GRANTED
+        expires_at = self.refresh_token_expires_at
+        if self.consent_lost_at is not None or (expires_at and expires_at <= clock.now()):
+            return ConsentStatus.NEEDED
+        return ConsentStatus.GRANTED
 
 
 class RateLimitBucket(models.Model):

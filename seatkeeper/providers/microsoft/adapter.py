@@ -117,11 +117,28 @@ class MicrosoftProvider:
                 refresh_token_updated_at=clock.now(),
             )
 
+        def record_redemption() -> None:
+            from seatkeeper.providers.services import account_token_redeemed
+
+            account_token_redeemed(account_id=account_pk)
+
+        def record_consent_lost(refresh_token: str, error: str, description: str) -> None:
+            from seatkeeper.providers.services import account_consent_lost
+
+            account_consent_lost(
+                account_id=account_pk,
+                refresh_token=refresh_token,
+                error=error,
+                description=description,
+            )
+
         tokens = shared_token_source(
             credentials=credentials,
             refresh_token=account.refresh_token,
             on_refresh_token=store_refresh_token,
             scope=f"account:{account_pk}",
+            on_redeemed=record_redemption,
+            on_consent_lost=record_consent_lost,
         )
         budget = budget or ThrottleBudget.from_settings()
         account_key = str(account_pk)
@@ -148,6 +165,25 @@ class MicrosoftProvider:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+    # --- the connection itself --------------------------------------------------------------
+
+    def check_connection(self) -> i.ConnectionCheck:
+        """Prove the credentials: an app-only token, then (when consent is stored) a freshly
+        redeemed App+User token, and one small read of the partner's customers with it."""
+        tokens = self.client.tokens
+        tokens.token(kind=TokenKind.APP)
+        user_consent = tokens.has_user_consent
+        if user_consent:
+            # Redeem the refresh token now, not an access token cached an hour ago.
+            tokens.invalidate(kind=USER)
+        self.client.send(
+            "GET",
+            "/v1/customers",
+            params={"size": 1},
+            token_kind=USER if user_consent else TokenKind.APP,
+        )
+        return i.ConnectionCheck(user_consent=user_consent)
 
     # --- customers -------------------------------------------------------------------------
 

@@ -10,6 +10,9 @@ Two kinds of token (protocol facts):
   otherwise the consent silently dies after 90 days.
 Access tokens are cached per process until shortly before they expire; a 401 from the API makes
 the client call `invalidate()` and fetch a fresh one (the server's idea of "expired" wins).
+Every redemption of the refresh token is reported (`on_redeemed`), so the account can show when
+the consent was last used and when it will lapse; a redemption refused as `invalid_grant` (expired,
+revoked) or `interaction_required` is reported too (`on_consent_lost`): only a new consent helps.
 """
 
 from __future__ import annotations
@@ -48,6 +51,8 @@ KNOWN_AUTHORITY_HOSTS = frozenset(
 )
 # Renew a little early so a token never expires between our check and the server's.
 EXPIRY_MARGIN = dt.timedelta(minutes=2)
+# Token endpoint errors after which the stored refresh token is of no more use.
+CONSENT_LOST_ERRORS = frozenset({"invalid_grant", "interaction_required"})
 
 
 class TokenKind(enum.StrEnum):
@@ -86,6 +91,34 @@ class _Cached:
     expires_at: dt.datetime
 
 
+def build_msal_app(
+    credentials: Credentials,
+) -> tuple[msal.ConfidentialClientApplication, requests.Session]:
+    """An msal application for these credentials, and the HTTP session it uses (close it).
+
+    msal reads the authority's metadata over the network here. Instance discovery (a call to
+    login.microsoftonline.com) is only for Microsoft's own hosts: the sandbox is unreachable from
+    Microsoft and the real network is unreachable from tests."""
+    host = urlsplit(credentials.authority_host).hostname or ""
+    session = _TokenHttpSession(verify=credentials.ca_bundle or True, timeout=credentials.timeout)
+    try:
+        app = msal.ConfidentialClientApplication(
+            credentials.client_id,
+            client_credential=credentials.client_secret,
+            authority=credentials.authority,
+            http_client=session,
+            # Ignored by msal once http_client is given (the session carries the bundle); kept
+            # so the trust setting reads the same here as everywhere else.
+            verify=credentials.ca_bundle or True,
+            timeout=credentials.timeout,
+            instance_discovery=host in KNOWN_AUTHORITY_HOSTS,
+        )
+    except BaseException:
+        session.close()
+        raise
+    return app, session
+
+
 class TokenSource:
     """Hands out bearer tokens; safe to share between threads."""
 
@@ -95,12 +128,16 @@ class TokenSource:
         credentials: Credentials,
         refresh_token: str | None = None,
         on_refresh_token: Callable[[str], None] | None = None,
+        on_redeemed: Callable[[], None] | None = None,
+        on_consent_lost: Callable[[str, str, str], None] | None = None,
     ) -> None:
         self.credentials = credentials
         self._refresh_token = refresh_token
         # Tokens we issued or were given: a stale copy read from the database is not a change.
         self._known_refresh_tokens = {refresh_token} if refresh_token else set()
         self._on_refresh_token = on_refresh_token
+        self._on_redeemed = on_redeemed
+        self._on_consent_lost = on_consent_lost
         self._lock = threading.Lock()
         self._cached: dict[TokenKind, _Cached] = {}
         # Built on first use: msal reads the authority's metadata over the network when it
@@ -114,21 +151,8 @@ class TokenSource:
         return self._app
 
     def _build_app(self) -> msal.ConfidentialClientApplication:
-        host = urlsplit(self.credentials.authority_host).hostname or ""
-        self._session = _TokenHttpSession(
-            verify=self.credentials.ca_bundle or True, timeout=self.credentials.timeout
-        )
-        return msal.ConfidentialClientApplication(
-            self.credentials.client_id,
-            client_credential=self.credentials.client_secret,
-            authority=self.credentials.authority,
-            http_client=self._session,
-            # Ignored by msal once http_client is given (the session carries the bundle); kept
-            # so the trust setting reads the same here as everywhere else.
-            verify=self.credentials.ca_bundle or True,
-            timeout=self.credentials.timeout,
-            instance_discovery=host in KNOWN_AUTHORITY_HOSTS,
-        )
+        app, self._session = build_msal_app(self.credentials)
+        return app
 
     def close(self) -> None:
         if self._app is not None:
@@ -198,6 +222,13 @@ class TokenSource:
             logger.warning(
                 "token request refused: %s %s (codes %s)", error, description, ", ".join(codes)
             )
+            if (
+                kind is TokenKind.USER
+                and error in CONSENT_LOST_ERRORS
+                and self._on_consent_lost is not None
+            ):
+                refused = self._refresh_token or ""
+                self._on_consent_lost(refused, str(error), description)
             raise AuthFailed(
                 f"token request refused ({error}): {description}",
                 code=codes[0],
@@ -214,6 +245,8 @@ class TokenSource:
             self._known_refresh_tokens.add(new_refresh_token)
             if self._on_refresh_token is not None:
                 self._on_refresh_token(new_refresh_token)
+        if kind is TokenKind.USER and self._on_redeemed is not None:
+            self._on_redeemed()
         expires_in = int(result.get("expires_in") or 600)
         return _Cached(
             token=result["access_token"],
@@ -251,6 +284,8 @@ def shared_token_source(
     refresh_token: str | None,
     on_refresh_token: Callable[[str], None] | None,
     scope: str,
+    on_redeemed: Callable[[], None] | None = None,
+    on_consent_lost: Callable[[str, str, str], None] | None = None,
 ) -> TokenSource:
     """One TokenSource per account and credentials per process, so tokens are reused by every
     adapter built for that account. Changing the secret or the refresh token gives a new one."""
@@ -262,6 +297,8 @@ def shared_token_source(
                 credentials=credentials,
                 refresh_token=refresh_token,
                 on_refresh_token=on_refresh_token,
+                on_redeemed=on_redeemed,
+                on_consent_lost=on_consent_lost,
             )
             _sources[key] = source
         else:
