@@ -23,4 +23,5 @@ urlpatterns = [
     path("", include("seatkeeper.catalog.api_urls")),
     path("", include("seatkeeper.pricing.api_urls")),
     path("", include("seatkeeper.subscriptions.api_urls")),
+    path("", include("seatkeeper.providers.api_urls")),
 ]

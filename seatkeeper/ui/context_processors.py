@@ -35,6 +35,8 @@ def navigation(request) -> dict:
     items.append(("subscriptions", _("Subscriptions"), subscriptions))
     if user.role in permissions.PARTNER_STAFF:
         items.append(("fulfilment", _("Fulfilment"), reverse("fulfilment_queue")))
+    if user.role == Role.CLOUD_ADMIN and user.organisation.kind == "partner":
+        items.append(("providers", _("Provider accounts"), reverse("provider_accounts")))
     items.append(("activity", _("Activity log"), reverse("activity_list")))
     if permissions.can_use_admin_site(user):
         items.append(("admin", _("Administration"), reverse("admin:index")))
