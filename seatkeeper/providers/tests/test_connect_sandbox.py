@@ -1,0 +1,106 @@
+"""`seatkeeper connect_sandbox`: the demo partner registered at a real sandbox through the same
+services as a person (audited), and each demo customer linked to its own company's tenant."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+from django.core.management import call_command
+
+from seatkeeper.accounts.models import Organisation, OrganisationKind
+from seatkeeper.activity.models import ActivityRecord
+from seatkeeper.providers.microsoft.auth import forget_token_sources
+from seatkeeper.providers.models import ConsentStatus, ProviderAccount
+from seatkeeper.subscriptions.models import Tenant
+
+
+@pytest.fixture
+def demo_sandbox(tmp_path, settings) -> Iterator:
+    testing = pytest.importorskip("seatkeeper.sandbox.testing")
+    settings.VAR_DIR = tmp_path
+    with testing.running_sandbox(tmp_path) as sandbox:
+        yield sandbox
+        forget_token_sources()
+
+
+def _company_of(sandbox, tenant_id: str) -> str:
+    return sandbox.sandbox.store.one(
+        "SELECT company_name FROM customers WHERE id = ?", (tenant_id,)
+    )[0]
+
+
+def _sandbox_customers(sandbox) -> int:
+    return sandbox.sandbox.store.one("SELECT count(*) FROM customers")[0]
+
+
+def test_connect_sandbox_registers_through_services_and_links_by_company(
+    db, demo_sandbox, tmp_path
+):
+    # Given the demo data, and a sandbox that already holds a tenant of Harbour Logistics under
+    # a domain of its own
+    call_command("demo")
+    with demo_sandbox.client(demo_sandbox.admin.access_token()) as client:
+        created = client.post(
+            "/v1/customers",
+            json={
+                "companyProfile": {"domain": "harbourlogisticsltd.onmicrosoft.com"},
+                "billingProfile": {
+                    "email": "it@harbour.example",
+                    "culture": "en-GB",
+                    "language": "en",
+                    "companyName": "Harbour Logistics Ltd",
+                    "defaultAddress": {
+                        "country": "GB",
+                        "city": "Bristol",
+                        "addressLine1": "1 Quay Street",
+                        "postalCode": "BS1 4DJ",
+                        "firstName": "Emma",
+                        "lastName": "Clarke",
+                    },
+                },
+            },
+        )
+    assert created.status_code == 201, created.text
+    info_path = tmp_path / "sandbox.json"
+    info_path.write_text(json.dumps(demo_sandbox.admin.info()))
+    # When the demo partner is connected
+    call_command("connect_sandbox", str(info_path))
+    # Then the account was registered and consented through the audited services
+    account = ProviderAccount.objects.get()
+    assert account.consent_status == ConsentStatus.GRANTED
+    assert account.refresh_token_used_at is not None  # the connection was tested
+    operations = set(
+        ActivityRecord.objects.filter(object_type="provideraccount").values_list(
+            "operation", flat=True
+        )
+    )
+    assert operations == {"provider_account.register", "provider_account.consent"}
+    # And every demo customer is linked to a tenant of its own company, never another's
+    customers = Organisation.objects.filter(kind=OrganisationKind.CUSTOMER)
+    tenants = {tenant.customer.name: tenant for tenant in Tenant.objects.select_related("customer")}
+    assert set(tenants) == set(customers.values_list("name", flat=True))
+    for name, tenant in tenants.items():
+        assert _company_of(demo_sandbox, tenant.vendor_customer_id).startswith(name), name
+    assert tenants["Harbour Logistics"].domain == "harbourlogisticsltd.onmicrosoft.com"
+    assert tenants["3DServiceLab"].domain == "3dservicelab.onmicrosoft.com"
+    assert not Tenant.objects.filter(domain="harboursidevets.onmicrosoft.com").exists()
+    # When it runs again, nothing changes, here or at the sandbox (the catalog is imported again:
+    # that import is recorded as such)
+    records = ActivityRecord.objects.exclude(operation="catalog.refresh")
+    counts = (records.count(), Tenant.objects.count())
+    sandbox_customers = _sandbox_customers(demo_sandbox)
+    call_command("connect_sandbox", str(info_path))
+    assert (records.count(), Tenant.objects.count()) == counts
+    assert _sandbox_customers(demo_sandbox) == sandbox_customers
+
+
+def test_connect_sandbox_without_demo_data_says_what_to_do(db, demo_sandbox, tmp_path):
+    from django.core.management.base import CommandError
+
+    info_path = tmp_path / "sandbox.json"
+    info_path.write_text(json.dumps(demo_sandbox.admin.info()))
+    with pytest.raises(CommandError, match="run `seatkeeper demo` first"):
+        call_command("connect_sandbox", str(info_path))
+    assert not ProviderAccount.objects.exists()
