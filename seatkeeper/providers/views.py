@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from seatkeeper.accounts.models import Organisation, OrganisationKind
+from seatkeeper.accounts.models import Organisation
 from seatkeeper.activity.selectors import activity_visible_to
 from seatkeeper.core.errors import ServiceError
 from seatkeeper.providers import consent_session, permissions, selectors, services
@@ -53,9 +53,9 @@ def refusals_shown(view):
 def _partner(request: HttpRequest) -> Organisation:
     """The partner whose accounts the person manages; anyone but its cloud admins is refused."""
     organisation = request.user.organisation
-    if organisation is None or organisation.kind != OrganisationKind.PARTNER:
-        raise PermissionDenied(_("Only the partner's cloud admins manage provider accounts."))
-    if not permissions.can_manage_provider_accounts(request.user, organisation):
+    if organisation is None or not permissions.can_manage_provider_accounts(
+        request.user, organisation
+    ):
         raise PermissionDenied(_("Only the partner's cloud admins manage provider accounts."))
     return organisation
 
