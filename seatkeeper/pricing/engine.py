@@ -521,12 +521,26 @@ class PricingContext:
         self._cost_cache[cache_key] = result
         return result
 
+    def _sellers_of(self, customer: _Org) -> frozenset[int]:
+        """The organisations whose rules may price `customer`: the partner and the customer's
+        reseller, nobody beside them."""
+        parent = self.organisations.get(customer.parent_id)
+        return frozenset({self.partner.id, parent.id if parent else self.partner.id})
+
     def _best_rule(self, levels: Iterable[tuple], offer: _Offer, request: PriceRequest):
+        # Services refuse a rule about somebody else's customer or subscription; a row written
+        # before they did (or by hand) must not move a price in another tenant's tree either.
+        customer = self.organisations[request.customer_id]
+        sellers = self._sellers_of(customer)
         best = None
         for level in levels:
             for versions in self.rules.get(level, ()):
                 rule = versions.at(request.on)
                 if rule is None or rule.method == Method.REMOVED:
+                    continue
+                if rule.owner_id not in sellers:
+                    continue
+                if rule.subscription_ref and rule.target_id != customer.id:
                     continue
                 if not rule.matches(offer, request.term, request.billing_cycle):
                     continue

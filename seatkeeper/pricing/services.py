@@ -10,9 +10,11 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
+from django.apps import apps
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
@@ -584,8 +586,11 @@ def margin_rule_set(
                   "reseller's customers."),
                 field="target",
             )  # fmt: skip
-    if subscription_ref and (target is None or target.kind != OrganisationKind.CUSTOMER):
-        raise ServiceError(_("A rule for one subscription names its customer."), field="target")
+    subscription_ref = subscription_ref.strip()
+    if subscription_ref:
+        if target is None or target.kind != OrganisationKind.CUSTOMER:
+            raise ServiceError(_("A rule for one subscription names its customer."), field="target")
+        _check_subscription_of(target, subscription_ref)
     partner = _partner(owner)
     for scoped in (vendor, offer):
         if scoped is not None:
@@ -620,7 +625,7 @@ def margin_rule_set(
         owner=owner,
         tier=tier,
         target=target,
-        subscription_ref=subscription_ref.strip(),
+        subscription_ref=subscription_ref,
         vendor=vendor,
         category=category.strip(),
         offer=offer,
@@ -686,6 +691,20 @@ def margin_rule_remove(
         details={"rule": rule.pk, "effective_from": removal.effective_from.isoformat()},
     )
     return removal
+
+
+def _check_subscription_of(customer: Organisation, subscription_ref: str) -> None:
+    """A rule for one subscription prices that subscription only if it is the customer's.
+
+    Anything else (another customer's subscription, one that does not exist, not an id) gets
+    the same answer, so the error tells nobody whether a subscription exists elsewhere."""
+    # The subscriptions app sits above pricing; its model is looked up, not imported.
+    subscription_model = apps.get_model("subscriptions", "Subscription")
+    belongs = re.fullmatch(r"[0-9]{1,18}", subscription_ref) is not None and (
+        subscription_model.objects.filter(pk=int(subscription_ref), customer=customer).exists()
+    )
+    if not belongs:
+        raise ServiceError(_("This customer has no such subscription."), field="subscription_ref")
 
 
 def _partner(organisation: Organisation) -> Organisation:

@@ -681,7 +681,9 @@ def _current_margin(subscription: Subscription):
     from seatkeeper.pricing.models import MarginRule
 
     return (
-        MarginRule.objects.filter(subscription_ref=str(subscription.pk))
+        MarginRule.objects.filter(
+            subscription_ref=str(subscription.pk), target_id=subscription.customer_id
+        )
         .order_by("-effective_from", "-id")
         .first()
     )

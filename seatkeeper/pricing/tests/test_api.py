@@ -166,3 +166,25 @@ def test_a_catalog_refresh_starts_in_the_worker_and_is_listed(
     runs = api_as("cloudadmin").get(url).json()
     assert [run["status"] for run in runs] == ["completed", "completed"]
     assert runs[0]["unchanged_count"] == 3
+
+
+def test_a_reseller_cannot_price_another_resellers_subscription_through_its_own_customer(
+    cast, world
+):
+    # given a subscription of reseller two's customer
+    from seatkeeper.pricing.tests.test_services import subscription_of
+
+    foreign = subscription_of(cast.customer_three, world.basic)
+    body = {
+        "tier": "customer",
+        "method": "markup",
+        "value": "0",
+        "target": cast.customer.pk,
+        "subscription_ref": str(foreign.pk),
+    }
+    # when reseller one names it with its own customer as the target
+    response = api_as("reselleradmin").post("/api/v1/margin-rules/", body, format="json")
+    # then it is refused on the field, and nothing is written
+    assert response.status_code == 400
+    assert set(response.json()["fields"]) == {"subscription_ref"}
+    assert MarginRule.objects.count() == 0

@@ -34,30 +34,52 @@ def customer_price(cast, world, customer=None, offer=None, on=None):
     )
 
 
+def subscription_of(customer, offer):
+    """A subscription row, as the subscriptions app keeps it (pricing only knows its id)."""
+    from seatkeeper.subscriptions.models import Subscription
+
+    return Subscription.objects.create(
+        customer=customer, offer=offer, friendly_name=f"Seats of {customer}", quantity=5,
+        term="P1Y", billing_cycle="annual", start_date=clock.today(), term_start=clock.today(),
+    )  # fmt: skip
+
+
 @pytest.mark.parametrize(
-    ("_case", "username", "owner", "tier", "target", "allowed"),
+    ("_case", "username", "owner", "tier", "target", "subscription_of_", "allowed"),
     [
-        ("cloud admin, all resellers", "cloudadmin", "partner", Tier.RESELLER, None, True),
-        ("cloud admin, one reseller", "cloudadmin", "partner", Tier.RESELLER, "reseller", True),
-        ("operator, reseller prices", "operator", "partner", Tier.RESELLER, None, False),
-        ("operator, a direct customer", "operator", "partner", Tier.CUSTOMER, "direct_customer", True),  # noqa: E501
-        ("reseller admin, its customer", "reselleradmin", "reseller", Tier.CUSTOMER, "customer", True),  # noqa: E501
-        ("reseller admin, all its customers", "reselleradmin", "reseller", Tier.CUSTOMER, None, True),  # noqa: E501
-        ("reseller admin, another's customer", "reselleradmin", "reseller", Tier.CUSTOMER, "customer_three", False),  # noqa: E501
-        ("reseller admin, as the partner", "reselleradmin", "partner", Tier.CUSTOMER, None, False),
-        ("reseller admin, its own price", "reselleradmin", "reseller", Tier.RESELLER, None, False),
-        ("customer admin", "customeradmin", "customer", Tier.CUSTOMER, None, False),
-        ("read-only", "readonly", "reseller", Tier.CUSTOMER, None, False),
-        ("outsider", "outsider", "partner", Tier.RESELLER, None, False),
+        ("cloud admin, all resellers", "cloudadmin", "partner", Tier.RESELLER, None, None, True),
+        ("cloud admin, one reseller", "cloudadmin", "partner", Tier.RESELLER, "reseller", None, True),  # noqa: E501
+        ("operator, reseller prices", "operator", "partner", Tier.RESELLER, None, None, False),
+        ("operator, a direct customer", "operator", "partner", Tier.CUSTOMER, "direct_customer", None, True),  # noqa: E501
+        ("operator, a direct customer's subscription", "operator", "partner", Tier.CUSTOMER, "direct_customer", "direct_customer", True),  # noqa: E501
+        ("reseller admin, its customer", "reselleradmin", "reseller", Tier.CUSTOMER, "customer", None, True),  # noqa: E501
+        ("reseller admin, its customer's subscription", "reselleradmin", "reseller", Tier.CUSTOMER, "customer", "customer", True),  # noqa: E501
+        ("reseller admin, its customer with a sibling customer's subscription", "reselleradmin", "reseller", Tier.CUSTOMER, "customer", "customer_two", False),  # noqa: E501
+        ("reseller admin, its customer with another reseller's subscription", "reselleradmin", "reseller", Tier.CUSTOMER, "customer", "customer_three", False),  # noqa: E501
+        ("reseller admin, its customer with another partner's subscription", "reselleradmin", "reseller", Tier.CUSTOMER, "customer", "outsider_customer", False),  # noqa: E501
+        ("operator, a direct customer with a reseller's subscription", "operator", "partner", Tier.CUSTOMER, "direct_customer", "customer", False),  # noqa: E501
+        ("reseller admin, all its customers", "reselleradmin", "reseller", Tier.CUSTOMER, None, None, True),  # noqa: E501
+        ("reseller admin, another's customer", "reselleradmin", "reseller", Tier.CUSTOMER, "customer_three", None, False),  # noqa: E501
+        ("reseller admin, as the partner", "reselleradmin", "partner", Tier.CUSTOMER, None, None, False),  # noqa: E501
+        ("reseller admin, its own price", "reselleradmin", "reseller", Tier.RESELLER, None, None, False),  # noqa: E501
+        ("customer admin", "customeradmin", "customer", Tier.CUSTOMER, None, None, False),
+        ("read-only", "readonly", "reseller", Tier.CUSTOMER, None, None, False),
+        ("outsider", "outsider", "partner", Tier.RESELLER, None, None, False),
     ],
 )  # fmt: skip
-def test_who_may_set_which_margin_rule(cast, world, _case, username, owner, tier, target, allowed):
+def test_who_may_set_which_margin_rule(
+    cast, world, _case, username, owner, tier, target, subscription_of_, allowed
+):
     # given
+    subscription_ref = ""
+    if subscription_of_:
+        subscription_ref = str(subscription_of(getattr(cast, subscription_of_), world.basic).pk)
     kwargs = dict(
         actor=user(username),
         owner=getattr(cast, owner),
         tier=tier,
         target=getattr(cast, target) if target else None,
+        subscription_ref=subscription_ref,
         method=Method.MARKUP_ON_COST,
         value=Decimal(5),
     )
@@ -66,11 +88,65 @@ def test_who_may_set_which_margin_rule(cast, world, _case, username, owner, tier
         rule = services.margin_rule_set(**kwargs)
         record = ActivityRecord.objects.get(operation="margin_rule.set")
         assert (record.actor, record.object_id) == (user(username), str(rule.pk))
+        assert rule.subscription_ref == subscription_ref
     else:
         with pytest.raises((PermissionRefused, ServiceError)):
             services.margin_rule_set(**kwargs)
         assert MarginRule.objects.count() == 0
         assert not ActivityRecord.objects.filter(operation="margin_rule.set").exists()
+
+
+@pytest.mark.parametrize("subscription_ref", ["999999", "not-an-id", "١٢", "00"])
+def test_a_subscription_that_is_not_the_customers_is_refused_alike(cast, world, subscription_ref):
+    # given another reseller's subscription, and references that name no subscription at all
+    foreign = subscription_of(cast.customer_three, world.basic)
+    # when / then: the same answer whether the subscription exists elsewhere or nowhere
+    messages = set()
+    for ref in (str(foreign.pk), subscription_ref):
+        with pytest.raises(ServiceError) as refused:
+            services.margin_rule_set(
+                actor=cast.reseller_admin, owner=cast.reseller, tier=Tier.CUSTOMER,
+                target=cast.customer, subscription_ref=ref, method=Method.MARKUP_ON_COST,
+                value=Decimal(0),
+            )  # fmt: skip
+        assert refused.value.field == "subscription_ref"
+        messages.add(refused.value.message)
+    assert len(messages) == 1
+    assert MarginRule.objects.count() == 0
+
+
+def test_the_engine_applies_only_rules_of_the_subscriptions_own_sellers(cast, world):
+    """Rows that slipped past the service (written before it checked, or by hand) about
+    another tenant's subscription or customer never move that tenant's prices."""
+    # given a subscription of reseller two's customer, priced from the partner's rule
+    foreign = subscription_of(cast.customer_three, world.basic)
+    services.margin_rule_set(
+        actor=cast.cloud_admin, owner=cast.partner, tier=Tier.CUSTOMER,
+        method=Method.MARKUP_ON_COST, value=Decimal(10), target=cast.customer_three,
+    )  # fmt: skip
+
+    def price():
+        return PricingContext.load(partner=cast.partner).price(
+            PriceRequest(
+                offer_id=world.basic.pk, customer_id=cast.customer_three.pk, term="P1Y",
+                billing_cycle="annual", on=clock.today(), subscription_ref=str(foreign.pk),
+            )
+        ).customer_price  # fmt: skip
+
+    before = price()
+    # when reseller one's rows name that subscription (for its own customer), or that customer
+    common = dict(
+        owner=cast.reseller, tier=Tier.CUSTOMER, method=Method.MARKUP_ON_COST, value=Decimal(0),
+        effective_from=clock.today(),
+    )  # fmt: skip
+    for target, ref in ((cast.customer, str(foreign.pk)), (cast.customer_three, "")):
+        rule = MarginRule(target=target, subscription_ref=ref, **common)
+        rule.scope_key = services._scope_key(rule)
+        rule.save()
+    # then the subscription keeps its price and the rule that made it
+    after = price()
+    assert (after.unit_price, after.source_id) == (before.unit_price, before.source_id)
+    assert before.unit_price == Decimal("59.4000")
 
 
 def test_a_rule_that_would_sell_below_cost_is_refused_with_the_offer_named(cast, world):
