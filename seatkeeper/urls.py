@@ -4,22 +4,25 @@ from django.urls import include, path
 from django.views.i18n import set_language
 
 from seatkeeper.accounts import views as accounts
+from seatkeeper.accounts.forms import SignInForm
 from seatkeeper.activity import views as activity
 from seatkeeper.ui import views as ui
 
 urlpatterns = [
     path("", ui.dashboard, name="dashboard"),
     path("health/", ui.health, name="health"),
-    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path(
+        "login/",
+        auth_views.LoginView.as_view(
+            redirect_authenticated_user=True, authentication_form=SignInForm
+        ),
+        name="login",
+    ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("password/change/", accounts.PasswordChangeView.as_view(), name="password_change"),
     path(
         "password/reset/",
-        auth_views.PasswordResetView.as_view(
-            html_email_template_name=None,
-            email_template_name="registration/password_reset_email.txt",
-            subject_template_name="registration/password_reset_subject.txt",
-        ),
+        accounts.PasswordResetView.as_view(),
         name="password_reset",
     ),
     path(

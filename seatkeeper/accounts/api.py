@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from seatkeeper.accounts import selectors, services
-from seatkeeper.accounts.models import Language, Organisation, OrganisationKind, Role
+from seatkeeper.accounts.models import ApiToken, Language, Organisation, OrganisationKind, Role
 from seatkeeper.accounts.services import ORGANISATION_FIELDS
 
 
@@ -194,6 +194,19 @@ class TokenOutput(serializers.Serializer):
     created_at = serializers.DateTimeField()
     last_used_at = serializers.DateTimeField(allow_null=True)
     revoked_at = serializers.DateTimeField(allow_null=True)
+    expires_at = serializers.DateTimeField(allow_null=True)
+    is_active = serializers.BooleanField()
+
+
+class TokenCreateInput(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+    expires_at = serializers.DateTimeField(
+        required=False, allow_null=True, help_text="Omitted or null: valid until revoked."
+    )
+
+
+class TokenCreatedOutput(TokenOutput):
+    token = serializers.CharField(help_text="The token itself, shown this once only.")
 
 
 class TokenRevokeApi(APIView):
@@ -209,3 +222,22 @@ class TokenListApi(APIView):
     @extend_schema(operation_id="tokens_list", responses=TokenOutput(many=True))
     def get(self, request):
         return Response(TokenOutput(selectors.api_tokens_of(request.user), many=True).data)
+
+    @extend_schema(
+        operation_id="tokens_create",
+        request=TokenCreateInput,
+        responses={201: TokenCreatedOutput},
+        description="A new token for the caller. Made with a token, it expires no later than "
+        "that token.",
+    )
+    def post(self, request):
+        data = TokenCreateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        token, plain = services.api_token_create(
+            actor=request.user,
+            name=data.validated_data["name"],
+            expires_at=data.validated_data.get("expires_at"),
+            created_with=request.auth if isinstance(request.auth, ApiToken) else None,
+        )
+        token.token = plain
+        return Response(TokenCreatedOutput(token).data, status=status.HTTP_201_CREATED)

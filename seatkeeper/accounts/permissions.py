@@ -7,6 +7,8 @@ Changing depends on the role (DESIGN.md, "Who uses it"):
   reseller admin    — their reseller and its customers
   customer admin    — their own customer
   read-only         — nothing
+Whether an organisation is active and its commercial settings (currency) are decided from above:
+only the staff of an organisation above it change them, never its own people.
 """
 
 from __future__ import annotations
@@ -20,8 +22,19 @@ from seatkeeper.accounts.models import (
     User,
 )
 
+# Organisation fields that only the staff above an organisation may change.
+COMMERCIAL_FIELDS = frozenset({"is_active", "default_currency"})
 PARTNER_STAFF = {Role.CLOUD_ADMIN, Role.PARTNER_OPERATOR}
 ADMIN_ROLES = {Role.CLOUD_ADMIN, Role.PARTNER_OPERATOR, Role.RESELLER_ADMIN, Role.CUSTOMER_ADMIN}
+
+
+def can_sign_in(user: User) -> bool:
+    """A login works while it is active and its organisation and all above it are active."""
+    from seatkeeper.accounts.selectors import organisation_in_service
+
+    if not user.is_active:
+        return False
+    return user.organisation_id is None or organisation_in_service(user.organisation)
 
 
 def can_read(user: User, organisation: Organisation) -> bool:
@@ -39,6 +52,15 @@ def _can_administer(user: User, organisation: Organisation) -> bool:
 
 def can_change_organisation(user: User, organisation: Organisation) -> bool:
     return _can_administer(user, organisation)
+
+
+def can_change_commercial_settings(user: User, organisation: Organisation) -> bool:
+    """Activate, deactivate, change the currency: the admins of an organisation above it."""
+    return (
+        organisation.parent_id is not None
+        and organisation.pk != user.organisation_id
+        and _can_administer(user, organisation)
+    )
 
 
 def can_create_organisation(user: User, parent: Organisation, kind: str) -> bool:

@@ -12,6 +12,17 @@ from django.http import Http404
 from seatkeeper.accounts.models import ApiToken, Organisation, User
 
 
+def organisation_in_service(organisation: Organisation) -> bool:
+    """False when `organisation` or any organisation above it is deactivated: deactivating a
+    reseller shuts out its customers too."""
+    if not organisation.is_active:
+        return False
+    ancestors = organisation.ancestor_ids
+    return (
+        not ancestors or not Organisation.objects.filter(pk__in=ancestors, is_active=False).exists()
+    )
+
+
 def organisations_visible_to(user: User) -> QuerySet[Organisation]:
     if not user.is_authenticated or not user.is_active or user.organisation_id is None:
         return Organisation.objects.none()

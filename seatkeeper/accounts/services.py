@@ -6,6 +6,7 @@ transaction; follow-up mail is enqueued only once that transaction has committed
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 from functools import partial
 from typing import Any
@@ -107,6 +108,15 @@ def organisation_update(*, actor: User, organisation: Organisation, **values: An
     changes = diff(organisation, values)
     if not changes:
         return organisation
+    if permissions.COMMERCIAL_FIELDS & set(changes) and not (
+        permissions.can_change_commercial_settings(actor, organisation)
+    ):
+        raise PermissionRefused(
+            _(
+                "Only the staff of the organisation above it may activate or deactivate this "
+                "organisation or change its currency."
+            )
+        )
     for field, value in values.items():
         setattr(organisation, field, value)
     organisation.updated_at = clock.now()
@@ -273,8 +283,9 @@ def user_set_language(*, actor: User, language: str) -> User:
 
 
 @transaction.atomic
-def user_password_changed(*, actor: User, user: User, how: str) -> None:
-    """Record a password change or reset (Django's views have already saved the new hash)."""
+def user_password_changed(*, actor: User | None, user: User, how: str) -> None:
+    """Record a password change or reset (Django's views have already saved the new hash) and
+    revoke the person's API tokens: whoever learnt the old password may have made one."""
     if user.organisation_id:
         activity_record(
             actor=actor,
@@ -283,24 +294,89 @@ def user_password_changed(*, actor: User, user: User, how: str) -> None:
             operation=f"user.password_{how}",
             actor_name=user.get_username(),
         )
+    api_tokens_revoke_all(actor=actor, user=user, reason=f"password_{how}")
+
+
+@transaction.atomic
+def user_password_change_locked(*, user: User) -> None:
+    """Record that too many wrong old passwords locked the password-change form."""
+    if user.organisation_id:
+        activity_record(
+            actor=user,
+            organisation=user.organisation,
+            obj=user,
+            operation="user.password_change_locked",
+        )
+
+
+@transaction.atomic
+def api_tokens_revoke_all(*, actor: User | None, user: User, reason: str) -> int:
+    """Revoke every token of `user` still in force; returns how many were."""
+    tokens = ApiToken.objects.select_for_update().filter(user=user, revoked_at__isnull=True)
+    revoked = sorted(tokens.values_list("pk", flat=True))
+    if not revoked:
+        return 0
+    ApiToken.objects.filter(pk__in=revoked).update(revoked_at=clock.now())
+    if user.organisation_id:
+        activity_record(
+            actor=actor,
+            organisation=user.organisation,
+            obj=user,
+            operation="api_token.revoke_all",
+            details={"reason": reason, "tokens": revoked},
+            actor_name=None if actor is not None else user.get_username(),
+        )
+    return len(revoked)
 
 
 TOKEN_BYTES = 32
 
 
 @transaction.atomic
-def api_token_create(*, actor: User, name: str) -> tuple[ApiToken, str]:
-    """A new API token for `actor`. The plain value is returned once and never stored."""
+def api_token_create(
+    *,
+    actor: User,
+    name: str,
+    expires_at: dt.datetime | None = None,
+    created_with: ApiToken | None = None,
+) -> tuple[ApiToken, str]:
+    """A new API token for `actor`, valid until `expires_at` (None: until revoked). The plain
+    value is returned once and never stored.
+
+    A token made through the API with another token (`created_with`) never outlives it, so a
+    leaked short-lived token cannot mint a lasting one."""
     name = name.strip()
     if not name:
         raise ValidationError({"name": _("Give the token a name, e.g. where it will be used.")})
+    if expires_at is not None and expires_at <= clock.now():
+        raise ValidationError({"expires_at": _("Choose an expiry in the future.")})
+    limit = created_with.expires_at if created_with is not None else None
+    if limit is not None and (expires_at is None or expires_at > limit):
+        raise ValidationError(
+            {
+                "expires_at": _(
+                    "A token made with another token expires no later than it does (%(moment)s)."
+                )
+                % {"moment": limit.isoformat()}
+            }
+        )
     plain = f"sk_{secrets.token_urlsafe(TOKEN_BYTES)}"
-    token = ApiToken(user=actor, name=name, prefix=plain[:10], token_hash=hash_token(plain))
+    token = ApiToken(
+        user=actor,
+        name=name,
+        prefix=plain[:10],
+        token_hash=hash_token(plain),
+        expires_at=expires_at,
+    )
     token.full_clean()
     token.save()
     if actor.organisation_id:
         activity_record(
-            actor=actor, organisation=actor.organisation, obj=token, operation="api_token.create"
+            actor=actor,
+            organisation=actor.organisation,
+            obj=token,
+            operation="api_token.create",
+            details={"expires_at": expires_at.isoformat() if expires_at else None},
         )
     return token, plain
 

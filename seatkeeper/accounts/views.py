@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import math
+
+from axes.helpers import get_client_ip_address
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse, reverse_lazy
@@ -13,7 +17,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from seatkeeper.accounts import permissions, selectors, services
+from seatkeeper.accounts import permissions, selectors, services, throttle
 from seatkeeper.accounts.forms import (
     ApiTokenForm,
     ChildKindForm,
@@ -134,9 +138,10 @@ def organisation_edit(request, pk: int):
     organisation = selectors.get_organisation_for_user(request.user, pk)
     if not permissions.can_change_organisation(request.user, organisation):
         raise PermissionDenied(_("You may not change this organisation."))
-    form = OrganisationEditForm(request.POST or None, instance=organisation)
+    commercial = permissions.can_change_commercial_settings(request.user, organisation)
+    form = OrganisationEditForm(request.POST or None, instance=organisation, commercial=commercial)
     if request.method == "POST" and form.is_valid():
-        values = {field: form.cleaned_data[field] for field in form.Meta.fields}
+        values = {field: form.cleaned_data[field] for field in form.fields}
         # The form wrote into the instance; the service diffs against the database.
         organisation.refresh_from_db()
         saved = run_service(
@@ -239,7 +244,9 @@ def api_token_create(request):
     if form.is_valid():
         result = run_service(
             form,
-            lambda: services.api_token_create(actor=request.user, name=form.cleaned_data["name"]),
+            lambda: services.api_token_create(
+                actor=request.user, name=form.cleaned_data["name"], expires_at=form.expires_at()
+            ),
         )
         if result:
             # Shown once on the next page, then gone: only its hash is stored.
@@ -258,17 +265,60 @@ def api_token_revoke(request, pk: int):
     return redirect("profile")
 
 
+def throttled(request, seconds: int) -> HttpResponse:
+    minutes = max(1, math.ceil(seconds / 60))
+    response = render(request, "registration/throttled.html", {"minutes": minutes}, status=429)
+    response["Retry-After"] = str(seconds)
+    return response
+
+
 class PasswordChangeView(auth_views.PasswordChangeView):
+    """Wrong old passwords lock the form for a while (throttle.PASSWORD_CHANGE_GUESSES): a
+    stolen session must not be a way to guess the password."""
+
     template_name = "registration/password_change.html"
     success_url = reverse_lazy("profile")
 
+    def post(self, request, *args, **kwargs):
+        locked = throttle.PASSWORD_CHANGE_GUESSES.locked_for(request.user.pk)
+        if locked:
+            return throttled(request, locked)
+        return super().post(request, *args, **kwargs)
+
+    def form_invalid(self, form):
+        if form.has_error("old_password", "password_incorrect"):
+            locked = throttle.PASSWORD_CHANGE_GUESSES.failed(self.request.user.pk)
+            if locked:
+                services.user_password_change_locked(user=self.request.user)
+                return throttled(self.request, locked)
+        return super().form_invalid(form)
+
     def form_valid(self, form):
-        response = super().form_valid(form)
-        services.user_password_changed(
-            actor=self.request.user, user=self.request.user, how="change"
-        )
+        with transaction.atomic():
+            response = super().form_valid(form)
+            services.user_password_changed(
+                actor=self.request.user, user=self.request.user, how="change"
+            )
         messages.success(self.request, _("Your password was changed."))
         return response
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    """Each request may send an e-mail: limited per address asked for and per client, counted
+    alike whether a login has the address or not (throttle.PASSWORD_RESET_*)."""
+
+    html_email_template_name = None
+    email_template_name = "registration/password_reset_email.txt"
+    subject_template_name = "registration/password_reset_subject.txt"
+
+    def form_valid(self, form):
+        wait = throttle.PASSWORD_RESET_PER_CLIENT.hit(get_client_ip_address(self.request))
+        if not wait:
+            address = form.cleaned_data["email"].strip().lower()
+            wait = throttle.PASSWORD_RESET_PER_ADDRESS.hit(address)
+        if wait:
+            return throttled(self.request, wait)
+        return super().form_valid(form)
 
 
 class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
@@ -280,8 +330,9 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
     how = "reset"
 
     def form_valid(self, form):
-        response = super().form_valid(form)
-        services.user_password_changed(actor=None, user=form.user, how=self.how)
+        with transaction.atomic():
+            response = super().form_valid(form)
+            services.user_password_changed(actor=None, user=form.user, how=self.how)
         messages.success(self.request, _("Your password is set. You can sign in now."))
         return response
 

@@ -4,11 +4,13 @@ from django.utils.translation import gettext as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
+from seatkeeper.accounts import permissions
 from seatkeeper.accounts.models import ApiToken, hash_token
 
 
 class ApiTokenAuthentication(authentication.BaseAuthentication):
-    """`Authorization: Token sk_…`: looked up by its SHA-256 hash; revoked tokens are refused."""
+    """`Authorization: Token sk_…`, looked up by its SHA-256 hash. A revoked or expired token,
+    or one whose owner can no longer sign in, is refused with the reason."""
 
     keyword = "Token"
 
@@ -24,11 +26,23 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed(_("Malformed token header.")) from None
         token = (
             ApiToken.objects.select_related("user", "user__organisation")
-            .filter(token_hash=hash_token(plain), revoked_at__isnull=True)
+            .filter(token_hash=hash_token(plain))
             .first()
         )
-        if token is None or not token.user.is_active:
-            raise exceptions.AuthenticationFailed(_("Invalid or revoked token."))
+        if token is None:
+            raise exceptions.AuthenticationFailed(_("Invalid token."))
+        if token.revoked_at is not None:
+            raise exceptions.AuthenticationFailed(_("This token was revoked."))
+        if token.is_expired:
+            raise exceptions.AuthenticationFailed(_("This token has expired."))
+        if not token.user.is_active:
+            raise exceptions.AuthenticationFailed(
+                _("The owner of this token can no longer sign in.")
+            )
+        if not permissions.can_sign_in(token.user):
+            raise exceptions.AuthenticationFailed(
+                _("The organisation of this token's owner is deactivated.")
+            )
         token.touch()
         return token.user, token
 

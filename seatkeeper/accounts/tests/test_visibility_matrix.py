@@ -175,3 +175,78 @@ def test_a_missing_object_and_a_foreign_one_answer_alike(cast):
     foreign = api.get(f"/api/v1/organisations/{cast.outsider_customer.pk}/")
     assert missing.status_code == foreign.status_code == 404
     assert missing.json() == foreign.json()
+
+
+# Whether an organisation is active and its currency are decided by the staff above it: its own
+# people may not change them (403), nor may anyone outside the tree (404).
+COMMERCIAL_MATRIX = {
+    "cloudadmin": {
+        "own": ("partner", 403),
+        "child": ("reseller", 200),
+        "sibling": ("other_partner", 404),
+    },
+    "operator": {
+        "own": ("partner", 403),
+        "child": ("customer", 200),
+        "sibling": ("other_partner", 404),
+    },
+    "reselleradmin": {
+        "own": ("reseller", 403),
+        "child": ("customer", 200),
+        "sibling": ("reseller_two", 404),
+        "parent": ("partner", 404),
+    },
+    "customeradmin": {
+        "own": ("customer", 403),
+        "sibling": ("customer_two", 404),
+        "parent": ("reseller", 404),
+    },
+    "readonly": {
+        "own": ("reseller", 403),
+        "child": ("customer", 403),
+        "sibling": ("reseller_two", 404),
+        "parent": ("partner", 404),
+    },
+}
+COMMERCIAL_CASES = [
+    pytest.param(login, relation, *expected, id=f"{login}-{relation}")
+    for login, relations in COMMERCIAL_MATRIX.items()
+    for relation, expected in relations.items()
+]
+
+
+@pytest.mark.parametrize(
+    "change", [{"default_currency": "USD"}, {"is_active": False}], ids=["currency", "deactivate"]
+)
+@pytest.mark.parametrize(("login", "relation", "attribute", "status"), COMMERCIAL_CASES)
+def test_api_commercial_settings(cast, login, relation, attribute, status, change):
+    # given
+    target = _target(cast, attribute)
+    api = APIClient()
+    sign_in(api, login)
+    before = organisation_values(target)
+    # when
+    response = api.patch(f"/api/v1/organisations/{target.pk}/", change, format="json")
+    # then
+    assert response.status_code == status
+    target.refresh_from_db()
+    if status == 200:
+        assert organisation_values(target) == {**before, **change}
+    else:
+        assert organisation_values(target) == before
+
+
+@pytest.mark.parametrize(("login", "relation", "attribute", "status"), COMMERCIAL_CASES)
+def test_api_reactivation(cast, login, relation, attribute, status):
+    # given the target was deactivated
+    target = _target(cast, attribute)
+    Organisation.objects.filter(pk=target.pk).update(is_active=False)
+    api = APIClient()
+    sign_in(api, login)
+    # when
+    response = api.patch(f"/api/v1/organisations/{target.pk}/", {"is_active": True}, format="json")
+    # then: the target's own people, and those below it, are not even signed in any more
+    expected = 401 if relation in ("own", "parent") else status
+    assert response.status_code == expected
+    target.refresh_from_db()
+    assert target.is_active == (expected == 200)

@@ -38,7 +38,10 @@ def test_a_token_authenticates_and_a_revoked_one_does_not(cast, token_client):
     services.api_token_revoke(actor=cast.reseller_admin, token=token)
     refused = api.get("/api/v1/me/")
     assert refused.status_code == 401
-    assert refused.json()["message"] == "Invalid or revoked token."
+    assert refused.json()["message"] == "This token was revoked."
+    unknown = APIClient()
+    unknown.credentials(HTTP_AUTHORIZATION=f"Token {plain}x")
+    assert unknown.get("/api/v1/me/").json()["message"] == "Invalid token."
 
 
 def test_requests_without_credentials_are_refused():
