@@ -21,6 +21,7 @@ from seatkeeper.catalog import selectors as catalog_selectors
 from seatkeeper.catalog.models import OfferStatus
 from seatkeeper.core import clock
 from seatkeeper.core.errors import ServiceError
+from seatkeeper.core.spreadsheet import safe_cell
 from seatkeeper.pricing import selectors, services
 from seatkeeper.pricing.engine import PricingError, partner_of, price_one
 from seatkeeper.pricing.forms import (
@@ -219,8 +220,10 @@ def price_list_detail(request, pk: int):
         writer.writerow([*services.PRICE_LIST_CSV_COLUMNS, "title", "currency"])
         for entry in entries:
             writer.writerow(
-                [entry.offer.item_code, entry.term, entry.billing_cycle, entry.unit_price,
-                 entry.effective_from, entry.offer.title, price_list.currency]
+                [safe_cell(value) for value in (
+                    entry.offer.item_code, entry.term, entry.billing_cycle, entry.unit_price,
+                    entry.effective_from, entry.offer.title, price_list.currency,
+                )]
             )  # fmt: skip
         return response
     offers = catalog_selectors.offers_visible_to(request.user)

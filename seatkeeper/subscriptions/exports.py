@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 
 from seatkeeper.accounts.models import User
 from seatkeeper.catalog.models import OfferKind
+from seatkeeper.core.spreadsheet import safe_cell, safe_workbook_cell
 from seatkeeper.pricing.engine import Audience
 from seatkeeper.subscriptions.display import RowPricer, ShownPrice
 from seatkeeper.subscriptions.models import RenewalOption, Status, Subscription, SyncStatus
@@ -118,14 +119,6 @@ def export_rows(
         yield [cell(row, price) for _label, cell in columns]
 
 
-def _safe(value: Any) -> str:
-    text = "" if value is None else str(value)
-    # Cells starting with these are run as formulas by spreadsheet programs (CSV injection).
-    if text[:1] in {"=", "+", "-", "@", "\t", "\r"}:
-        return "'" + text
-    return text
-
-
 class _Echo:
     def write(self, value: str) -> str:
         return value
@@ -135,7 +128,7 @@ def csv_lines(rows: Iterable[list[Any]]) -> Iterator[str]:
     writer = csv.writer(_Echo())
     yield "\ufeff"  # a byte-order mark so spreadsheet programs read UTF-8 accents right
     for row in rows:
-        yield writer.writerow([_safe(value) for value in row])
+        yield writer.writerow([safe_cell(value) for value in row])
 
 
 def xlsx_file(rows: Iterable[list[Any]]):
@@ -145,9 +138,7 @@ def xlsx_file(rows: Iterable[list[Any]]):
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(_("Subscriptions")[:31])
     for row in rows:
-        sheet.append(
-            [_safe(value) if isinstance(value, str) or value is None else value for value in row]
-        )
+        sheet.append([safe_workbook_cell(value) for value in row])
     handle = tempfile.TemporaryFile(suffix=".xlsx")
     workbook.save(handle)
     handle.seek(0)

@@ -16,6 +16,8 @@ from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
 
+from seatkeeper.core.spreadsheet import safe_cell
+
 PAGE_SIZES = (25, 50, 100)
 EXPORT_CHUNK = 2000
 
@@ -92,16 +94,8 @@ def csv_response(
         yield "\ufeff"  # a byte-order mark so spreadsheet programs read UTF-8 accents right
         yield writer.writerow([str(column.label) for column in columns])
         for obj in queryset.order_by(*ordering).iterator(chunk_size=EXPORT_CHUNK):
-            yield writer.writerow([_cell(column.value(obj)) for column in columns])
+            yield writer.writerow([safe_cell(column.value(obj)) for column in columns])
 
     response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
-
-
-def _cell(value: Any) -> str:
-    text = "" if value is None else str(value)
-    # Cells starting with these are run as formulas by spreadsheet programs (CSV injection).
-    if text[:1] in {"=", "+", "-", "@", "\t", "\r"}:
-        return "'" + text
-    return text

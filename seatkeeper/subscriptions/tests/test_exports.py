@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 import pytest
 from django.db import connection
@@ -63,6 +64,17 @@ def test_formulas_are_defused(cast, shop, client, frozen):
     order(cast, shop, name='=HYPERLINK("http://evil")')
     rows = _csv(sign_in(client, "reselleradmin").get("/subscriptions/?export=csv"))
     assert rows[0]["Friendly name"].startswith("'=")
+
+
+def test_formulas_after_a_separator_are_defused_too(cast, shop, client, frozen):
+    # given a name a French Excel splits on ";" into "ok" and a formula
+    order(cast, shop, name="ok;=1+1, -2+3")
+    # when
+    rows = _csv(sign_in(client, "reselleradmin").get("/subscriptions/?export=csv"))
+    # then every piece that could start a cell starts with an apostrophe, numbers stay numbers
+    assert rows[0]["Friendly name"] == "ok;'=1+1,' -2+3"
+    for piece in re.split(r"[,;\t\r\n]", rows[0]["Friendly name"]):
+        assert not piece.strip().startswith(("=", "+", "-", "@"))
 
 
 def test_xlsx_export_opens_as_a_workbook(cast, shop, client, frozen):
