@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy as _
 
 from seatkeeper.core.email_url import mailer_from_url
 from seatkeeper.core.env import env_bool, env_int, env_list, env_str, env_url
+from seatkeeper.core.files import private_file, private_sqlite
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 VAR_DIR = Path(env_str("SEATKEEPER_VAR_DIR", str(Path.cwd() / "var"))).resolve()
@@ -28,8 +29,9 @@ VAR_DIR.mkdir(parents=True, exist_ok=True)
 def _generated_secret(file_name: str, make) -> str:
     """Read a secret kept in var/, creating it once (mode 0600) when absent."""
     path = VAR_DIR / file_name
-    if not path.exists():
-        path.touch(mode=0o600)
+    fresh = not path.exists()
+    private_file(path)
+    if fresh:
         path.write_text(make(), encoding="utf-8")
     return path.read_text(encoding="utf-8").strip()
 
@@ -145,6 +147,8 @@ if _database["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
     _database["CONN_MAX_AGE"] = 0
+    if _database["NAME"] and _database["NAME"] != ":memory:":
+        private_sqlite(Path(_database["NAME"]))
 else:
     _database.setdefault("OPTIONS", {})
     _database["CONN_HEALTH_CHECKS"] = True

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from dataclasses import asdict
@@ -93,9 +94,12 @@ def write_info(sandbox: Sandbox) -> dict[str, Any]:
     from .admin import sandbox_info
 
     info = sandbox_info(sandbox)
-    (sandbox.data_dir / "sandbox.json").write_text(
-        json.dumps(info, indent=2, ensure_ascii=False) + "\n"
-    )
+    # It holds the app's client secret, the agent's password and the admin key: owner only.
+    path = sandbox.data_dir / "sandbox.json"
+    descriptor = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        os.fchmod(handle.fileno(), 0o600)
+        handle.write(json.dumps(info, indent=2, ensure_ascii=False) + "\n")
     return info
 
 
@@ -106,6 +110,10 @@ def _serve(args: argparse.Namespace) -> int:
 
     data_dir = Path(args.data).resolve()
     prepare(data_dir, _options(args), regenerate=args.regenerate)
+    # The store holds the same credentials as sandbox.json; SQLite gives the -wal and -shm
+    # files it creates later the database's mode.
+    for path in data_dir.glob("sandbox.sqlite3*"):
+        path.chmod(0o600)
     tls = ensure_certificates(
         data_dir / "tls",
         (args.host,) if args.host not in ("0.0.0.0", "::") else (),  # noqa: S104
@@ -117,8 +125,13 @@ def _serve(args: argparse.Namespace) -> int:
     if args.latency_ms:
         sandbox.faults.latency_ms = args.latency_ms
     info = write_info(sandbox)
-    print(json.dumps({k: v for k, v in info.items() if k != "demo_customers"}, indent=2))
-    print(f"sandbox.json written to {data_dir / 'sandbox.json'}", flush=True)
+    # Where the credentials are, never the credentials: terminals and CI logs are kept.
+    print(f"Partner Center sandbox at {info['base_url']} (tenant {info['partner_tenant_id']})")
+    print(
+        f"Its credentials (client secret, agent password, admin key) are in "
+        f"{data_dir / 'sandbox.json'}, readable by you only.",
+        flush=True,
+    )
     uvicorn.run(
         create_app(sandbox),
         host=args.host,

@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import pytest
+from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
 from seatkeeper.core.email_url import mailer_from_url
@@ -53,6 +54,32 @@ def test_defaults_start_on_sqlite_with_generated_secrets(tmp_path):
     # generated once: a second start keeps the same secret
     assert _start(tmp_path).returncode == 0
     assert (tmp_path / "secret_key").read_text() == secret
+
+
+def test_runtime_files_are_readable_by_their_owner_only(tmp_path):
+    # given a key file an older version left readable by everybody, and the usual umask
+    (tmp_path / "encryption_key").write_text(Fernet.generate_key().decode())
+    (tmp_path / "encryption_key").chmod(0o644)
+    code = (
+        "import os; os.umask(0o022); os.environ['DJANGO_SETTINGS_MODULE'] = 'seatkeeper.settings';"
+        "import django; django.setup(); from django.db import connection;"
+        "connection.cursor().execute('CREATE TABLE probe (x INTEGER)');"
+        "connection.cursor().execute('INSERT INTO probe VALUES (1)');"
+        "var = os.environ['SEATKEEPER_VAR_DIR'];"
+        "print(*(oct(os.stat(os.path.join(var, name)).st_mode)[-3:] for name in "
+        "('seatkeeper.sqlite3', 'seatkeeper.sqlite3-wal', 'seatkeeper.sqlite3-shm')))"
+    )
+    env = {**os.environ, "SEATKEEPER_VAR_DIR": str(tmp_path)}
+    env.pop("DATABASE_URL", None)
+    # when Seatkeeper starts and writes to its database
+    result = subprocess.run(  # noqa: S603
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+    )
+    # then the database, its WAL files and the keys are 0600
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["600", "600", "600"]
+    for name in ("secret_key", "encryption_key"):
+        assert oct((tmp_path / name).stat().st_mode)[-3:] == "600"
 
 
 def test_env_readers():

@@ -173,7 +173,13 @@ def test_cli_serve_writes_sandbox_json_and_serves_tls(tmp_path: Path) -> None:
         assert {name for name, on in dialect.items() if on} == {"bom", "offset_dates"}
     finally:
         process.terminate()
-        process.wait(timeout=30)
+        output = process.communicate(timeout=30)[0].decode()
+    # the credentials stay in files only their owner reads, and out of the printed output
+    assert oct(info_path.stat().st_mode)[-3:] == "600"
+    assert oct((tmp_path / "sandbox.sqlite3").stat().st_mode)[-3:] == "600"
+    assert str(info_path) in output
+    for key in ("client_secret", "admin_key", "agent_password"):
+        assert info[key] not in output
 
 
 def test_store_from_before_the_due_column_is_upgraded(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from seatkeeper.accounts import demo as accounts_demo
+from seatkeeper.core.files import private_file
 from seatkeeper.pricing import demo as pricing_demo
 from seatkeeper.subscriptions import demo as subscriptions_demo
 
@@ -18,7 +19,7 @@ class Command(BaseCommand):
         pricing_demo.load()
         subscriptions_demo.load_rights()
         lines = [f"{login.role} {login.username} {login.password}" for login in logins]
-        path = settings.VAR_DIR / "demo-logins.txt"
+        path = private_file(settings.VAR_DIR / "demo-logins.txt")
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")
         self.stdout.write(f"Demo logins (role username password), also in {path}:")
         for line in lines:
