@@ -122,3 +122,25 @@ def test_pages_need_a_signed_in_person(client, path):
     response = client.get(path)
     assert response.status_code == 302
     assert response["Location"].startswith("/login/")
+
+
+@pytest.mark.parametrize(
+    "path", ["/", "/organisations/", "/profile/", "/organisations/?export=csv", "/api/v1/me/"]
+)
+def test_signed_in_pages_are_never_stored(client, cast, path):
+    sign_in(client, "customeradmin")
+    response = client.get(path)
+    assert response.status_code == 200
+    assert "no-store" in response["Cache-Control"]
+    assert "private" in response["Cache-Control"]
+
+
+def test_api_answers_to_a_token_are_never_stored(cast):
+    from rest_framework.test import APIClient
+
+    from seatkeeper.accounts import services
+
+    _token, plain = services.api_token_create(actor=cast.customer_admin, name="ERP")
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {plain}")
+    assert "no-store" in api.get("/api/v1/organisations/")["Cache-Control"]
