@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from seatkeeper.core import clock
 from seatkeeper.core.models import TimestampedModel
+from seatkeeper.core.validators import single_line
 
 
 class OrganisationKind(models.TextChoices):
@@ -53,18 +54,26 @@ class Organisation(TimestampedModel):
     # Materialised path "/<root id>/<child id>/.../<own id>/": everything below an organisation
     # is `path__startswith=organisation.path`, one indexed range scan whatever the depth.
     path = models.CharField(max_length=255, db_index=True, editable=False)
-    name = models.CharField(_("name"), max_length=200)
-    legal_name = models.CharField(_("legal name"), max_length=200)
-    address_line1 = models.CharField(_("address"), max_length=200)
-    address_line2 = models.CharField(_("address (line 2)"), max_length=200, blank=True)
-    city = models.CharField(_("city"), max_length=100)
-    postal_code = models.CharField(_("postal code"), max_length=20)
-    region = models.CharField(_("region or state"), max_length=100, blank=True)
+    name = models.CharField(_("name"), max_length=200, validators=[single_line])
+    legal_name = models.CharField(_("legal name"), max_length=200, validators=[single_line])
+    address_line1 = models.CharField(_("address"), max_length=200, validators=[single_line])
+    address_line2 = models.CharField(
+        _("address (line 2)"), max_length=200, blank=True, validators=[single_line]
+    )
+    city = models.CharField(_("city"), max_length=100, validators=[single_line])
+    postal_code = models.CharField(_("postal code"), max_length=20, validators=[single_line])
+    region = models.CharField(
+        _("region or state"), max_length=100, blank=True, validators=[single_line]
+    )
     country = models.CharField(_("country"), max_length=2, validators=[country_code])
-    contact_name = models.CharField(_("contact name"), max_length=200)
+    contact_name = models.CharField(_("contact name"), max_length=200, validators=[single_line])
     contact_email = models.EmailField(_("contact e-mail"))
-    contact_phone = models.CharField(_("contact phone"), max_length=40, blank=True)
-    vat_number = models.CharField(_("VAT number"), max_length=40, blank=True)
+    contact_phone = models.CharField(
+        _("contact phone"), max_length=40, blank=True, validators=[single_line]
+    )
+    vat_number = models.CharField(
+        _("VAT number"), max_length=40, blank=True, validators=[single_line]
+    )
     default_language = models.CharField(
         _("default language"), max_length=8, choices=Language.choices, default=Language.ENGLISH
     )
@@ -141,6 +150,12 @@ class User(AbstractUser):
         help_text=_("Empty means the organisation's default language."),
     )
     email = models.EmailField(_("e-mail address"), unique=True)
+    first_name = models.CharField(
+        _("first name"), max_length=150, blank=True, validators=[single_line]
+    )
+    last_name = models.CharField(
+        _("last name"), max_length=150, blank=True, validators=[single_line]
+    )
 
     objects = UserManager()
 
@@ -165,7 +180,7 @@ def hash_token(token: str) -> str:
 
 class ApiToken(TimestampedModel):
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
-    name = models.CharField(_("name"), max_length=100)
+    name = models.CharField(_("name"), max_length=100, validators=[single_line])
     prefix = models.CharField(max_length=12, editable=False)
     token_hash = models.CharField(max_length=64, unique=True, editable=False)
     last_used_at = models.DateTimeField(null=True, blank=True, editable=False)

@@ -16,6 +16,7 @@ from django.utils.translation import pgettext_lazy
 
 from seatkeeper.core import clock
 from seatkeeper.core.models import TimestampedModel
+from seatkeeper.core.validators import single_line
 
 
 class VendorKind(models.TextChoices):
@@ -30,7 +31,7 @@ class Vendor(TimestampedModel):
         related_name="vendors",
         verbose_name=_("partner"),
     )
-    name = models.CharField(_("name"), max_length=200)
+    name = models.CharField(_("name"), max_length=200, validators=[single_line])
     kind = models.CharField(_("kind"), max_length=16, choices=VendorKind.choices)
     provider_account = models.ForeignKey(
         "providers.ProviderAccount",

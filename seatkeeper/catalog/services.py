@@ -38,6 +38,7 @@ from seatkeeper.catalog.models import (
 )
 from seatkeeper.core import clock
 from seatkeeper.core.errors import PermissionRefused, ServiceError
+from seatkeeper.core.validators import CONTROL_CHARACTERS
 
 # Vendor billing cycles (providers.interface.BillingCycle values) → ours.
 CYCLE_FROM_VENDOR = {
@@ -494,6 +495,9 @@ def offers_csv_preview(*, vendor: Vendor, text: str) -> OfferCsvPreview:
             errors.append(_("item_code is required."))
         if not values.get("title"):
             errors.append(_("title is required."))
+        for name in ("item_code", "title", "category", "product_group"):
+            if CONTROL_CHARACTERS.search(values.get(name, "")):
+                errors.append(_("%(name)s holds control characters.") % {"name": name})
         kind = values.get("kind") or OfferKind.SERVICE
         if kind not in OfferKind.values:
             errors.append(

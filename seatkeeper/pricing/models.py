@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from seatkeeper.catalog.models import BillingCycle, Term
 from seatkeeper.core import clock
 from seatkeeper.core.models import TimestampedModel
+from seatkeeper.core.validators import single_line
 
 AMOUNT = {"max_digits": 18, "decimal_places": 6}
 
@@ -109,7 +110,7 @@ class PriceList(TimestampedModel):
         verbose_name=_("customer"),
         help_text=_("Empty for the partner's global list."),
     )
-    name = models.CharField(_("name"), max_length=200)
+    name = models.CharField(_("name"), max_length=200, validators=[single_line])
     currency = models.CharField(_("currency"), max_length=3)
 
     class Meta:
@@ -211,7 +212,7 @@ class MarginRule(AppendOnlyModel):
     vendor = models.ForeignKey(
         "catalog.Vendor", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
-    category = models.CharField(_("category"), max_length=100, blank=True)
+    category = models.CharField(_("category"), max_length=100, blank=True, validators=[single_line])
     offer = models.ForeignKey(
         "catalog.Offer", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )

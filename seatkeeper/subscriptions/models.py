@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from seatkeeper.core import clock
 from seatkeeper.core.models import TimestampedModel
 from seatkeeper.core.money import Money
+from seatkeeper.core.validators import single_line
 from seatkeeper.pricing.engine import Audience
 
 
@@ -88,7 +89,9 @@ class Order(TimestampedModel):
         null=True,
         related_name="+",
     )
-    po_number = models.CharField(_("PO number"), max_length=100, blank=True)
+    po_number = models.CharField(
+        _("PO number"), max_length=100, blank=True, validators=[single_line]
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -165,9 +168,13 @@ class Subscription(TimestampedModel):
         related_name="addons",
         verbose_name=_("base subscription"),
     )
-    friendly_name = models.CharField(_("friendly name"), max_length=200)
-    po_number = models.CharField(_("PO number"), max_length=100, blank=True)
-    external_identifier = models.CharField(_("external identifier"), max_length=100, blank=True)
+    friendly_name = models.CharField(_("friendly name"), max_length=200, validators=[single_line])
+    po_number = models.CharField(
+        _("PO number"), max_length=100, blank=True, validators=[single_line]
+    )
+    external_identifier = models.CharField(
+        _("external identifier"), max_length=100, blank=True, validators=[single_line]
+    )
     quantity = models.PositiveIntegerField(_("quantity"))
     term = models.CharField(_("term"), max_length=8)
     billing_cycle = models.CharField(_("billing cycle"), max_length=16)

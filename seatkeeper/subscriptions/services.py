@@ -26,6 +26,7 @@ from seatkeeper.catalog.models import Offer, OfferKind, add_months, cycle_months
 from seatkeeper.core import clock
 from seatkeeper.core.errors import Conflict, ServiceError
 from seatkeeper.core.money import Money
+from seatkeeper.core.validators import check_single_line
 from seatkeeper.pricing.engine import Audience, PriceRequest, PricingContext, partner_of
 from seatkeeper.pricing.quotes import ProposedChange, Quote, SubscriptionFacts, quote_change
 from seatkeeper.pricing.quotes import SeatLot as LotFact
@@ -338,9 +339,11 @@ def order_place(
     start_date = start_date or now.date()
     if start_date < now.date():
         raise ServiceError(_("The start date cannot be in the past."), field="start_date")
+    check_single_line(po_number=po_number)
     for line in lines:
         check(actor, customer, Action.ORDER, term=line.term)
         _check_line(line, customer)
+        check_single_line(friendly_name=line.friendly_name)
     order = Order.objects.create(customer=customer, placed_by=actor, po_number=po_number.strip())
     reseller = (
         customer.parent
@@ -769,6 +772,7 @@ def subscription_edit_details(
         "po_number": po_number.strip(),
         "external_identifier": external_identifier.strip(),
     }
+    check_single_line(**values)
     changes = diff(subscription, values)
     if not changes:
         return subscription

@@ -181,6 +181,18 @@ def test_a_file_with_errors_is_reported_per_line_and_writes_nothing(cast, world)
     assert Offer.objects.count() == before
 
 
+def test_a_file_with_control_characters_in_a_name_is_refused_per_line(cast, world):
+    text = UC_CSV + "UC-NEW,New\u2028plan,service,Rain\tbow,Plans,,P1M,monthly,GBP,1.00,2.00,\n"
+    preview = services.offers_csv_preview(vendor=world.uc, text=text)
+    bad = [line for line in preview.lines if line.errors]
+    assert [(line.number, line.errors) for line in bad] == [
+        (8, ["title holds control characters.", "category holds control characters."])
+    ]
+    with pytest.raises(ValidationError):
+        services.offers_csv_import(actor=cast.cloud_admin, vendor=world.uc, text=text)
+    assert not Offer.objects.filter(item_code="UC-NEW").exists()
+
+
 def test_a_manual_offer_defined_by_hand_gains_terms_and_prices(cast, world):
     # given
     values = dict(
