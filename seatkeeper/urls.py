@@ -35,11 +35,7 @@ urlpatterns = [
         accounts.PasswordResetConfirmView.as_view(),
         name="password_reset_confirm",
     ),
-    path(
-        "invitation/<uidb64>/<token>/",
-        accounts.InvitationAcceptView.as_view(),
-        name="invitation_accept",
-    ),
+    path("invitation/<str:token>/", accounts.invitation_accept, name="invitation_accept"),
     path("i18n/setlang/", set_language, name="set_language"),
     path("profile/", accounts.profile, name="profile"),
     path("profile/language/", accounts.language_set, name="language_set"),

@@ -138,6 +138,18 @@ class UserUpdateInput(serializers.Serializer):
     is_active = serializers.BooleanField(required=False)
 
 
+class InvitationOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    organisation = serializers.IntegerField(source="organisation_id")
+    email = serializers.EmailField()
+    first_name = serializers.CharField()
+    last_name = serializers.CharField()
+    role = serializers.ChoiceField(choices=Role.choices)
+    language = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    expires_at = serializers.DateTimeField()
+
+
 class UserListApi(APIView):
     @extend_schema(
         operation_id="users_list",
@@ -156,15 +168,19 @@ class UserListApi(APIView):
         return paginator.get_paginated_response(UserOutput(page, many=True).data)
 
     @extend_schema(
-        operation_id="users_invite", request=UserInviteInput, responses={201: UserOutput}
+        operation_id="users_invite",
+        request=UserInviteInput,
+        responses={201: InvitationOutput},
+        description="Invite a person: their login exists once they choose a password from "
+        "the e-mailed link.",
     )
     def post(self, request):
         data = UserInviteInput(data=request.data)
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
         organisation = selectors.get_organisation_for_user(request.user, values.pop("organisation"))
-        user = services.user_invite(actor=request.user, organisation=organisation, **values)
-        return Response(UserOutput(user).data, status=status.HTTP_201_CREATED)
+        invitation = services.user_invite(actor=request.user, organisation=organisation, **values)
+        return Response(InvitationOutput(invitation).data, status=status.HTTP_201_CREATED)
 
 
 class UserDetailApi(APIView):

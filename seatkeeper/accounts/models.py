@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 
 from django.contrib.auth.models import AbstractUser, UserManager
@@ -208,3 +209,47 @@ class ApiToken(TimestampedModel):
         # Conditional update: at most one write per minute per token, whatever the request rate.
         if self.last_used_at is None or (moment - self.last_used_at).total_seconds() > 60:
             ApiToken.objects.filter(pk=self.pk).update(last_used_at=moment)
+
+
+class Invitation(TimestampedModel):
+    """A person asked to join an organisation. The login is created only when they accept,
+    so an invitation looks the same whether or not the address already has a login somewhere
+    the inviter cannot see (it then never becomes one: one address, one login)."""
+
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.PROTECT, related_name="invitations"
+    )
+    email = models.EmailField(_("e-mail address"))
+    first_name = models.CharField(_("first name"), max_length=150, validators=[single_line])
+    last_name = models.CharField(_("last name"), max_length=150, validators=[single_line])
+    role = models.CharField(_("role"), max_length=32, choices=Role.choices)
+    language = models.CharField(_("language"), max_length=8, choices=Language.choices, blank=True)
+    invited_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    accepted_at = models.DateTimeField(_("accepted"), null=True, blank=True)
+    user = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("invitation")
+        verbose_name_plural = _("invitations")
+
+    def __str__(self) -> str:
+        return self.email
+
+    @property
+    def expires_at(self):
+        from django.conf import settings
+
+        return self.created_at + dt.timedelta(seconds=settings.PASSWORD_RESET_TIMEOUT)
+
+    @property
+    def is_open(self) -> bool:
+        return self.accepted_at is None and clock.now() < self.expires_at
+
+    @property
+    def preferred_language(self) -> str:
+        return self.language or self.organisation.default_language

@@ -16,10 +16,11 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from seatkeeper.accounts import permissions
+from seatkeeper.accounts import permissions, selectors
 from seatkeeper.accounts.models import (
     ROLE_KINDS,
     ApiToken,
+    Invitation,
     Language,
     Organisation,
     OrganisationKind,
@@ -29,7 +30,7 @@ from seatkeeper.accounts.models import (
 )
 from seatkeeper.activity.services import activity_record, diff
 from seatkeeper.core import clock
-from seatkeeper.core.errors import PermissionRefused
+from seatkeeper.core.errors import PermissionRefused, ServiceError
 
 ORGANISATION_FIELDS = (
     "name",
@@ -194,36 +195,93 @@ def user_invite(
     last_name: str,
     role: str,
     language: str = "",
-) -> User:
-    """Create a login without a password and e-mail its owner a link to choose one."""
+) -> Invitation:
+    """Invite a person into `organisation`: they choose a password through an e-mailed link,
+    and only then does their login exist.
+
+    An address that already has a login in the inviter's own tree is refused (they can see
+    it anyway). Anywhere else, the invitation goes ahead exactly as for a new address, so it
+    reveals nothing; that address then gets a notice instead of a link."""
     if not permissions.can_manage_users(actor, organisation):
         raise PermissionRefused(_("You may not invite people into this organisation."))
     _check_role(actor, organisation, role)
     email = email.strip().lower()
-    if User.objects.filter(email__iexact=email).exists():
+    if selectors.users_visible_to(actor).filter(email__iexact=email).exists():
         raise ValidationError({"email": _("A login with this e-mail address already exists.")})
-    user = User(
-        username=email,
+    invitation = Invitation(
+        organisation=organisation,
         email=email,
         first_name=first_name.strip(),
         last_name=last_name.strip(),
-        organisation=organisation,
         role=role,
         language=language,
+        invited_by=actor,
     )
-    user.set_unusable_password()
-    user.full_clean()
-    user.save()
+    invitation.full_clean()
+    invitation.save()
     activity_record(
         actor=actor,
         organisation=organisation,
-        obj=user,
+        obj=invitation,
         operation="user.invite",
         details={"email": email, "role": role},
     )
     from seatkeeper.accounts.tasks import send_invitation
 
-    transaction.on_commit(partial(send_invitation.enqueue, user_id=user.pk, invited_by_id=actor.pk))
+    transaction.on_commit(partial(send_invitation.enqueue, invitation_id=invitation.pk))
+    return invitation
+
+
+@transaction.atomic
+def invitation_accept(*, invitation: Invitation, password: str) -> User:
+    """Create the invited person's login with the password they chose.
+
+    Refused when the invitation was used or has expired, when the address has a login by
+    now, or when the inviter may no longer give that role there (rights are checked as of
+    today, not as of the invitation)."""
+    invitation = (
+        Invitation.objects.select_for_update()
+        .select_related("organisation", "invited_by")
+        .get(pk=invitation.pk)
+    )
+    if not invitation.is_open:
+        raise ServiceError(_("This invitation was used already or it has expired."))
+    if User.objects.filter(email__iexact=invitation.email).exists():
+        raise ServiceError(
+            _("This address already has a login: sign in with it or reset its password.")
+        )
+    inviter, organisation = invitation.invited_by, invitation.organisation
+    if (
+        inviter is None
+        or not permissions.can_sign_in(inviter)
+        or invitation.role not in permissions.assignable_roles(inviter, organisation)
+        or not selectors.organisation_in_service(organisation)
+    ):
+        raise ServiceError(_("This invitation is no longer valid. Ask for a new one."))
+    user = User(
+        username=invitation.email,
+        email=invitation.email,
+        first_name=invitation.first_name,
+        last_name=invitation.last_name,
+        organisation=organisation,
+        role=invitation.role,
+        language=invitation.language,
+    )
+    validate_password(password, user)
+    user.set_password(password)
+    user.full_clean()
+    user.save()
+    invitation.accepted_at = clock.now()
+    invitation.user = user
+    invitation.save(update_fields=["accepted_at", "user"])
+    activity_record(
+        actor=None,
+        organisation=organisation,
+        obj=user,
+        operation="user.invitation_accept",
+        details={"invitation": invitation.pk, "role": invitation.role},
+        actor_name=user.get_username(),
+    )
     return user
 
 

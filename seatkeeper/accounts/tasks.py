@@ -3,30 +3,56 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.contrib.auth.tokens import default_token_generator
+from django.core import signing
 from django.core.mail import send_mail
 from django.tasks import task
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import translation
-from django.utils.encoding import force_bytes
-from django.utils.http import urlsafe_base64_encode
 
-from seatkeeper.accounts.models import User
+from seatkeeper.accounts.models import Invitation, User
+
+INVITATION_SALT = "seatkeeper.accounts.invitation"
 
 
-def invitation_link(user: User) -> str:
-    uid = urlsafe_base64_encode(force_bytes(user.pk))
-    token = default_token_generator.make_token(user)
-    return settings.SITE_URL.rstrip("/") + reverse("invitation_accept", args=[uid, token])
+def invitation_token(invitation: Invitation) -> str:
+    return signing.dumps(invitation.pk, salt=INVITATION_SALT)
+
+
+def invitation_from_token(token: str) -> Invitation | None:
+    """The invitation a link names, whether or not it is still open; None for a forged one."""
+    try:
+        pk = signing.loads(token, salt=INVITATION_SALT)
+    except signing.BadSignature:
+        return None
+    return Invitation.objects.select_related("organisation").filter(pk=pk).first()
+
+
+def invitation_link(invitation: Invitation) -> str:
+    path = reverse("invitation_accept", args=[invitation_token(invitation)])
+    return settings.SITE_URL.rstrip("/") + path
 
 
 @task()
-def send_invitation(user_id: int, invited_by_id: int) -> None:
-    user = User.objects.select_related("organisation").get(pk=user_id)
-    inviter = User.objects.filter(pk=invited_by_id).first()
-    with translation.override(user.preferred_language):
-        context = {"user": user, "inviter": inviter, "link": invitation_link(user)}
-        subject = render_to_string("accounts/email/invitation_subject.txt", context).strip()
-        body = render_to_string("accounts/email/invitation.txt", context)
-    send_mail(subject, body, None, [user.email])
+def send_invitation(invitation_id: int) -> None:
+    """The link to choose a password; or, when the address has a login by now, a notice that
+    one address holds one login (the inviter is never told which of the two went out)."""
+    invitation = Invitation.objects.select_related("organisation", "invited_by").get(
+        pk=invitation_id
+    )
+    existing = User.objects.filter(email__iexact=invitation.email).first()
+    language = existing.preferred_language if existing else invitation.preferred_language
+    with translation.override(language):
+        context = {
+            "invitation": invitation,
+            "inviter": invitation.invited_by,
+            "organisation": invitation.organisation,
+        }
+        if existing is None:
+            context["link"] = invitation_link(invitation)
+            template = "accounts/email/invitation"
+        else:
+            template = "accounts/email/invitation_existing_login"
+        subject = render_to_string(f"{template}_subject.txt", context).strip()
+        body = render_to_string(f"{template}.txt", context)
+    send_mail(subject, body, None, [invitation.email])

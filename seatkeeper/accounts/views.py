@@ -8,6 +8,7 @@ from axes.helpers import get_client_ip_address
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import SetPasswordForm
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import Http404, HttpResponse
@@ -27,7 +28,8 @@ from seatkeeper.accounts.forms import (
     OrganisationForm,
     UserEditForm,
 )
-from seatkeeper.accounts.models import ALLOWED_CHILDREN, OrganisationKind
+from seatkeeper.accounts.models import ALLOWED_CHILDREN, OrganisationKind, User
+from seatkeeper.accounts.tasks import invitation_from_token
 from seatkeeper.activity.selectors import last_records
 from seatkeeper.ui.forms import run_service
 from seatkeeper.ui.tables import Column, build_table, csv_response
@@ -86,6 +88,11 @@ def organisation_detail(request, pk: int):
         "children": children.order_by("name")[:100],
         "children_count": children.count(),
         "users": users.order_by("username"),
+        "invitations": (
+            organisation.invitations.filter(accepted_at__isnull=True).order_by("-created_at")[:50]
+            if permissions.can_manage_users(request.user, organisation)
+            else []
+        ),
         "activity": last_records(request.user, organisation),
         "can_change": permissions.can_change_organisation(request.user, organisation),
         "can_manage_users": permissions.can_manage_users(request.user, organisation),
@@ -166,15 +173,15 @@ def user_invite(request, organisation_pk: int):
         raise PermissionDenied(_("You may not invite people into this organisation."))
     form = InviteForm(request.POST or None, roles=roles)
     if request.method == "POST" and form.is_valid():
-        user = run_service(
+        invitation = run_service(
             form,
             lambda: services.user_invite(
                 actor=request.user, organisation=organisation, **form.cleaned_data
             ),
         )
-        if user:
+        if invitation:
             messages.success(
-                request, _("An invitation was sent to %(email)s.") % {"email": user.email}
+                request, _("An invitation was sent to %(email)s.") % {"email": invitation.email}
             )
             return redirect("organisation_detail", pk=organisation.pk)
     return render(
@@ -322,28 +329,44 @@ class PasswordResetView(auth_views.PasswordResetView):
 
 
 class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
-    """For a forgotten password and for accepting an invitation (choosing a first password)."""
+    """A forgotten password: choosing a new one from the e-mailed link."""
 
     template_name = "registration/password_set.html"
     success_url = reverse_lazy("login")
     post_reset_login = False
-    how = "reset"
 
     def form_valid(self, form):
         with transaction.atomic():
             response = super().form_valid(form)
-            services.user_password_changed(actor=None, user=form.user, how=self.how)
+            services.user_password_changed(actor=None, user=form.user, how="reset")
         messages.success(self.request, _("Your password is set. You can sign in now."))
         return response
 
-    def get_context_data(self, **kwargs):
-        context = super().get_context_data(**kwargs)
-        context["invitation"] = self.how == "invitation"
-        return context
 
-
-class InvitationAcceptView(PasswordResetConfirmView):
-    how = "invitation"
+def invitation_accept(request, token: str):
+    """An invited person chooses their password; their login is created then."""
+    invitation = invitation_from_token(token)
+    if invitation is None or not invitation.is_open:
+        return render(request, "registration/password_set.html", {"validlink": False})
+    person = User(
+        username=invitation.email,
+        email=invitation.email,
+        first_name=invitation.first_name,
+        last_name=invitation.last_name,
+    )
+    form = SetPasswordForm(person, request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        created = run_service(
+            form,
+            lambda: services.invitation_accept(
+                invitation=invitation, password=form.cleaned_data["new_password1"]
+            ),
+        )
+        if created:
+            messages.success(request, _("Your password is set. You can sign in now."))
+            return redirect("login")
+    context = {"validlink": True, "invitation": True, "form": form}
+    return render(request, "registration/password_set.html", context)
 
 
 def locked_out(request) -> HttpResponse:
