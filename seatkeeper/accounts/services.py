@@ -240,7 +240,7 @@ def invitation_accept(*, invitation: Invitation, password: str) -> User:
     now, or when the inviter may no longer give that role there (rights are checked as of
     today, not as of the invitation)."""
     invitation = (
-        Invitation.objects.select_for_update()
+        Invitation.objects.select_for_update(of=("self",))
         .select_related("organisation", "invited_by")
         .get(pk=invitation.pk)
     )

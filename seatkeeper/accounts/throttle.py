@@ -35,6 +35,12 @@ def _now() -> float:
     return clock.now().timestamp()
 
 
+def _seconds(wait: float) -> int:
+    # Both stores work in floating point (Redis even through strings): a bucket refilled to
+    # exactly zero may read a hair below it. Less than a hundredth of a second is no wait.
+    return 0 if wait < 0.01 else math.ceil(wait)
+
+
 def _limit(name: str, key: object, *, capacity: float, window: dt.timedelta) -> Limit:
     digest = hmac.new(settings.SECRET_KEY.encode(), str(key).encode(), hashlib.sha256)
     return Limit(
@@ -55,7 +61,7 @@ class Throttle:
     def hit(self, key: object) -> int:
         """Count one attempt: 0 when it is allowed, else the seconds until one will be."""
         limit = _limit(self.name, key, capacity=float(self.attempts), window=self.window)
-        return math.ceil(default_store().take(limit=limit, cost=1.0, now=_now()))
+        return _seconds(default_store().take(limit=limit, cost=1.0, now=_now()))
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,12 +79,12 @@ class Lockout:
     def locked_for(self, key: object) -> int:
         """Seconds the lock still holds (0: open). Only a lock empties the bucket below zero,
         so asking for no token at all answers exactly that."""
-        return math.ceil(default_store().take(limit=self._limit(key), cost=0.0, now=_now()))
+        return _seconds(default_store().take(limit=self._limit(key), cost=0.0, now=_now()))
 
     def failed(self, key: object) -> int:
         """Count one failure: the seconds of the lock it set off, or 0."""
         limit, store, now = self._limit(key), default_store(), _now()
-        if store.take(limit=limit, cost=1.0, now=now) <= 0:
+        if not _seconds(store.take(limit=limit, cost=1.0, now=now)):
             return 0
         seconds = self.duration.total_seconds()
         store.drain(limit=limit, seconds=seconds, now=now)
