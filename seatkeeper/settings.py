@@ -125,6 +125,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "seatkeeper.ui.context_processors.navigation",
             ],
+            # Money, numbers and dates in the reader's language, in every template.
+            "builtins": ["seatkeeper.ui.templatetags.formats"],
         },
     }
 ]

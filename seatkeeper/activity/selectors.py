@@ -4,8 +4,9 @@ import datetime as dt
 
 from django.db.models import Q, QuerySet
 
-from seatkeeper.accounts.models import Organisation, User
+from seatkeeper.accounts.models import Organisation, OrganisationKind, User
 from seatkeeper.activity.models import ActivityRecord
+from seatkeeper.activity.wording import internal_actions
 
 LAST_RECORDS = 5
 
@@ -13,9 +14,13 @@ LAST_RECORDS = 5
 def activity_visible_to(user: User) -> QuerySet[ActivityRecord]:
     if not user.is_authenticated or user.organisation_id is None:
         return ActivityRecord.objects.none()
-    return ActivityRecord.objects.filter(
+    records = ActivityRecord.objects.filter(
         organisation__path__startswith=user.organisation.path
-    ).select_related("organisation")
+    ).select_related("organisation", "actor__organisation")
+    if user.organisation.kind == OrganisationKind.CUSTOMER:
+        # The sellers' own working (margin rules, price lists) is theirs alone.
+        records = records.exclude(operation__in=internal_actions())
+    return records
 
 
 def activity_in_context(user: User, organisation: Organisation) -> QuerySet[ActivityRecord]:

@@ -8,20 +8,33 @@ from django.utils.translation import gettext_lazy as _
 
 from seatkeeper.accounts.selectors import get_organisation_for_user
 from seatkeeper.activity.selectors import activity_in_context, activity_visible_to, filter_activity
+from seatkeeper.activity.wording import (
+    action_choices,
+    action_label,
+    describe_record,
+    object_type_label,
+)
 from seatkeeper.ui.tables import Column, build_table, csv_response
 
-COLUMNS = [
-    Column("at", _("When"), lambda r: r.at, "at"),
-    Column("actor", _("Done by"), lambda r: r.actor_name, "actor_name"),
-    Column("organisation", _("Organisation"), lambda r: r.organisation.name, "organisation__name"),
-    Column("object", _("Object"), lambda r: f"{r.object_type}: {r.object_repr}", "object_repr"),
-    Column("operation", _("Operation"), lambda r: r.operation, "operation"),
-    Column(
-        "details",
-        _("Details"),
-        lambda r: "; ".join(f"{field}: {old} → {new}" for field, (old, new) in r.changes.items()),
-    ),
-]
+
+def _columns(viewer) -> list[Column]:
+    """The log's columns, in words: labels for actions and object types, a sentence for what
+    happened (customers do not see their sellers' internal details)."""
+    return [
+        Column("at", _("When"), lambda r: r.at, "at"),
+        Column("actor", _("Done by"), lambda r: r.actor_name, "actor_name"),
+        Column(
+            "organisation", _("Organisation"), lambda r: r.organisation.name, "organisation__name"
+        ),
+        Column(
+            "object",
+            _("Object"),
+            lambda r: f"{object_type_label(r.object_type)}: {r.object_repr}",
+            "object_repr",
+        ),
+        Column("operation", _("Operation"), lambda r: action_label(r.operation), "operation"),
+        Column("details", _("Details"), lambda r: str(describe_record(r, viewer=viewer))),
+    ]
 
 
 def _date(value: str) -> dt.date | None:
@@ -48,13 +61,18 @@ def activity_list(request):
         since=_date(request.GET.get("since", "")),
         until=_date(request.GET.get("until", "")),
     )
+    columns = _columns(request.user)
     if request.GET.get("export") == "csv":
-        return csv_response(request, queryset, COLUMNS, default_sort="-at", filename="activity.csv")
-    table = build_table(request, queryset, COLUMNS, default_sort="-at")
+        return csv_response(request, queryset, columns, default_sort="-at", filename="activity.csv")
+    table = build_table(request, queryset, columns, default_sort="-at")
     operations = (
         activity_visible_to(request.user).order_by().values_list("operation", flat=True).distinct()
     )
-    context = {"table": table, "organisation": organisation, "operations": sorted(set(operations))}
+    context = {
+        "table": table,
+        "organisation": organisation,
+        "operations": action_choices(operations),
+    }
     if request.htmx:
         return render(request, "activity/activity_list.html#table", context)
     return render(request, "activity/activity_list.html", context)

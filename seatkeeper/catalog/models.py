@@ -246,3 +246,10 @@ class CatalogChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.offer}"
+
+    @property
+    def details_text(self) -> str:
+        """What changed, in the reader's language (`catalog.wording`)."""
+        from seatkeeper.catalog.wording import change_details
+
+        return change_details(self)

@@ -262,12 +262,14 @@ def _apply_incoming(
                     source=source,
                 )
                 if before is not None:
+                    # Decimals as strings with their currency; a missing list price is None.
                     price_changes.append(
                         {
                             "term": term.term,
                             "billing_cycle": term.billing_cycle,
-                            "cost": [str(before[0]), str(after[0])],
-                            "list_price": [str(before[1]), str(after[1])],
+                            "currency": currency,
+                            "cost": [_decimal_text(before[0]), _decimal_text(after[0])],
+                            "list_price": [_decimal_text(before[1]), _decimal_text(after[1])],
                         }
                     )
         for key, row in existing.items():
@@ -404,6 +406,10 @@ def catalog_refresh(
         refresh.refresh_from_db()
         raise
     return refresh
+
+
+def _decimal_text(value) -> str | None:
+    return None if value is None else str(value)
 
 
 def _refresh_counts(refresh: CatalogRefresh) -> dict[str, int]:

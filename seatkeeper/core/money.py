@@ -16,7 +16,6 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 MINOR_UNITS: dict[str, int] = {"JPY": 0, "KRW": 0, "ISK": 0, "CLP": 0, "BHD": 3, "KWD": 3, "TND": 3}
 UNIT_PRICE_PLACES = 4
-CURRENCY_SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£", "CHF": "CHF ", "JPY": "¥"}
 
 
 class CurrencyMismatch(ValueError):
@@ -92,6 +91,8 @@ class Money:
         return Money(quantize(self.amount, self.currency), self.currency)
 
     def __str__(self) -> str:
-        symbol = CURRENCY_SYMBOLS.get(self.currency)
-        value = f"{quantize(self.amount, self.currency):,}"
-        return f"{symbol}{value}" if symbol else f"{value} {self.currency}"
+        """As people read it, in the active language ("€1,234.50", "1 234,50 €"): see
+        `core.formatting`. Never stored: payloads keep the amount and the currency."""
+        from seatkeeper.core.formatting import format_money
+
+        return format_money(self)

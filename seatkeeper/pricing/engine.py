@@ -52,7 +52,8 @@ from django.utils.translation import gettext
 from seatkeeper.accounts.models import Organisation, OrganisationKind
 from seatkeeper.catalog.models import TERM_MONTHS, Offer, cycle_months
 from seatkeeper.core.errors import ServiceError
-from seatkeeper.core.money import CURRENCY_SYMBOLS, Money, quantize, quantize_unit_price
+from seatkeeper.core.formatting import format_date, format_money, format_number
+from seatkeeper.core.money import Money, quantize, quantize_unit_price
 from seatkeeper.pricing.models import (
     ExchangeRate,
     MarginRule,
@@ -426,12 +427,12 @@ class PricingContext:
             if not found:
                 raise PricingError(
                     _("No exchange rate from %(source)s to %(target)s on %(day)s.")
-                    % {"source": source, "target": target, "day": on.isoformat()}
+                    % {"source": source, "target": target, "day": format_date(on)}
                 )
             rate = Decimal(1) / found[1]
         note = _("converted at 1 %(source)s = %(rate)s %(target)s") % {
             "source": source,
-            "rate": f"{rate.normalize():f}",
+            "rate": format_number(rate),
             "target": target,
         }
         return amount * rate, note
@@ -498,7 +499,7 @@ class PricingContext:
                     "offer": offer.title,
                     "term": request.term,
                     "cycle": request.billing_cycle,
-                    "day": request.on.isoformat(),
+                    "day": format_date(request.on),
                 }
             )
         cost, note = self.convert(price.cost, price.currency, currency, request.on)
@@ -507,7 +508,7 @@ class PricingContext:
             _("Vendor cost %(amount)s per unit per period (vendor price from %(day)s)")
             % {
                 "amount": _text(price.cost, price.currency),
-                "day": price.effective_from.isoformat(),
+                "day": format_date(price.effective_from),
             }
         ]
         if note:
@@ -619,7 +620,7 @@ class PricingContext:
             "owner": owner.name if owner else "?",
             "whom": whom,
             "scope": scope,
-            "day": rule.effective_from.isoformat(),
+            "day": format_date(rule.effective_from),
         }
 
     def _guard(
@@ -773,11 +774,8 @@ class PricingContext:
 
 
 def _text(amount: Decimal, currency: str) -> str:
-    """An amount as Money prints it (rounded to the currency), without building a Money: the
-    explanations of every price are full of amounts."""
-    value = f"{quantize(amount, currency):,}"
-    symbol = CURRENCY_SYMBOLS.get(currency)
-    return f"{symbol}{value}" if symbol else f"{value} {currency}"
+    """An amount in the reader's language, rounded to the currency (`core.formatting`)."""
+    return format_money(amount, currency)
 
 
 def _replace(tier: TierPrice, **changes) -> TierPrice:
@@ -787,7 +785,7 @@ def _replace(tier: TierPrice, **changes) -> TierPrice:
 
 
 def _number(value: Decimal) -> str:
-    return f"{value.normalize():f}"
+    return format_number(value)
 
 
 def _level_key(rule: _Rule) -> tuple:

@@ -31,6 +31,7 @@ from django.utils.translation import gettext as _
 from seatkeeper.accounts.models import Organisation
 from seatkeeper.catalog.models import add_months, cycle_months
 from seatkeeper.core.errors import Conflict, ServiceError
+from seatkeeper.core.formatting import format_date, format_datetime, format_quantity
 from seatkeeper.core.money import Money, quantize
 from seatkeeper.pricing.engine import Audience, PriceRequest, PricingContext, partner_of
 
@@ -140,8 +141,11 @@ def period_charge(
     facts: SubscriptionFacts,
     audience: Audience = Audience.CUSTOMER_PRICE,
     context: PricingContext | None = None,
+    reveal_sources: bool = True,
 ) -> Charge:
-    """The recurring fee for the period in `facts`, at the price in force on its first day."""
+    """The recurring fee for the period in `facts`, at the price in force on its first day.
+    `reveal_sources=False` leaves out which rule or list made the price (the seller's internal
+    working, never shown to customers)."""
     context = _context(facts, context)
     breakdown, tier = _unit_price(
         context,
@@ -166,11 +170,11 @@ def period_charge(
         amount=Money(amount, breakdown.currency),
         explanation=_("%(quantity)s × %(price)s for %(start)s to %(end)s. %(why)s")
         % {
-            "quantity": facts.quantity,
+            "quantity": format_quantity(facts.quantity),
             "price": tier.money,
-            "start": facts.period_start.isoformat(),
-            "end": (facts.period_end - dt.timedelta(days=1)).isoformat(),
-            "why": tier.summary,
+            "start": format_date(facts.period_start),
+            "end": format_date(facts.period_end - dt.timedelta(days=1)),
+            "why": tier.summary if reveal_sources else "",
         },
     )
 
@@ -198,7 +202,7 @@ def period_charges(
 def _prorata(facts, tier, currency, *, kind, quantity, day) -> Charge:
     remaining = (facts.period_end - day).days
     amount = quantize(tier.unit_price * quantity * remaining / facts.period_days, currency)
-    last_day = (facts.period_end - dt.timedelta(days=1)).isoformat()
+    last_day = format_date(facts.period_end - dt.timedelta(days=1))
     return Charge(
         kind=kind,
         audience=tier.audience,
@@ -215,13 +219,14 @@ def _prorata(facts, tier, currency, *, kind, quantity, day) -> Charge:
             " = %(amount)s."
         )
         % {
-            "quantity": quantity,
+            # A refund reads as what is given back: the line's kind says which way it goes.
+            "quantity": format_quantity(abs(quantity)),
             "price": tier.money,
             "days": remaining,
             "period_days": facts.period_days,
-            "start": day.isoformat(),
+            "start": format_date(day),
             "end": last_day,
-            "amount": Money(amount, currency),
+            "amount": Money(abs(amount), currency),
         },
     )
 
@@ -246,14 +251,14 @@ def _change_lines(context, facts, change, at, audience) -> tuple[list[Charge], l
     if term_changes:
         notes.append(
             _("The new term and billing cycle take effect at renewal on %(day)s.")
-            % {"day": facts.period_end.isoformat()}
+            % {"day": format_date(facts.period_end)}
         )
     if day >= facts.period_end or day < facts.period_start:
         if day < facts.period_start:
             raise ServiceError(_("The change is dated before the current billing period."))
         notes.append(
             _("The change falls in the next billing period (from %(day)s): nothing is due now.")
-            % {"day": facts.period_end.isoformat()}
+            % {"day": format_date(facts.period_end)}
         )
         return [], notes, facts.period_end
     delta = new_quantity - facts.quantity
@@ -280,19 +285,19 @@ def _change_lines(context, facts, change, at, audience) -> tuple[list[Charge], l
                 "168-hour window); the others can be removed at renewal on %(renewal)s."
             ) % {
                 "count": refundable,
-                "deadline": f"{deadline:%Y-%m-%d %H:%M} UTC",
-                "renewal": facts.period_end.isoformat(),
+                "deadline": format_datetime(deadline),
+                "renewal": format_date(facts.period_end),
             }
         else:
             message = _(
                 "The vendor's 168-hour window for removing seats has closed; seats can be "
                 "removed at renewal on %(renewal)s."
-            ) % {"renewal": facts.period_end.isoformat()}
+            ) % {"renewal": format_date(facts.period_end)}
         raise Conflict(message, code="outside_refund_window")
     line = _prorata(facts, tier, currency, kind=ChargeKind.REFUND, quantity=delta, day=day)
     notes.append(
         _("Removed within the vendor's 168-hour window (until %(deadline)s): refunded pro rata.")
-        % {"deadline": f"{deadline:%Y-%m-%d %H:%M} UTC"}
+        % {"deadline": format_datetime(deadline)}
     )
     return [line], notes, day
 
@@ -317,11 +322,14 @@ def quote_change(
     at: dt.datetime,
     audience: Audience = Audience.CUSTOMER_PRICE,
     context: PricingContext | None = None,
+    reveal_sources: bool = True,
 ) -> Quote:
     """New periodic total and what is due now for `change` at `at`, explained line by line."""
     context = _context(facts, context)
     lines, notes, takes_effect_on = _change_lines(context, facts, change, at, audience)
-    current = period_charge(facts=facts, audience=audience, context=context)
+    current = period_charge(
+        facts=facts, audience=audience, context=context, reveal_sources=reveal_sources
+    )
     new_quantity = facts.quantity if change.quantity is None else change.quantity
     next_start = facts.period_end
     next_facts = replace(
@@ -335,12 +343,14 @@ def quote_change(
             cycle_months(change.term or facts.term, change.billing_cycle or facts.billing_cycle),
         ),
     )
-    upcoming = period_charge(facts=next_facts, audience=audience, context=context)
+    upcoming = period_charge(
+        facts=next_facts, audience=audience, context=context, reveal_sources=reveal_sources
+    )
     currency = current.amount.currency
     adjustment = sum((line.amount for line in lines), Money.zero(currency))
     notes.append(
         _("From %(day)s: %(explanation)s")
-        % {"day": next_start.isoformat(), "explanation": upcoming.explanation}
+        % {"day": format_date(next_start), "explanation": upcoming.explanation}
     )
     return Quote(
         audience=audience,

@@ -16,6 +16,7 @@ from django.db.models import QuerySet
 from django.http import Http404
 
 from seatkeeper.accounts.models import OrganisationKind, User
+from seatkeeper.activity.wording import is_customer_viewer
 from seatkeeper.catalog.selectors import partner_id_of
 from seatkeeper.core.money import Money
 from seatkeeper.pricing.engine import Audience, PriceBreakdown, visible_audiences
@@ -112,6 +113,7 @@ class ShownTier:
 def tiers_for(breakdown: PriceBreakdown, user: User) -> list[ShownTier]:
     """The tiers of `breakdown` that `user` may see, each saying whose price it is and why."""
     allowed = visible_audiences(user)
+    customer = is_customer_viewer(user)
     below = {
         Audience.PARTNER_COST: None,
         Audience.RESELLER_PRICE: Audience.PARTNER_COST,
@@ -124,6 +126,8 @@ def tiers_for(breakdown: PriceBreakdown, user: User) -> list[ShownTier]:
         if tier.audience not in allowed:
             continue
         reveals = below[tier.audience] is None or below[tier.audience] in allowed
+        # Which rule or list priced a customer is its seller's internal working.
+        summary = "" if customer else tier.summary
         shown.append(
             ShownTier(
                 audience=tier.audience,
@@ -133,8 +137,8 @@ def tiers_for(breakdown: PriceBreakdown, user: User) -> list[ShownTier]:
                 monthly=breakdown.monthly(tier.audience),
                 whole_term=breakdown.whole_term(tier.audience),
                 source=tier.source,
-                summary=tier.summary,
-                explanation=tier.explanation if reveals else tier.summary,
+                summary=summary,
+                explanation=tier.explanation if reveals else summary,
             )
         )
     return shown

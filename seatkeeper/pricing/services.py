@@ -119,7 +119,7 @@ def vendor_price_set(
             "term": term,
             "billing_cycle": billing_cycle,
             "cost": str(cost),
-            "list_price": str(list_price),
+            "list_price": None if list_price is None else str(list_price),
             "currency": price.currency,
             "effective_from": price.effective_from.isoformat(),
         },
@@ -651,6 +651,7 @@ def margin_rule_set(
             "target": str(target) if target else None,
             "method": method,
             "value": str(value),
+            "currency": currency or None,
             "effective_from": day.isoformat(),
         },
     )

@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 
 from seatkeeper.accounts.models import OrganisationKind
 from seatkeeper.accounts.selectors import get_organisation_for_user
+from seatkeeper.activity.wording import is_customer_viewer
 from seatkeeper.catalog.selectors import get_offer_for_user
 from seatkeeper.core.errors import ServiceError
 from seatkeeper.pricing.engine import Audience
@@ -427,5 +428,6 @@ class SubscriptionQuoteApi(APIView):
                 billing_cycle=values.get("billing_cycle"),
             ),
             audience=audience,
+            reveal_sources=not is_customer_viewer(request.user),
         )
         return Response(ChangeQuoteOutput(quote).data)

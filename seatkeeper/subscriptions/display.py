@@ -12,10 +12,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 from seatkeeper.accounts.models import Organisation, OrganisationKind, User
-from seatkeeper.catalog.models import BillingCycle, Term
+from seatkeeper.activity.wording import Entry, actor_phrase, describe, is_customer_viewer
 from seatkeeper.core import clock
 from seatkeeper.core.errors import ServiceError
 from seatkeeper.core.money import Money
@@ -30,10 +29,8 @@ from seatkeeper.pricing.engine import (
 )
 from seatkeeper.pricing.quotes import ProposedChange
 from seatkeeper.subscriptions import services
-from seatkeeper.subscriptions.forms import term_cycle_label
 from seatkeeper.subscriptions.models import (
     Operation,
-    RenewalOption,
     SeatLot,
     Status,
     Subscription,
@@ -86,7 +83,10 @@ class ShownPrice:
 
 def explanation_for(breakdown: PriceBreakdown, tier: TierPrice, user: User) -> str:
     """The full working when the viewer may see the tier below; otherwise which list or rule
-    applied, without the figures of the tier below."""
+    applied, without the figures of the tier below. Customers see neither: which rule or list
+    their seller priced them with ("Rule #5 set by …") is the seller's internal working."""
+    if is_customer_viewer(user):
+        return ""
     tiers = breakdown.tiers
     index = tiers.index(tier)
     below = tiers[index - 1] if index else None
@@ -276,83 +276,28 @@ def lot_views(
 
 # --- operation history -------------------------------------------------------------------------
 
-# What each recorded detail of an operation is called on the history, in the order they are
-# read (PostgreSQL's jsonb keeps keys in its own order, not the order they were written).
-# Anything not listed shows under its own key, after these, so a new detail is never hidden.
-_DETAIL_LABELS = {
-    "offer": gettext_lazy("offer"),
-    "quantity": gettext_lazy("quantity"),
-    "previous": gettext_lazy("previous quantity"),
-    "term": gettext_lazy("term"),
-    "billing_cycle": gettext_lazy("billing cycle"),
-    "unit_price": gettext_lazy("unit price"),
-    "adjustment": gettext_lazy("adjustment now"),
-    "new_total": gettext_lazy("new periodic total"),
-    "refund": gettext_lazy("refund"),
-    "start_date": gettext_lazy("start date"),
-    "order": gettext_lazy("order"),
-    "parent": gettext_lazy("base subscription"),
-    "status": gettext_lazy("status"),
-    "reason": gettext_lazy("reason"),
-    "auto_renew": gettext_lazy("auto-renew"),
-    "renewal_option": gettext_lazy("renewal"),
-    "renewal_quantity": gettext_lazy("quantity at renewal"),
-    "renewal_term": gettext_lazy("term at renewal"),
-    "renewal_billing_cycle": gettext_lazy("billing cycle at renewal"),
-    "next_term": gettext_lazy("next term"),
-    "after_term_ends": gettext_lazy("once the vendor renewed the term ending"),
-    "friendly_name": gettext_lazy("friendly name"),
-    "po_number": gettext_lazy("PO number"),
-    "external_identifier": gettext_lazy("external identifier"),
-    "from": gettext_lazy("from"),
-    "ended": gettext_lazy("ended"),
-    "vendor_reference": gettext_lazy("vendor reference"),
-}
-_READING_ORDER = {key: n for n, key in enumerate(_DETAIL_LABELS)}
-# Facts worth a mention only when they happened.
-_FLAGS = {
-    "renewal_changes_cleared": gettext_lazy("changes at renewal dropped, as the vendor does"),
-    "trial_converted": gettext_lazy("trial converted to paid"),
-}
 
-
-def _detail_value(key: str, value: object) -> str:
-    if isinstance(value, bool):
-        return _("Yes") if value else _("No")
-    if key in ("term", "renewal_term") and value in Term.values:
-        return str(Term(value).label)
-    if key in ("billing_cycle", "renewal_billing_cycle") and value in BillingCycle.values:
-        return str(BillingCycle(value).label)
-    if key == "status" and value in Status.values:
-        return str(Status(value).label)
-    if key == "renewal_option" and value in RenewalOption.values:
-        return str(RenewalOption(value).label)
-    if key == "next_term" and isinstance(value, dict):
-        return _("%(quantity)s seats, %(term)s") % {
-            "quantity": value.get("quantity"),
-            "term": term_cycle_label(value.get("term", ""), value.get("billing_cycle", "")),
-        }
-    return str(value)
+def operation_entry(operation: Operation) -> Entry:
+    """An operation of the history as `activity.wording` reads it: the same words as the
+    activity log's record of it."""
+    subscription = operation.subscription
+    return Entry(
+        code=f"subscription.{operation.kind}",
+        actor=actor_phrase(operation.requested_by, operation.requested_by_name),
+        object=str(subscription),
+        object_type="subscription",
+        organisation=subscription.customer.name,
+        details={key: value for key, value in operation.payload.items() if key[:1] != "_"},
+        changes={},
+    )
 
 
 def operation_details(operation: Operation) -> str:
-    """An operation's recorded details as people read them ("quantity: 8; previous quantity:
-    5; adjustment now: £15.00"), in their language, with the vendor's error if it failed."""
-    parts = []
-    ordered = sorted(
-        operation.payload.items(), key=lambda item: (_READING_ORDER.get(item[0], 999), item[0])
-    )
-    for key, value in ordered:
-        if key.startswith("_") or value is None or value == "":
-            continue
-        if key in _FLAGS:
-            if value:
-                parts.append(str(_FLAGS[key]))
-            continue
-        parts.append(
-            _("%(label)s: %(value)s")
-            % {"label": _DETAIL_LABELS.get(key, key), "value": _detail_value(key, value)}
-        )
+    """An operation as people read it ("Bellevue Informatique raised Boutique et fournil from 8
+    to 10 seats. now: Charge 15,00 €"), in their language, with the vendor's error if it
+    failed."""
+    described = describe(operation_entry(operation))
+    parts = [described.sentence, *described.details]
     if operation.error_message:
         parts.append(f"{operation.error_code} {operation.error_message}".strip())
-    return "; ".join(parts)
+    return " ".join([parts[0], "; ".join(parts[1:])]).strip()

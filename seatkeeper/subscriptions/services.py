@@ -17,7 +17,6 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max
-from django.utils import formats
 from django.utils.translation import gettext as _
 
 from seatkeeper.accounts.models import Organisation, OrganisationKind, User
@@ -25,6 +24,7 @@ from seatkeeper.activity.services import activity_record, diff
 from seatkeeper.catalog.models import Offer, OfferKind, add_months, cycle_months
 from seatkeeper.core import clock
 from seatkeeper.core.errors import Conflict, ServiceError
+from seatkeeper.core.formatting import format_date, format_datetime
 from seatkeeper.core.money import Money
 from seatkeeper.core.validators import check_single_line
 from seatkeeper.pricing.engine import Audience, PriceRequest, PricingContext, partner_of
@@ -70,7 +70,7 @@ VENDOR_KINDS = {
 
 
 def _when(moment: dt.datetime) -> str:
-    return formats.date_format(moment, "DATETIME_FORMAT")
+    return format_datetime(moment)
 
 
 # --- periods and prices ----------------------------------------------------------------------
@@ -116,11 +116,17 @@ def quote(
     *,
     at: dt.datetime | None = None,
     audience: Audience = Audience.CUSTOMER_PRICE,
+    reveal_sources: bool = True,
 ) -> Quote:
-    """The preview shown before a change: the same computation billing charges later."""
+    """The preview shown before a change: the same computation billing charges later.
+    Customers get it with `reveal_sources=False`: no word of their seller's rules or lists."""
     at = at or clock.now()
     return quote_change(
-        facts=facts(subscription, on=at.date()), change=change, at=at, audience=audience
+        facts=facts(subscription, on=at.date()),
+        change=change,
+        at=at,
+        audience=audience,
+        reveal_sources=reveal_sources,
     )
 
 
@@ -229,6 +235,24 @@ def record_operation(
 
         transaction.on_commit(partial(provision.enqueue, subscription_id=subscription.pk))
     return operation
+
+
+def _amounts(
+    subscription: Subscription, preview: Quote | None, *, new_total: bool = True
+) -> dict[str, Any]:
+    """What a change costs now (negative: a refund) and the new periodic total, for the
+    payload: each a Decimal as string with its currency, never formatted text. No quote (a
+    manual vendor shrinking after its window) means nothing is due or refunded: "0"."""
+    if preview is None:
+        currency = subscription.lots.values_list("currency", flat=True).first()
+        amounts: dict[str, Any] = {"adjustment": "0", "currency": currency}
+        if new_total:
+            amounts["new_total"] = None
+        return amounts
+    amounts = {"adjustment": str(preview.adjustment_now.amount), "currency": preview.currency}
+    if new_total:
+        amounts["new_total"] = str(preview.new_periodic_total.amount)
+    return amounts
 
 
 def _save(subscription: Subscription, *fields: str) -> None:
@@ -400,7 +424,9 @@ def order_place(
                 "quantity": line.quantity,
                 "term": line.term,
                 "billing_cycle": line.billing_cycle,
-                "unit_price": str(price),
+                # Numbers and codes, never formatted text: pages format them when shown.
+                "unit_price": str(price.amount),
+                "currency": price.currency,
                 "start_date": start_date.isoformat(),
                 "order": order.pk,
                 "parent": line.parent.pk if line.parent else None,
@@ -485,8 +511,7 @@ def subscription_change_quantity(
         payload={
             "quantity": quantity,
             "previous": old,
-            "adjustment": str(preview.adjustment_now) if preview else "0",
-            "new_total": str(preview.new_periodic_total) if preview else "",
+            **_amounts(subscription, preview),
             "renewal_changes_cleared": cleared,
         },
     )
@@ -597,7 +622,7 @@ def subscription_cancel(
             )
             % {
                 "closed": _when(until) if until else "?",
-                "end": subscription.commitment_end_date or "?",
+                "end": format_date(subscription.commitment_end_date) or "?",
             },
             code="window_closed",
         )
@@ -616,7 +641,7 @@ def subscription_cancel(
         changes={"status": [old, Status.CANCELLED]},
         payload={
             "status": Status.CANCELLED,
-            "refund": str(preview.adjustment_now) if preview else "0",
+            **_amounts(subscription, preview, new_total=False),
         },
     )
     _save(subscription, "status")
@@ -645,7 +670,7 @@ def _abandon(actor: User, subscription: Subscription) -> Subscription:
         actor=actor,
         local=True,
         changes={"status": [Status.PENDING, Status.CANCELLED]},
-        payload={"status": Status.CANCELLED, "reason": "order never provisioned"},
+        payload={"status": Status.CANCELLED, "reason": "never_provisioned"},
     )
     subscription.sync_status = SyncStatus.SYNCHRONIZED
     _save(subscription, "status")

@@ -23,6 +23,7 @@ from seatkeeper.accounts.models import Organisation, OrganisationKind
 from seatkeeper.accounts.permissions import PARTNER_STAFF
 from seatkeeper.accounts.selectors import get_organisation_for_user
 from seatkeeper.activity.selectors import last_records
+from seatkeeper.activity.wording import is_customer_viewer
 from seatkeeper.catalog.models import OfferKind
 from seatkeeper.catalog.selectors import offers_visible_to
 from seatkeeper.core import clock
@@ -319,7 +320,7 @@ def subscription_detail(request, pk: int):
         "lots": display.lot_views(subscription, audience=audience),
         "addons": addons.order_by("created_at"),
         "assigned": selectors.assigned_seats(subscription),
-        "history": selectors.history(subscription).select_related("requested_by"),
+        "history": selectors.history(subscription).select_related("requested_by__organisation"),
         "failed": subscription.operations.filter(state=OperationState.FAILED).order_by("sequence"),
         "trial_converts": subscription.is_trial and subscription.auto_renew,
         "term_label": term_cycle_label(subscription.term, subscription.billing_cycle),
@@ -390,7 +391,10 @@ def _quote_context(request, subscription: Subscription, quantity: int | None) ->
         )
     try:
         context["quote"] = services.quote(
-            subscription, ProposedChange(quantity=quantity), audience=audience
+            subscription,
+            ProposedChange(quantity=quantity),
+            audience=audience,
+            reveal_sources=not is_customer_viewer(request.user),
         )
     except ServiceError as error:
         context["error"] = error.message
@@ -560,7 +564,12 @@ def subscription_cancel(request, pk: int):
     refund = None
     if refusal is None and subscription.status != Status.PENDING and subscription.quantity:
         try:
-            refund = services.quote(subscription, ProposedChange(quantity=0), audience=audience)
+            refund = services.quote(
+                subscription,
+                ProposedChange(quantity=0),
+                audience=audience,
+                reveal_sources=not is_customer_viewer(request.user),
+            )
         except ServiceError as error:
             refusal = error.message
     return _confirm_page(

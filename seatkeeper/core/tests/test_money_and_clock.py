@@ -5,6 +5,7 @@ import threading
 from decimal import Decimal
 
 import pytest
+from django.utils import translation
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -27,9 +28,11 @@ def test_money_refuses_floats_and_mixed_currencies():
         Money(Decimal(1), "EURO")
 
 
-def test_money_prints_with_its_symbol():
+def test_money_prints_with_its_symbol_in_the_active_language():
     assert str(Money(Decimal("1234.5"), "EUR")) == "€1,234.50"
-    assert str(Money(Decimal("3"), "SEK")) == "3.00 SEK"
+    assert str(Money(Decimal("3"), "SEK")) == "SEK3.00"
+    with translation.override("fr"):
+        assert str(Money(Decimal("1234.5"), "EUR")) == "1\u202f234,50\xa0€"
 
 
 @given(

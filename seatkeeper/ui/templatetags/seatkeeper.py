@@ -4,6 +4,8 @@ from urllib.parse import urlencode
 
 from django import template
 
+from seatkeeper.activity.wording import action_label, describe_record
+
 register = template.Library()
 
 
@@ -20,9 +22,16 @@ def query(context, **changes) -> str:
 
 
 @register.filter
-def changes_text(record) -> str:
-    parts = [f"{field}: {old!s} → {new!s}" for field, (old, new) in record.changes.items()]
-    return "; ".join(parts)
+def changes_text(record, viewer=None) -> str:
+    """An activity record as a sentence with its details, in the reader's language
+    (`{{ record|changes_text:request.user }}`: customers do not see sellers' internals)."""
+    return str(describe_record(record, viewer=viewer))
+
+
+@register.filter
+def activity_label(record) -> str:
+    """What the record's action is called ("Quantity changed"), never its code."""
+    return action_label(record.operation)
 
 
 @register.filter
