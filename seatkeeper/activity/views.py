@@ -4,6 +4,7 @@ import datetime as dt
 
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from seatkeeper.accounts.selectors import get_organisation_for_user
@@ -29,7 +30,10 @@ def _columns(viewer) -> list[Column]:
         Column(
             "object",
             _("Object"),
-            lambda r: f"{object_type_label(r.object_type)}: {r.object_repr}",
+            lambda r: (
+                gettext("%(label)s: %(value)s")
+                % {"label": object_type_label(r.object_type), "value": r.object_repr}
+            ),
             "object_repr",
         ),
         Column("operation", _("Operation"), lambda r: action_label(r.operation), "operation"),

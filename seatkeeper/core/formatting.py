@@ -163,8 +163,9 @@ def format_number(
     locale = locale or current_locale()
     if decimals is not None:
         number = Decimal(number).quantize(Decimal(1).scaleb(-decimals))
+        pattern = "#,##0." + "0" * decimals if decimals > 0 else "#,##0"
         return babel_numbers.format_decimal(
-            _without_negative_zero(number), locale=locale, decimal_quantization=False
+            _without_negative_zero(number), format=pattern, locale=locale
         )
     if isinstance(number, Decimal):
         number = _without_negative_zero(number.normalize())
