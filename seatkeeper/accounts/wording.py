@@ -83,7 +83,7 @@ FIELDS = {
     "kind": FieldWording(gettext_lazy("kind"), choice_value(OrganisationKind)),
     "role": FieldWording(gettext_lazy("role"), choice_value(Role)),
     "email": FieldWording(gettext_lazy("e-mail address")),
-    "parent": FieldWording(gettext_lazy("above it")),
+    "organisation.parent": FieldWording(gettext_lazy("above it")),
     "invitation": FieldWording(gettext_lazy("invitation"), internal=True),
     "api_token.reason": FieldWording(gettext_lazy("reason"), _reason),
     "user.reason": FieldWording(gettext_lazy("reason"), _reason),

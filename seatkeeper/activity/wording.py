@@ -180,7 +180,7 @@ def detail_parts(
     """The changes ("label: old → new") and the details the sentence did not say."""
     skipped = set(skip) | {"changes", "currency"}
     parts = []
-    for name, pair in entry.changes.items():
+    for name, pair in _in_reading_order(entry, entry.changes):
         wording = field_wording(entry, name)
         if wording.internal and customer_viewer:
             continue
@@ -194,7 +194,7 @@ def detail_parts(
             }
         )
         skipped.add(name)
-    for name, value in entry.details.items():
+    for name, value in _in_reading_order(entry, entry.details):
         if name in skipped or name.startswith("_") or value is None or value == "":
             continue
         wording = field_wording(entry, name)
@@ -210,6 +210,23 @@ def detail_parts(
         elif shown:
             parts.append(_("%(label)s: %(value)s") % {"label": wording.label, "value": shown})
     return parts
+
+
+def _in_reading_order(entry: Entry, values: dict[str, Any]) -> list[tuple[str, Any]]:
+    """Details in the order the apps' FIELDS list them, then the others by name: PostgreSQL's
+    jsonb keeps keys in an order of its own, not the order they were written in."""
+    order = _field_order()
+
+    def key(item: tuple[str, Any]) -> tuple[int, str]:
+        name = item[0]
+        return (order.get(f"{entry.object_type}.{name}", order.get(name, len(order))), name)
+
+    return sorted(values.items(), key=key)
+
+
+@functools.cache
+def _field_order() -> dict[str, int]:
+    return {name: position for position, name in enumerate(registry().fields)}
 
 
 # Facts worth a mention only when they happened (their label says it all).

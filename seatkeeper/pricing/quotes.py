@@ -168,14 +168,16 @@ def period_charge(
         days=facts.period_days,
         period_days=facts.period_days,
         amount=Money(amount, breakdown.currency),
-        explanation=_("%(quantity)s × %(price)s for %(start)s to %(end)s. %(why)s")
-        % {
-            "quantity": format_quantity(facts.quantity),
-            "price": tier.money,
-            "start": format_date(facts.period_start),
-            "end": format_date(facts.period_end - dt.timedelta(days=1)),
-            "why": tier.summary if reveal_sources else "",
-        },
+        explanation=(
+            _("%(quantity)s × %(price)s for %(start)s to %(end)s. %(why)s")
+            % {
+                "quantity": format_quantity(facts.quantity),
+                "price": tier.money,
+                "start": format_date(facts.period_start),
+                "end": format_date(facts.period_end - dt.timedelta(days=1)),
+                "why": tier.summary if reveal_sources else "",
+            }
+        ).strip(),
     )
 
 

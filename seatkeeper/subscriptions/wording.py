@@ -295,7 +295,7 @@ FIELDS = {
     "new_total": FieldWording(gettext_lazy("new total per billing period"), _new_total),
     "start_date": FieldWording(gettext_lazy("start date"), lambda raw, entry: format_date(raw)),
     "order": FieldWording(gettext_lazy("order"), _reference),
-    "parent": FieldWording(gettext_lazy("base subscription"), _reference),
+    "subscription.parent": FieldWording(gettext_lazy("base subscription"), _reference),
     "subscription.status": FieldWording(gettext_lazy("status"), choice_value(Status)),
     "reason": FieldWording(gettext_lazy("reason"), _reason),
     "auto_renew": FieldWording(gettext_lazy("auto-renew")),

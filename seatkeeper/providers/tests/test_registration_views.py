@@ -10,6 +10,7 @@ import pytest
 
 from seatkeeper.activity.models import ActivityRecord
 from seatkeeper.conftest import sign_in
+from seatkeeper.core.formatting import format_datetime
 from seatkeeper.providers import services
 from seatkeeper.providers.consent_session import SESSION_KEY
 from seatkeeper.providers.microsoft.auth import forget_token_sources
@@ -195,7 +196,8 @@ def test_the_account_page_shows_consent_health_and_tests_the_connection(
     ]
     account.refresh_from_db()
     assert account.refresh_token_used_at is not None
-    expires = (account.refresh_token_used_at + dt.timedelta(days=90)).strftime("%m/%d/%Y")
+    expires = format_datetime(account.refresh_token_used_at + dt.timedelta(days=90))
+    assert expires.endswith(f"{expires[-5:]}") and "/" not in expires  # "20 Feb 2027, 10:00"
     assert expires in response.content.decode()
 
 
