@@ -28,7 +28,7 @@ def mailer_from_url(url: str) -> dict[str, object]:
         if not parts.path:
             raise ImproperlyConfigured("EMAIL_URL: file:// needs a folder path")
         return {
-            "BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+            "BACKEND": "seatkeeper.core.mail.PrivateFileEmailBackend",
             "OPTIONS": {"file_path": unquote(parts.path)},
         }
     if parts.scheme == "console":

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import stat
+
 import pytest
+from django.core.mail import EmailMessage
 from django.core.management import call_command
 
 from seatkeeper.accounts import services
 from seatkeeper.accounts.models import Role
+from seatkeeper.core.email_url import mailer_from_url
 
 
 def _invite(cast):
@@ -68,3 +73,21 @@ def test_invitation_goes_through_redis_workers(
     assert django_rq.get_queue("default").count == 0
     assert len(smtp_server.messages) == 1
     assert smtp_server.messages[0]["To"] == "queued@test.example"
+
+
+def test_mail_written_to_files_is_private(tmp_path, settings):
+    # given the embedded default: mail to files, with a permissive umask
+    folder = tmp_path / "mail"
+    settings.MAILERS = {"default": mailer_from_url(f"file://{folder}")}
+    previous = os.umask(0o022)
+    try:
+        # when a message is sent
+        EmailMessage("Reset", "https://example/reset/secret", to=["a@example.com"]).send()
+    finally:
+        os.umask(previous)
+
+    # then only the owner can read the folder and the message
+    (message,) = folder.iterdir()
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert stat.S_IMODE(message.stat().st_mode) == 0o600
+    assert b"reset/secret" in message.read_bytes()
