@@ -95,6 +95,11 @@ class Charge:
     period_days: int
     amount: Money
     explanation: str
+    # Which price list, rule or vendor price set `unit_price` (engine.Source and the row id), so
+    # a billed line can link to it; `price_summary` says it in words, for the tier's own people.
+    price_source: str = ""
+    price_source_id: int | None = None
+    price_summary: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -178,6 +183,9 @@ def period_charge(
                 "why": tier.summary if reveal_sources else "",
             }
         ).strip(),
+        price_source=tier.source,
+        price_source_id=tier.source_id,
+        price_summary=tier.summary,
     )
 
 
@@ -230,6 +238,9 @@ def _prorata(facts, tier, currency, *, kind, quantity, day) -> Charge:
             "end": last_day,
             "amount": Money(abs(amount), currency),
         },
+        price_source=tier.source,
+        price_source_id=tier.source_id,
+        price_summary=tier.summary,
     )
 
 
