@@ -24,4 +24,5 @@ urlpatterns = [
     path("", include("seatkeeper.pricing.api_urls")),
     path("", include("seatkeeper.subscriptions.api_urls")),
     path("", include("seatkeeper.providers.api_urls")),
+    path("", include("seatkeeper.billing.api_urls")),
 ]

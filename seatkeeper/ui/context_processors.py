@@ -33,6 +33,7 @@ def navigation(request) -> dict:
     else:
         subscriptions = reverse("subscription_list_all")
     items.append(("subscriptions", _("Subscriptions"), subscriptions))
+    items.append(("billing", _("Billing"), reverse("billing_report")))
     if user.role in permissions.PARTNER_STAFF:
         items.append(("fulfilment", _("Fulfilment"), reverse("fulfilment_queue")))
     if user.role == Role.CLOUD_ADMIN and user.organisation.kind == "partner":
