@@ -91,7 +91,7 @@ def billing_cycles(request):
         except ValidationError as error:
             errors = {key: " ".join(value) for key, value in error.message_dict.items()}
         except ServiceError as error:
-            errors = {error.field or "__all__": error.message}
+            errors = {error.field or "form": error.message}
         else:
             messages.success(
                 request,
