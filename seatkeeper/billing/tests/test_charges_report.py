@@ -169,9 +169,13 @@ def test_another_tenants_report_answers_404(billed, client):
 
 @pytest.mark.parametrize(
     ("query", "field"),
-    [("period=someday", "period"), ("period=custom&from=2026-13", "from"),
-     ("period=custom&from=2026-10&to=2026-09", "to"), ("period=custom&from=2020-01&to=2026-01", "to")],
-)  # fmt: skip
+    [
+        ("period=someday", "period"),
+        ("period=custom&from=2026-13", "from"),
+        ("period=custom&from=2026-10&to=2026-09", "to"),
+        ("period=custom&from=2020-01&to=2026-01", "to"),
+    ],
+)
 def test_a_bad_range_is_a_400_naming_the_field(billed, client, query, field):
     sign_in(client, "reselleradmin")
 
