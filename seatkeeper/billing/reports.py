@@ -207,6 +207,7 @@ class Totals:
 
     width: int
     by_currency: dict[str, list[Decimal]] = field(default_factory=dict)
+    labels: list[str] = field(default_factory=list)
 
     def add(self, currency: str, amounts: list[Decimal]) -> None:
         current = self.by_currency.setdefault(currency, [Decimal(0)] * self.width)
@@ -215,6 +216,13 @@ class Totals:
 
     def rows(self) -> list[tuple[str, list[Decimal]]]:
         return sorted(self.by_currency.items())
+
+    def labelled(self) -> list[tuple[str, list[tuple[str, Decimal]]]]:
+        """(currency, [(column label, amount)]) for the page."""
+        return [
+            (currency, list(zip(self.labels, amounts, strict=True)))
+            for currency, amounts in self.rows()
+        ]
 
 
 @dataclass
@@ -282,6 +290,11 @@ class Report:
     columns: list[Column]
     cycles: list[CycleReport]
     totals: Totals
+
+    @property
+    def detail_width(self) -> int:
+        """Columns of a detail table: type, quantity, and a unit price and amount per column."""
+        return 2 + 2 * len(self.columns)
 
 
 KIND_ORDER = [kind.value for kind in ChargeKind]
@@ -431,19 +444,22 @@ def build_report(user: User, report_filter: ReportFilter) -> Report:
     columns = columns_for(user)
     width = len(columns)
     labels = dict(ChargeKind.choices)
+    column_labels = [column.label for column in columns]
     by_cycle: dict[tuple, CycleReport] = {
-        key: CycleReport(key[0], key[1], billed, Totals(width))
+        key: CycleReport(key[0], key[1], billed, Totals(width, labels=column_labels))
         for key, billed in sorted(_cycles_in_range(report_filter).items())
     }
     subscriptions: dict[tuple, SubscriptionReport] = {}
     details: dict[tuple, Detail] = {}
-    grand = Totals(width)
+    grand = Totals(width, labels=column_labels)
     for view in iter_line_views(user, report_filter):
         line = view.values
         key = (line["cycle__start_date"], line["cycle__end_date"])
         cycle = by_cycle.get(key)
         if cycle is None:
-            cycle = by_cycle[key] = CycleReport(key[0], key[1], True, Totals(width))
+            cycle = by_cycle[key] = CycleReport(
+                key[0], key[1], True, Totals(width, labels=column_labels)
+            )
         cycle.customers[line["customer_id"]] = line["customer__name"]
         subscription_key = (key, line["subscription_id"])
         subscription = subscriptions.get(subscription_key)
