@@ -62,7 +62,7 @@ from seatkeeper.pricing.quotes import (
     ProposedChange,
     SubscriptionFacts,
     change_charges,
-    period_charge,
+    period_charge_tiers,
 )
 from seatkeeper.pricing.quotes import (
     SeatLot as LotFact,
@@ -298,6 +298,12 @@ class Timeline:
             return
         months = cycle_months(self.term, self.billing_cycle)
         term_end = add_months(self.term_start, TERM_MONTHS[self.term])
+        if self.next_period < self.window.start:
+            # Periods before the cycle bill nothing here: go straight to the first one in it.
+            start, end = period_holding(self.term_start, months, self.window.start)
+            first = start if start >= self.window.start else end
+            self.next_period = max(self.next_period, min(first, term_end))
+            self.renewed = self.renewed and self.next_period == self.term_start
         while self.next_period < term_end and (
             dt.datetime.combine(self.next_period, dt.time(), tzinfo=dt.UTC) <= moment
         ):
@@ -323,10 +329,9 @@ class Timeline:
             subscription_ref=str(self.subscription.id),
             currency=self.lots[0].currency if self.lots else None,
         )
-        charges = {
-            audience: period_charge(facts=facts, audience=audience, context=self.context)
-            for audience in self.audiences
-        }
+        charges = period_charge_tiers(
+            facts=facts, audiences=self.audiences, context=self.context, explained=False
+        )
         flags = {}
         if self.suspended:
             flags["suspended"] = True
@@ -577,24 +582,27 @@ def _load(subscription_ids: list[int], cycle_id: int):
     ):
         operations[row["subscription_id"]].append(row)
     existing = defaultdict(list)
-    for line in ChargeLine.objects.filter(
-        cycle_id=cycle_id, subscription_id__in=subscription_ids
-    ).order_by("pk"):
-        existing[line.subscription_id].append(line)
+    for line in (
+        ChargeLine.objects.filter(cycle_id=cycle_id, subscription_id__in=subscription_ids)
+        .order_by("pk")
+        .values("id", "subscription_id", "source_key", "corrects_id", *COMPARED)
+    ):
+        existing[line["subscription_id"]].append(line)
     return lots, operations, existing
 
 
-def _live(lines: list[ChargeLine]) -> dict[str, ChargeLine]:
-    reversed_ids = {line.corrects_id for line in lines if line.kind == ChargeKind.CORRECTION}
+def _live(lines: list[dict]) -> dict[str, dict]:
+    """The line of each event still in force: not a correction, and not reversed by one."""
+    reversed_ids = {line["corrects_id"] for line in lines if line["kind"] == ChargeKind.CORRECTION}
     return {
-        line.source_key: line
+        line["source_key"]: line
         for line in lines
-        if line.kind != ChargeKind.CORRECTION and line.pk not in reversed_ids
+        if line["kind"] != ChargeKind.CORRECTION and line["id"] not in reversed_ids
     }
 
 
-def _same(line: ChargeLine, values: dict) -> bool:
-    return all(getattr(line, name) == values[name] for name in COMPARED)
+def _same(line: dict, values: dict) -> bool:
+    return all(line[name] == values[name] for name in COMPARED)
 
 
 def _reversal(line: ChargeLine, run: BillingRun, reason: str) -> ChargeLine:
@@ -670,6 +678,7 @@ def _bill_chunk(
                 run.unchanged += 1
                 continue
             if current is not None:
+                current = ChargeLine.objects.get(pk=current["id"])  # rare: a correction
                 new_lines.append(_reversal(current, run, "changed"))
                 run.corrections += 1
             new_lines.append(
@@ -686,6 +695,7 @@ def _bill_chunk(
                 )
             )
         for vanished in live.values():
+            vanished = ChargeLine.objects.get(pk=vanished["id"])
             new_lines.append(_reversal(vanished, run, "withdrawn"))
             run.corrections += 1
     ChargeLine.objects.bulk_create(new_lines, batch_size=1000)

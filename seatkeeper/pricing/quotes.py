@@ -161,19 +161,49 @@ def period_charge(
         on=facts.period_start,
         quantity=facts.quantity,
     )
-    amount = quantize(tier.unit_price * facts.quantity, breakdown.currency)
-    return Charge(
-        kind=ChargeKind.CYCLE_FEE,
-        audience=audience,
-        offer_id=facts.offer_id,
+    return _period_charge(facts, breakdown, tier, reveal_sources=reveal_sources)
+
+
+def period_charge_tiers(
+    *,
+    facts: SubscriptionFacts,
+    audiences: Sequence[Audience],
+    context: PricingContext,
+    explained: bool = True,
+) -> dict[Audience, Charge]:
+    """`period_charge` at several audiences, priced once (the billing run needs all three).
+    Without `explained` the charges carry no sentence: the billing run stores the figures and
+    writes the sentence when someone reads the line, in their language."""
+    breakdown, _tier = _unit_price(
+        context,
+        facts,
+        audiences[0],
+        term=facts.term,
+        billing_cycle=facts.billing_cycle,
+        on=facts.period_start,
         quantity=facts.quantity,
-        unit_price=tier.unit_price,
-        period_start=facts.period_start,
-        period_end=facts.period_end,
-        days=facts.period_days,
-        period_days=facts.period_days,
-        amount=Money(amount, breakdown.currency),
-        explanation=(
+    )
+    charges = {}
+    for audience in audiences:
+        tier = breakdown.tier(audience)
+        if tier is None:
+            raise ServiceError(_("This customer has no reseller, so there is no reseller price."))
+        charges[audience] = _period_charge(facts, breakdown, tier, explained=explained)
+    return charges
+
+
+def _period_charge(
+    facts: SubscriptionFacts,
+    breakdown,
+    tier,
+    *,
+    explained: bool = True,
+    reveal_sources: bool = True,
+) -> Charge:
+    amount = quantize(tier.unit_price * facts.quantity, breakdown.currency)
+    explanation = ""
+    if explained:
+        explanation = (
             _("%(quantity)s × %(price)s for %(start)s to %(end)s. %(why)s")
             % {
                 "quantity": format_quantity(facts.quantity),
@@ -182,7 +212,19 @@ def period_charge(
                 "end": format_date(facts.period_end - dt.timedelta(days=1)),
                 "why": tier.summary if reveal_sources else "",
             }
-        ).strip(),
+        ).strip()
+    return Charge(
+        kind=ChargeKind.CYCLE_FEE,
+        audience=tier.audience,
+        offer_id=facts.offer_id,
+        quantity=facts.quantity,
+        unit_price=tier.unit_price,
+        period_start=facts.period_start,
+        period_end=facts.period_end,
+        days=facts.period_days,
+        period_days=facts.period_days,
+        amount=Money(amount, breakdown.currency),
+        explanation=explanation,
         price_source=tier.source,
         price_source_id=tier.source_id,
         price_summary=tier.summary,
