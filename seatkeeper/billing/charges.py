@@ -42,7 +42,6 @@ import datetime as dt
 import logging
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
-from decimal import Decimal
 
 from django.db import connections, router, transaction
 from django.utils.translation import gettext as _
@@ -94,6 +93,15 @@ AUDIENCE_FIELDS = {
     Audience.RESELLER_PRICE: "reseller_price",
     Audience.CUSTOMER_PRICE: "customer_price",
 }
+LINE_COLUMNS = [
+    "cycle_id", "subscription_id", "customer_id", "reseller_id", "offer_id", "source_key",
+    "operation_id", "charged_on", "occurred_at", "period_start", "period_end", "days",
+    "period_days", "term", "billing_cycle", "currency",
+    "partner_cost_unit", "partner_cost_source", "partner_cost_source_id",
+    "reseller_price_unit", "reseller_price_source", "reseller_price_source_id",
+    "customer_price_unit", "customer_price_source", "customer_price_source_id",
+    "quantity", "partner_cost_amount", "reseller_price_amount", "customer_price_amount",
+]  # fmt: skip
 COMPARED = [
     "kind", "quantity", "currency", "period_start", "period_end",
     "partner_cost_unit", "partner_cost_amount", "reseller_price_unit", "reseller_price_amount",
@@ -605,46 +613,22 @@ def _same(line: dict, values: dict) -> bool:
     return all(line[name] == values[name] for name in COMPARED)
 
 
-def _reversal(line: ChargeLine, run: BillingRun, reason: str) -> ChargeLine:
-    def negated(value: Decimal | None) -> Decimal | None:
-        return None if value is None else -value
+NEGATED = ["quantity", "partner_cost_amount", "reseller_price_amount", "customer_price_amount"]
 
-    return ChargeLine(
-        cycle_id=line.cycle_id,
-        run=run,
-        subscription_id=line.subscription_id,
-        customer_id=line.customer_id,
-        reseller_id=line.reseller_id,
-        offer_id=line.offer_id,
+
+def _reversal(line_id: int, run: BillingRun, reason: str) -> dict:
+    """A CORRECTION line: the figures of line `line_id` negated, naming it."""
+    row = ChargeLine.objects.filter(pk=line_id).values(*LINE_COLUMNS).get()  # rare
+    for name in NEGATED:
+        row[name] = None if row[name] is None else -row[name]
+    row.update(
+        run_id=run.pk,
         kind=ChargeKind.CORRECTION,
-        source_key=line.source_key,
-        operation_id=line.operation_id,
-        corrects=line,
-        charged_on=line.charged_on,
-        occurred_at=line.occurred_at,
-        period_start=line.period_start,
-        period_end=line.period_end,
-        days=line.days,
-        period_days=line.period_days,
-        term=line.term,
-        billing_cycle=line.billing_cycle,
-        quantity=-line.quantity,
-        currency=line.currency,
-        partner_cost_unit=line.partner_cost_unit,
-        partner_cost_amount=negated(line.partner_cost_amount),
-        partner_cost_source=line.partner_cost_source,
-        partner_cost_source_id=line.partner_cost_source_id,
-        reseller_price_unit=line.reseller_price_unit,
-        reseller_price_amount=negated(line.reseller_price_amount),
-        reseller_price_source=line.reseller_price_source,
-        reseller_price_source_id=line.reseller_price_source_id,
-        customer_price_unit=line.customer_price_unit,
-        customer_price_amount=negated(line.customer_price_amount),
-        customer_price_source=line.customer_price_source,
-        customer_price_source_id=line.customer_price_source_id,
+        corrects_id=line_id,
         details={"reason": reason},
         created_at=clock.now(),
     )
+    return row
 
 
 def _bill_chunk(
@@ -654,7 +638,7 @@ def _bill_chunk(
     same cycle waits here and then sees these lines, so it never writes them twice."""
     BillingCycle.objects.select_for_update().get(pk=run.cycle_id)
     lots, operations, existing = _load([item.id for item in subscriptions], run.cycle_id)
-    new_lines: list[ChargeLine] = []
+    new_lines: list[dict] = []
     problems = 0
     now = clock.now()
     for subscription in subscriptions:
@@ -678,25 +662,21 @@ def _bill_chunk(
                 run.unchanged += 1
                 continue
             if current is not None:
-                current = ChargeLine.objects.get(pk=current["id"])  # rare: a correction
-                new_lines.append(_reversal(current, run, "changed"))
+                new_lines.append(_reversal(current["id"], run, "changed"))
                 run.corrections += 1
-            new_lines.append(
-                ChargeLine(
-                    cycle_id=run.cycle_id,
-                    run=run,
-                    subscription_id=subscription.id,
-                    customer_id=subscription.customer_id,
-                    reseller_id=subscription.reseller_id,
-                    offer_id=subscription.offer_id,
-                    corrects=current,
-                    created_at=now,
-                    **values,
-                )
+            values.update(
+                cycle_id=run.cycle_id,
+                run_id=run.pk,
+                subscription_id=subscription.id,
+                customer_id=subscription.customer_id,
+                reseller_id=subscription.reseller_id,
+                offer_id=subscription.offer_id,
+                corrects_id=current["id"] if current is not None else None,
+                created_at=now,
             )
+            new_lines.append(values)
         for vanished in live.values():
-            vanished = ChargeLine.objects.get(pk=vanished["id"])
-            new_lines.append(_reversal(vanished, run, "withdrawn"))
+            new_lines.append(_reversal(vanished["id"], run, "withdrawn"))
             run.corrections += 1
     insert_lines(new_lines)
     run.lines_created += len(new_lines)
@@ -733,25 +713,23 @@ def _column_writers(connection) -> list[tuple[str, str, object]]:
     return writers
 
 
-def insert_lines(lines: list[ChargeLine], batch: int = 1000) -> None:
-    """Write new lines in batches of one multi-row INSERT (lines are only ever inserted)."""
+def insert_lines(lines: list[dict]) -> None:
+    """Write new lines, given as {attribute: value}: one INSERT sent for many rows (lines are
+    only ever inserted)."""
     if not lines:
         return
     connection = connections[router.db_for_write(ChargeLine)]
     writers = _column_writers(connection)
     quote = connection.ops.quote_name
     columns = ", ".join(quote(column) for _attribute, column, _write in writers)
-    row_marks = "(" + ", ".join(["%s"] * len(writers)) + ")"
-    # SQLite caps the parameters of one statement; PostgreSQL takes the whole batch.
-    batch = max(1, min(batch, connection.ops.bulk_batch_size(writers, lines)))
+    marks = ", ".join(["%s"] * len(writers))
     table = quote(ChargeLine._meta.db_table)
+    rows = [
+        [
+            line[attribute] if write is None else write(line[attribute])
+            for attribute, _column, write in writers
+        ]
+        for line in lines
+    ]
     with connection.cursor() as cursor:
-        for first in range(0, len(lines), batch):
-            chunk = lines[first : first + batch]
-            params = []
-            for line in chunk:
-                for attribute, _column, write in writers:
-                    value = getattr(line, attribute)
-                    params.append(value if write is None else write(value))
-            marks = ", ".join([row_marks] * len(chunk))
-            cursor.execute(f"INSERT INTO {table} ({columns}) VALUES {marks}", params)  # noqa: S608
+        cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", rows)  # noqa: S608
