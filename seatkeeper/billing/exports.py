@@ -19,7 +19,8 @@ from django.utils.translation import gettext as _
 from seatkeeper.accounts.models import Organisation, OrganisationKind, User
 from seatkeeper.billing import reports
 from seatkeeper.billing.models import BillingCycle, ChargeKind
-from seatkeeper.subscriptions.exports import _safe, csv_lines
+from seatkeeper.core.spreadsheet import safe_workbook_cell
+from seatkeeper.subscriptions.exports import csv_lines
 
 
 def export_rows(user: User, report_filter: reports.ReportFilter) -> Iterator[list[Any]]:
@@ -69,14 +70,6 @@ def export_rows(user: User, report_filter: reports.ReportFilter) -> Iterator[lis
         yield row
 
 
-def _cell(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return value  # numbers stay numbers in a spreadsheet
-    if isinstance(value, str) or value is None:
-        return _safe(value)
-    return value
-
-
 def xlsx_file(rows):
     import tempfile
 
@@ -85,7 +78,7 @@ def xlsx_file(rows):
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(_("Billing report")[:31])
     for row in rows:
-        sheet.append([_cell(value) for value in row])
+        sheet.append([safe_workbook_cell(value) for value in row])  # numbers stay numbers
     handle = tempfile.TemporaryFile(suffix=".xlsx")
     workbook.save(handle)
     handle.seek(0)
