@@ -22,8 +22,6 @@ from decimal import Decimal
 from django.db.models import QuerySet
 from django.http import Http404
 from django.urls import reverse
-from django.utils import formats
-from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from seatkeeper.accounts.models import Organisation, OrganisationKind, User
@@ -33,7 +31,8 @@ from seatkeeper.billing.models import BillingCycle, ChargeKind, ChargeLine, RunS
 from seatkeeper.catalog.models import add_months
 from seatkeeper.core import clock
 from seatkeeper.core.errors import ServiceError
-from seatkeeper.core.money import CURRENCY_SYMBOLS, minor_units, quantize
+from seatkeeper.core.formatting import format_date, format_money, format_unit_price
+from seatkeeper.core.money import quantize
 from seatkeeper.pricing.engine import Source
 from seatkeeper.pricing.models import PriceListEntry
 
@@ -81,28 +80,15 @@ def _tiers(kind: str, line: dict) -> list[str]:
 
 
 def money_text(amount: Decimal | None, currency: str, *, unit: bool = False) -> str:
-    """`amount` in the reader's locale: "£1,234.50" in English, "1 234,50 £" in French. A unit
-    price keeps its extra decimals (up to four) when it has them."""
+    """`amount` in the reader's locale (core.formatting): "£1,234.50", "1 234,50 €"; a unit
+    price keeps up to four decimals when it has them."""
     if amount is None:
         return ""
-    places = minor_units(currency)
-    if unit:
-        exponent = -amount.normalize().as_tuple().exponent
-        places = min(max(places, exponent), 4)
-        value = amount
-    else:
-        value = quantize(amount, currency)
-    number = formats.number_format(value, places, use_l10n=True, force_grouping=True)
-    symbol = CURRENCY_SYMBOLS.get(currency, "").strip()
-    if (get_language() or "en").startswith("fr"):
-        return f"{number}\u00a0{symbol or currency}"
-    if symbol and len(symbol) == 1:
-        return f"{symbol}{number}"
-    return f"{number}\u00a0{currency}"
+    return (format_unit_price if unit else format_money)(amount, currency)
 
 
 def date_text(day: dt.date) -> str:
-    return formats.date_format(day, "SHORT_DATE_FORMAT")
+    return format_date(day)
 
 
 # --- the filter --------------------------------------------------------------------------------

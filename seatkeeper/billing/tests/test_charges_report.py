@@ -228,11 +228,11 @@ def test_the_pdf_statement_is_in_the_readers_language_and_locale(billed, client)
     assert response["Content-Type"] == "application/pdf"
     assert response.content.startswith(b"%PDF")
     with translation.override("fr"):
-        assert reports.money_text(Decimal("1234.5"), "EUR") == "1\u00a0234,50\u00a0€"
-        assert reports.money_text(Decimal("4.1234"), "GBP", unit=True) == "4,1234\u00a0£"
+        assert reports.money_text(Decimal("1234.5"), "EUR") == "1\u202f234,50\u00a0€"
+        assert reports.money_text(Decimal("4.1234"), "EUR", unit=True) == "4,1234\u00a0€"
     with translation.override("en"):
         assert reports.money_text(Decimal("1234.5"), "EUR") == "€1,234.50"
-        assert reports.money_text(Decimal("-8"), "JPY") == "¥-8"
+        assert reports.money_text(Decimal("4.5000"), "GBP", unit=True) == "£4.50"
 
 
 def test_the_api_gives_the_report_and_its_lines_as_decimal_strings(billed, client):
