@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from seatkeeper.activity.models import AppendOnly
 from seatkeeper.core import clock
 
 # === Charges: billing cycles, billing runs and the immutable charge lines they issue ===========
@@ -126,6 +127,14 @@ class ChargeKind(models.TextChoices):
     CORRECTION = "correction", _("Correction")
 
 
+class ChargeLineQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise AppendOnly("charge lines are never changed: issue a correction")
+
+    def delete(self):
+        raise AppendOnly("charge lines are never deleted: issue a correction")
+
+
 class ChargeLine(models.Model):
     """One billed line, at the three audiences' prices. Never changed once written: a correction
     is a new line (kind CORRECTION, the reversal of the line in `corrects`), followed, when
@@ -189,6 +198,8 @@ class ChargeLine(models.Model):
     details = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=clock.now, editable=False)
 
+    objects = ChargeLineQuerySet.as_manager()
+
     class Meta:
         ordering = ["cycle", "subscription", "charged_on", "pk"]
         verbose_name = _("charge line")
@@ -204,3 +215,11 @@ class ChargeLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.quantity} × {self.subscription_id}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise AppendOnly("charge lines are never changed: issue a correction")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnly("charge lines are never deleted: issue a correction")

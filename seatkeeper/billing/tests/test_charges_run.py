@@ -16,7 +16,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.forms.models import model_to_dict
 
-from seatkeeper.activity.models import ActivityRecord
+from seatkeeper.activity.models import ActivityRecord, AppendOnly
 from seatkeeper.billing import charge_tasks, charges
 from seatkeeper.billing.models import BillingRun, ChargeLine
 from seatkeeper.core import clock
@@ -167,6 +167,24 @@ def test_a_repeated_run_writes_nothing_new(cast, shop):
     assert [model_to_dict(line) for line in lines()] == before
     assert (again.lines_created, again.corrections, again.unchanged) == (0, 0, 2)
     assert BillingRun.objects.count() == 2
+
+
+def test_an_issued_line_refuses_to_change(cast, shop):
+    order(cast, shop, quantity=5)
+    bill(cast.reseller)
+    (line,) = lines()
+
+    line.quantity = 6
+    with pytest.raises(AppendOnly):
+        line.save()
+    with pytest.raises(AppendOnly):
+        ChargeLine.objects.filter(pk=line.pk).update(quantity=6)
+    with pytest.raises(AppendOnly):
+        ChargeLine.objects.filter(pk=line.pk).delete()
+    with pytest.raises(AppendOnly):
+        line.delete()
+
+    assert ChargeLine.objects.get().quantity == 5
 
 
 def test_a_price_learnt_later_is_corrected_by_new_lines_never_by_edits(cast, shop):
