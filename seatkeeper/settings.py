@@ -86,6 +86,7 @@ INSTALLED_APPS = [
     "seatkeeper.catalog",
     "seatkeeper.pricing",
     "seatkeeper.subscriptions",
+    "seatkeeper.billing",
     "seatkeeper.ui",
     "seatkeeper.api",
 ]

@@ -1,0 +1,51 @@
+"""Fixtures of the billing tests: the shared cast's partner connected to a real sandbox over
+HTTPS (one sandbox for the session; each test gets default faults, an empty call log and the
+sandbox's clock shared with ours)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from seatkeeper.conftest import Cast
+from seatkeeper.providers.microsoft.adapter import MicrosoftProvider
+from seatkeeper.providers.microsoft.retry import RetryPolicy
+from seatkeeper.providers.models import ProviderAccount
+from seatkeeper.providers.tests.conftest import (  # noqa: F401 - fixtures used by these tests
+    SharedClock,
+    clean_sandbox,
+    sandbox,
+    test_clock,
+)
+from seatkeeper.providers.tests.factories import provider_account
+
+
+def connect(cast: Cast, sandbox: Any) -> ProviderAccount:
+    return provider_account(
+        organisation=cast.partner,
+        api_base_url=sandbox.base_url,
+        authority_url=sandbox.authority_url,
+        partner_tenant_id=sandbox.partner_tenant_id,
+        application_id=sandbox.client_id,
+        application_secret=sandbox.client_secret,
+        refresh_token=sandbox.admin.mint_refresh_token(),
+        ca_bundle_path=str(sandbox.ca_cert),
+        graph_base_url=sandbox.graph_base_url,
+    )
+
+
+@pytest.fixture
+def account(cast: Cast, clean_sandbox: Any) -> ProviderAccount:  # noqa: F811
+    return connect(cast, clean_sandbox)
+
+
+@pytest.fixture
+def provider(account: ProviderAccount, test_clock: SharedClock):  # noqa: F811
+    connector = MicrosoftProvider.from_account(
+        account,
+        sleep=test_clock.sleep,
+        retry=RetryPolicy(max_attempts=6, base_delay=0.2, max_delay=2.0),
+    )
+    yield connector
+    connector.close()
