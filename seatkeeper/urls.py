@@ -56,6 +56,7 @@ urlpatterns = [
     path("", include("seatkeeper.subscriptions.urls")),
     path("pricing/", include("seatkeeper.pricing.urls")),
     path("providers/", include("seatkeeper.providers.urls")),
+    path("", include("seatkeeper.billing.urls")),
     path("api/v1/", include("seatkeeper.api.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -796,3 +796,33 @@ def due_line_imports(*, limit: int = 50) -> list[int]:
         .order_by("next_attempt_at", "pk")
         .values_list("pk", flat=True)[:limit]
     )
+
+
+@transaction.atomic
+def invoices_import_request(*, actor: User, partner: Any) -> int:
+    """A person asks for an import now: one background import per active account of the
+    partner (the page does not wait for the vendor). Returns how many were asked for."""
+    from seatkeeper.billing import tasks
+    from seatkeeper.providers.models import ProviderKind
+
+    if not permissions.can_import_invoices(actor, partner):
+        raise PermissionRefused(_("Only the partner's cloud admins import the vendor's invoices."))
+    account_ids = list(
+        ProviderAccount.objects.filter(
+            organisation=partner, is_active=True, kind=ProviderKind.MICROSOFT
+        ).values_list("pk", flat=True)
+    )
+    if not account_ids:
+        raise ServiceError(_("This partner has no active provider account to import from."))
+    activity_record(
+        actor=actor,
+        organisation=partner,
+        obj=partner,
+        operation="vendor_invoices_import_requested",
+        details={"accounts": account_ids},
+    )
+    for account_id in account_ids:
+        transaction.on_commit(
+            partial(tasks.invoices_import_account.enqueue, account_id=account_id, actor_id=actor.pk)
+        )
+    return len(account_ids)

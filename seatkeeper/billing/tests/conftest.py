@@ -21,17 +21,17 @@ from seatkeeper.providers.tests.conftest import (  # noqa: F401 - fixtures used 
 from seatkeeper.providers.tests.factories import provider_account
 
 
-def connect(cast: Cast, sandbox: Any) -> ProviderAccount:
+def connect(cast: Cast, sandbox_info: Any) -> ProviderAccount:
     return provider_account(
         organisation=cast.partner,
-        api_base_url=sandbox.base_url,
-        authority_url=sandbox.authority_url,
-        partner_tenant_id=sandbox.partner_tenant_id,
-        application_id=sandbox.client_id,
-        application_secret=sandbox.client_secret,
-        refresh_token=sandbox.admin.mint_refresh_token(),
-        ca_bundle_path=str(sandbox.ca_cert),
-        graph_base_url=sandbox.graph_base_url,
+        api_base_url=sandbox_info.base_url,
+        authority_url=sandbox_info.authority_url,
+        partner_tenant_id=sandbox_info.partner_tenant_id,
+        application_id=sandbox_info.client_id,
+        application_secret=sandbox_info.client_secret,
+        refresh_token=sandbox_info.admin.mint_refresh_token(),
+        ca_bundle_path=str(sandbox_info.ca_cert),
+        graph_base_url=sandbox_info.graph_base_url,
     )
 
 
