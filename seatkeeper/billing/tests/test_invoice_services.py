@@ -298,3 +298,15 @@ def test_lines_state_moves_only_along_its_transitions(account, vendor):
 
     g1.refresh_from_db()
     assert g1.lines_state == LinesState.PENDING
+
+
+def test_the_writers_text_lengths_are_the_columns_lengths():
+    from seatkeeper.billing.invoice_lines import FIELDS, MAX_LENGTHS
+
+    lengths = {
+        name: InvoiceLineItem._meta.get_field(name).max_length
+        for name in FIELDS
+        if InvoiceLineItem._meta.get_field(name).get_internal_type() == "CharField"
+        and name not in ("currency", "charge_kind")
+    }
+    assert lengths == MAX_LENGTHS

@@ -24,10 +24,8 @@ The files themselves are read by `blobs.BlobReader`, with the signature and no t
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -40,6 +38,7 @@ from seatkeeper.providers.microsoft import parsing
 from seatkeeper.providers.microsoft.auth import Credentials, shared_token_source
 from seatkeeper.providers.microsoft.blobs import BlobReader
 from seatkeeper.providers.microsoft.client import PartnerCenterClient, decode, ssl_context
+from seatkeeper.providers.microsoft.recon_files import read_file_lines
 from seatkeeper.providers.microsoft.retry import RetryPolicy
 from seatkeeper.providers.ratelimit import Limit, RateLimiter
 
@@ -223,22 +222,10 @@ class GraphBilling:
         self, *, manifest: i.ExportManifest, blob: i.ExportBlob, invoice_id: str = ""
     ) -> i.Listing[i.InvoiceLineItem]:
         skips = i.SkipLog()
-
-        def records() -> Iterator[Any]:
-            for line in self.blobs.lines(manifest.blob_url(blob)):
-                try:
-                    # Amounts straight to exact Decimals, never through a binary float.
-                    yield json.loads(line.removeprefix(b"\xef\xbb\xbf"), parse_float=Decimal)
-                except ValueError:
-                    yield line.decode("utf-8", "replace")  # skipped, logged and counted
-
-        read = parsing.readable(
-            records(),
-            lambda record: parsing.invoice_line_item(record, invoice_id=invoice_id),
-            kind="export line",
-            skips=skips,
+        lines = read_file_lines(
+            self.blobs.lines(manifest.blob_url(blob)), invoice_id=invoice_id, skips=skips
         )
-        return i.Listing(read, skips)
+        return i.Listing(lines, skips)
 
     def _local_path(self, url: str) -> str:
         """The path of a link the API sent, if it points at the configured Graph host."""

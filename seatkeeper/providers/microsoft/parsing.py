@@ -533,8 +533,31 @@ def invoice(data: Json, *, currency: str = "") -> i.Invoice:
     )
 
 
+# The fields a reconciliation line is read from, by their lower-case names.
+_LINE_FIELDS = (
+    "invoicenumber", "customerid", "customername", "orderid", "subscriptionid", "productid",
+    "skuid", "availabilityid", "productname", "skuname", "chargetype", "unitprice",
+    "effectiveunitprice", "quantity", "subtotal", "taxtotal", "totalforcustomer", "total",
+    "chargestartdate", "chargeenddate", "termandbillingcycle", "referenceid",
+    "customerdomainname", "orderdate", "unittype", "billablequantity", "productqualifiers",
+    "billingfrequency", "subscriptionstartdate", "subscriptionenddate", "pricingcurrency",
+    "pctobcexchangerate", "pctobcexchangeratedate", "customercountry", "subscriptiondescription",
+    "resellermpnid", "tier2mpnid", "alternateid", "publishername", "creditreasoncode",
+    "promotionid", "currency",
+)  # fmt: skip
+_last_keys: list[Any] = [frozenset(), {}]  # the last set of keys seen and its key map
+
+
 def _lowered(data: Json) -> dict[str, Any]:
-    return {str(key).lower(): value for key, value in data.items()}
+    """The record's line fields under their lower-case names. Every line of an export has the
+    same keys: the key map is worked out when the set of keys changes, then each line is a
+    few dozen dict reads instead of lowering fifty keys."""
+    keys, mapping = _last_keys
+    if data.keys() != keys:
+        lowered = {str(key).lower(): key for key in data}
+        mapping = {name: lowered[name] for name in _LINE_FIELDS if name in lowered}
+        _last_keys[:] = [frozenset(data.keys()), mapping]
+    return {name: data[key] for name, key in mapping.items()}
 
 
 def _first(lowered: Mapping[str, Any], *names: str) -> Any:
@@ -549,7 +572,7 @@ def _text_of(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def _qualifiers(value: Any) -> tuple[str, ...]:
+def qualifiers(value: Any) -> tuple[str, ...]:
     """`productQualifiers`: a JSON array, or (in some exports) the array's JSON text."""
     if value in (None, ""):
         return ()
@@ -567,7 +590,7 @@ def _qualifiers(value: Any) -> tuple[str, ...]:
     return tuple(str(x) for x in value)
 
 
-def _mpn(value: Any) -> str:
+def mpn(value: Any) -> str:
     raw = _text_of(value).strip()
     return "" if raw in ("-1", "0") else raw  # legacy lines send -1 for "no reseller"
 
@@ -581,12 +604,12 @@ def invoice_line_item(data: Json, *, invoice_id: str) -> i.InvoiceLineItem:
     record = _lowered(data)
     currency = _text_of(_first(record, "currency", "pricingcurrency")) or "USD"
     try:
-        Money.zero(currency)
+        currency = Money.zero(currency).currency
     except ValueError as error:
         raise UnexpectedResponse(f"unreadable currency {currency!r}") from error
 
     def amount(*names: str) -> Money:
-        return Money(decimal(_first(record, *names)), currency)
+        return Money.checked(decimal(_first(record, *names)), currency)
 
     charge_type = _text_of(record.get("chargetype"))
     return i.InvoiceLineItem(
@@ -616,7 +639,7 @@ def invoice_line_item(data: Json, *, invoice_id: str) -> i.InvoiceLineItem:
         order_date=timestamp(record.get("orderdate")),
         unit_type=_text_of(record.get("unittype")),
         billable_quantity=optional_decimal(record.get("billablequantity")),
-        product_qualifiers=_qualifiers(record.get("productqualifiers")),
+        product_qualifiers=qualifiers(record.get("productqualifiers")),
         billing_frequency=_text_of(record.get("billingfrequency")),
         subscription_start=day(record.get("subscriptionstartdate")),
         subscription_end=day(record.get("subscriptionenddate")),
@@ -625,7 +648,7 @@ def invoice_line_item(data: Json, *, invoice_id: str) -> i.InvoiceLineItem:
         pc_to_bc_exchange_rate_date=day(record.get("pctobcexchangeratedate")),
         customer_country=_text_of(record.get("customercountry")),
         subscription_description=_text_of(record.get("subscriptiondescription")),
-        reseller_mpn_id=_mpn(_first(record, "resellermpnid", "tier2mpnid")),
+        reseller_mpn_id=mpn(_first(record, "resellermpnid", "tier2mpnid")),
         alternate_id=_text_of(record.get("alternateid")),
         publisher_name=_text_of(record.get("publishername")),
         credit_reason_code=_text_of(record.get("creditreasoncode")),
