@@ -525,6 +525,17 @@ def invoice_lines_step(
         return _v1_step(invoice, provider, actor)
     except ProviderError as error:
         return _failed_attempt(invoice, error, actor)
+    except ServiceError as error:  # nothing the vendor can change: say so, stop asking
+        lines_transition(
+            invoice,
+            LinesState.FAILED,
+            actor=actor,
+            reason=error.message,
+            lines_error=error.message,
+            export_location="",
+            next_attempt_at=None,
+        )
+        return LinesProgress(LinesState.FAILED, message=error.message)
     finally:
         _release(invoice)
 

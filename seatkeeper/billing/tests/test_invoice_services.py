@@ -310,3 +310,14 @@ def test_the_writers_text_lengths_are_the_columns_lengths():
         and name not in ("currency", "charge_kind")
     }
     assert lengths == MAX_LENGTHS
+
+
+def test_an_open_period_that_closed_before_its_lines_came_fails_once_and_stops(account, vendor):
+    current = invoices.invoice_unbilled_import(account=account, currency="EUR")
+
+    with clock.frozen(dt.datetime(2027, 2, 1, tzinfo=dt.UTC)):
+        progress = invoices.invoice_lines_step(invoice=current, provider=vendor)
+        due = invoices.due_line_imports()
+
+    assert progress.state == LinesState.FAILED and "closed" in progress.message
+    assert current.pk not in due and vendor.calls == []
