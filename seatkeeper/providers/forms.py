@@ -87,6 +87,7 @@ class AccountForm(forms.Form):
     graph_base_url = forms.CharField(
         label=_("Microsoft Graph host"),
         max_length=200,
+        required=False,
         initial=MICROSOFT_GRAPH_BASE_URL,
         help_text=_(
             "Where the billing reconciliation exports are asked for; Microsoft's is "
@@ -103,6 +104,10 @@ class AccountForm(forms.Form):
         ),
     )
 
+    def clean_graph_base_url(self) -> str | None:
+        # Left empty: Microsoft's (an account that never heard of Graph keeps working).
+        return self.cleaned_data["graph_base_url"].strip() or MICROSOFT_GRAPH_BASE_URL
+
 
 class AccountEditForm(AccountForm):
     """The tenant is what the account is: it does not change. The secret is only replaced."""
@@ -113,3 +118,6 @@ class AccountEditForm(AccountForm):
         secret = self.fields["application_secret"]
         secret.required = False
         secret.help_text = _("Leave empty to keep the current secret.")
+
+    def clean_graph_base_url(self) -> str | None:
+        return self.cleaned_data["graph_base_url"].strip() or None  # empty: as it is
