@@ -15,9 +15,8 @@ from django.views.decorators.http import require_POST
 
 from seatkeeper.billing import invoice_exports, invoice_selectors, invoices, permissions
 from seatkeeper.billing.models import DocumentType, LinesState, PaymentStatus, ProviderInvoice
-from seatkeeper.core import clock
+from seatkeeper.core import clock, formatting
 from seatkeeper.core.errors import ServiceError
-from seatkeeper.core.money import Money
 from seatkeeper.ui.tables import Column, build_table
 
 PAYMENT_FILTERS = [
@@ -28,13 +27,21 @@ PAYMENT_FILTERS = [
 
 
 def _money(amount, currency: str) -> str:
-    return "" if amount is None else str(Money(amount, currency))
+    return formatting.format_money(amount, currency)
+
+
+def _unit_price(amount, currency: str) -> str:
+    return formatting.format_unit_price(amount, currency)
+
+
+def _dates(start, end) -> str:
+    if start is None and end is None:
+        return ""
+    return f"{formatting.format_date(start)} → {formatting.format_date(end)}"
 
 
 def _period(invoice: ProviderInvoice) -> str:
-    if invoice.period_start and invoice.period_end:
-        return f"{invoice.period_start:%Y-%m-%d} → {invoice.period_end:%Y-%m-%d}"
-    return ""
+    return _dates(invoice.period_start, invoice.period_end)
 
 
 def _invoice_columns() -> list[Column]:
@@ -52,7 +59,7 @@ def _invoice_columns() -> list[Column]:
         Column(
             "date",
             gettext_lazy("Invoice date"),
-            lambda x: x.invoice_date.date() if x.invoice_date else None,
+            lambda x: formatting.format_date(x.invoice_date),
             "invoice_date",
         ),
         Column("period", gettext_lazy("Billing period"), _period, "period_start"),
@@ -233,14 +240,19 @@ def _line_columns() -> list[Column]:
         Column(
             "charged",
             gettext_lazy("Charge period"),
-            lambda x: f"{x.charge_start or ''} → {x.charge_end or ''}",
+            lambda x: _dates(x.charge_start, x.charge_end),
             "charge_start",
         ),
-        Column("quantity", gettext_lazy("Quantity"), lambda x: x.quantity.normalize(), "quantity"),
+        Column(
+            "quantity",
+            gettext_lazy("Quantity"),
+            lambda x: formatting.format_number(x.quantity),
+            "quantity",
+        ),
         Column(
             "unit_price",
             gettext_lazy("Unit price"),
-            lambda x: _money(x.effective_unit_price, x.currency),
+            lambda x: _unit_price(x.effective_unit_price, x.currency),
             "effective_unit_price",
         ),
         Column(

@@ -187,7 +187,7 @@ def _invoice_upsert(
             actor=actor,
             organisation=account.organisation,
             obj=invoice,
-            operation="vendor_invoice_imported",
+            operation="vendor_invoice.imported",
             details={
                 "document_type": invoice.document_type,
                 "total": str(invoice.total),
@@ -210,7 +210,7 @@ def _invoice_upsert(
         actor=actor,
         organisation=account.organisation,
         obj=invoice,
-        operation="vendor_invoice_changed",
+        operation="vendor_invoice.changed",
         changes=changes,
     )
     if "total" in changes and invoice.lines_state in (LinesState.IMPORTED, LinesState.FAILED):
@@ -298,7 +298,7 @@ def _finish_run(
         actor=actor,
         organisation=run.partner,
         obj=run.account,
-        operation="vendor_invoices_import",
+        operation="vendor_invoices.import",
         details={
             "status": status,
             "created": counts.created,
@@ -359,7 +359,7 @@ def invoice_document_store(
         actor=actor,
         organisation=invoice.partner,
         obj=invoice,
-        operation="vendor_invoice_statement_stored",
+        operation="vendor_invoice.statement_stored",
         details={"size": len(content)},
     )
     return document
@@ -393,7 +393,7 @@ def invoice_unbilled_import(
             actor=actor,
             organisation=account.organisation,
             obj=old,
-            operation="vendor_unbilled_period_dropped",
+            operation="vendor_unbilled.dropped",
         )
         old.delete()
     invoice, created = ProviderInvoice.objects.select_for_update().get_or_create(
@@ -416,7 +416,7 @@ def invoice_unbilled_import(
             actor=actor,
             organisation=account.organisation,
             obj=invoice,
-            operation="vendor_unbilled_period_imported",
+            operation="vendor_unbilled.imported",
             details={"currency": currency},
         )
     elif invoice.lines_state in (LinesState.IMPORTED, LinesState.FAILED, LinesState.NOT_AVAILABLE):
@@ -455,7 +455,7 @@ def lines_transition(
                 actor=actor,
                 organisation=invoice.partner,
                 obj=invoice,
-                operation="vendor_invoice_lines",
+                operation="vendor_invoice.lines",
                 changes={"lines_state": [old, to]},
                 details={"reason": reason} if reason else None,
             )
@@ -829,7 +829,7 @@ def invoices_import_request(*, actor: User, partner: Any) -> int:
         actor=actor,
         organisation=partner,
         obj=partner,
-        operation="vendor_invoices_import_requested",
+        operation="vendor_invoices.import_requested",
         details={"accounts": account_ids},
     )
     for account_id in account_ids:

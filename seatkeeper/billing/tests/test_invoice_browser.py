@@ -68,7 +68,7 @@ def test_invoice_to_customer_to_lines(page, live_server, world):
     page.get_by_role("link", name="Fabrikam Conseil").click()
 
     expect(page.locator("h1")).to_contain_text("Fabrikam Conseil")
-    expect(page.locator("#customer-total")).to_have_text("12.40 EUR")
+    expect(page.locator("#customer-total")).to_have_text("€12.40")
     lines = page.locator("#table-region tbody tr")
     expect(lines).to_have_count(2)
     expect(lines.nth(1)).to_contain_text("addQuantity")

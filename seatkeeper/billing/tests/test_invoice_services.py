@@ -252,7 +252,7 @@ def test_a_change_of_total_at_the_vendor_reads_the_lines_again(account, vendor):
     g2.refresh_from_db()
     assert counts.updated == 1 and g2.total == Decimal("15.00")
     assert g2.lines_state == LinesState.PENDING
-    record = ActivityRecord.objects.filter(operation="vendor_invoice_changed").get()
+    record = ActivityRecord.objects.filter(operation="vendor_invoice.changed").get()
     assert (
         record.changes["total"] == ["12.000000", "15.00"] or record.changes["total"][1] == "15.00"
     )
