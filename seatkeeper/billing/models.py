@@ -1,16 +1,29 @@
-"""Billing: what Seatkeeper charges (billing cycles, runs and charge lines).
+"""Billing records.
 
-The vendor's invoices live beside these, in their own section.
+Charges (first section): what Seatkeeper charges: billing cycles, billing runs and the immutable
+charge lines they issue.
+
+Vendor invoices (second section): the vendor's invoices, credit and adjustment notes as it issued
+them, their PDF statements, and their reconciliation lines, imported so that what the partner is
+charged can be compared line by line with what it charges. They are the vendor's documents:
+imported again, never edited here. A vendor invoice's lines are replaced whole when imported
+again (a new *generation* written beside the old one, switched in one short transaction), so a
+reader never sees half an import.
 """
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from seatkeeper.activity.models import AppendOnly
 from seatkeeper.core import clock
+from seatkeeper.core.models import TimestampedModel
+from seatkeeper.core.money import Money
 
 # === Charges: billing cycles, billing runs and the immutable charge lines they issue ===========
 
@@ -223,3 +236,340 @@ class ChargeLine(models.Model):
 
     def delete(self, *args, **kwargs):
         raise AppendOnly("charge lines are never deleted: issue a correction")
+
+
+# === Vendor invoices ---------------------------------------------------------------------------
+
+AMOUNT = {"max_digits": 20, "decimal_places": 6}  # amounts: cents and the odd sub-cent
+RATE = {"max_digits": 24, "decimal_places": 10}  # unit prices and exchange rates
+
+
+class DocumentType(models.TextChoices):
+    INVOICE = "invoice", _("Invoice")
+    CREDIT_NOTE = "credit_note", _("Credit note")
+    ADJUSTMENT_NOTE = "adjustment_note", _("Adjustment note")
+    VOID_NOTE = "void_note", _("Void note")
+    # The open period's charges, not invoiced yet (the vendor's unbilled reconciliation).
+    UNBILLED = "unbilled", _("Not invoiced yet")
+    OTHER = "other", _("Other document")
+
+
+class LinesState(models.TextChoices):
+    NOT_AVAILABLE = "not_available", _("No lines at the vendor")
+    PENDING = "pending", _("Waiting to be imported")
+    EXPORTING = "exporting", _("The vendor is preparing them")
+    IMPORTED = "imported", _("Imported")
+    FAILED = "failed", _("Import failed")
+
+
+# How the lines of an invoice may move (one function changes them: invoices.lines_transition).
+LINES_TRANSITIONS: dict[str, set[str]] = {
+    LinesState.NOT_AVAILABLE: {LinesState.PENDING},
+    LinesState.PENDING: {LinesState.EXPORTING, LinesState.IMPORTED, LinesState.FAILED},
+    LinesState.EXPORTING: {
+        LinesState.EXPORTING,
+        LinesState.PENDING,
+        LinesState.IMPORTED,
+        LinesState.FAILED,
+    },
+    LinesState.IMPORTED: {LinesState.PENDING},
+    LinesState.FAILED: {LinesState.PENDING},
+}
+
+
+class LinesSource(models.TextChoices):
+    V1_API = "v1", _("Partner Center line-item API (v1)")
+    GRAPH_EXPORT = "v2", _("Microsoft Graph reconciliation export (v2)")
+
+
+class PaymentStatus(models.TextChoices):
+    PAID = "paid", _("Paid")
+    PARTLY_PAID = "partly_paid", _("Partly paid")
+    UNPAID = "unpaid", _("Unpaid")
+    NOT_APPLICABLE = "not_applicable", pgettext_lazy("payment status", "—")
+
+
+class ProviderInvoice(TimestampedModel):
+    """One document of the vendor: an invoice, one of its amendments, or the open period."""
+
+    partner = models.ForeignKey(
+        "accounts.Organisation",
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("partner"),
+    )
+    account = models.ForeignKey(
+        "providers.ProviderAccount",
+        on_delete=models.PROTECT,
+        related_name="invoices",
+        verbose_name=_("provider account"),
+    )
+    vendor_invoice_id = models.CharField(_("invoice number"), max_length=64)
+    document_type = models.CharField(
+        _("document type"), max_length=24, choices=DocumentType.choices
+    )
+    invoice_type = models.CharField(_("invoice type"), max_length=32, blank=True)
+    amends = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="amendments",
+        verbose_name=_("amends"),
+    )
+    invoice_date = models.DateTimeField(_("invoice date"), null=True, blank=True)
+    period_start = models.DateField(_("billing period start"), null=True, blank=True)
+    period_end = models.DateField(_("billing period end"), null=True, blank=True)
+    currency = models.CharField(_("currency"), max_length=3)
+    total = models.DecimalField(_("total"), **AMOUNT)
+    paid = models.DecimalField(_("paid"), **AMOUNT, default=Decimal(0))
+    # `invoiceDetails[].billingProvider`, comma-separated: one_time, office, azure...
+    line_item_providers = models.CharField(max_length=100, blank=True)
+    # A digest of what the vendor said: an import that finds it equal changes nothing.
+    vendor_fingerprint = models.CharField(max_length=64, editable=False)
+    last_seen_at = models.DateTimeField(_("last seen at the vendor"), null=True, blank=True)
+
+    lines_state = models.CharField(
+        _("line items"), max_length=16, choices=LinesState.choices, default=LinesState.PENDING
+    )
+    lines_source = models.CharField(
+        _("line items from"), max_length=4, choices=LinesSource.choices, blank=True
+    )
+    lines_generation = models.PositiveIntegerField(default=0, editable=False)
+    lines_count = models.PositiveIntegerField(_("line items"), default=0)
+    lines_total = models.DecimalField(_("sum of the line items"), **AMOUNT, null=True, blank=True)
+    lines_imported_at = models.DateTimeField(_("line items imported"), null=True, blank=True)
+    lines_error = models.TextField(_("last error"), blank=True)
+    lines_attempts = models.PositiveIntegerField(default=0, editable=False)
+    # The vendor's export under way: where to follow it and when to look next.
+    export_location = models.CharField(max_length=1000, blank=True, editable=False)
+    next_attempt_at = models.DateTimeField(null=True, blank=True, editable=False)
+    manifest_etag = models.CharField(max_length=100, blank=True, editable=False)
+    # A lease: the worker importing the lines holds it, so no other worker starts the same.
+    lines_claimed_until = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-period_start", "-invoice_date", "vendor_invoice_id"]
+        verbose_name = _("vendor invoice")
+        verbose_name_plural = _("vendor invoices")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "vendor_invoice_id"], name="provider_invoice_unique_per_account"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["partner", "-invoice_date"], name="provider_invoice_by_date"),
+            models.Index(fields=["lines_state", "next_attempt_at"], name="provider_invoice_due"),
+        ]
+
+    def __str__(self) -> str:
+        return self.vendor_invoice_id
+
+    @property
+    def total_money(self) -> Money:
+        return Money(self.total, self.currency)
+
+    @property
+    def paid_money(self) -> Money:
+        return Money(self.paid, self.currency)
+
+    @property
+    def payment_status(self) -> str:
+        """Paid, partly paid or unpaid; a credit, a zero total or the open period owe nothing."""
+        if self.document_type == DocumentType.UNBILLED or self.total <= 0:
+            return PaymentStatus.NOT_APPLICABLE
+        if self.paid >= self.total:
+            return PaymentStatus.PAID
+        if self.paid > 0:
+            return PaymentStatus.PARTLY_PAID
+        return PaymentStatus.UNPAID
+
+    def get_payment_status_display(self) -> str:
+        return str(PaymentStatus(self.payment_status).label)
+
+    @property
+    def lines_match_total(self) -> bool | None:
+        """Do the imported lines add up to the vendor's total? None until they are imported."""
+        if self.lines_total is None or self.lines_state != LinesState.IMPORTED:
+            return None
+        return self.lines_total == self.total
+
+
+class ProviderInvoiceDocument(models.Model):
+    """The invoice's PDF statement, kept in the database: web and worker machines share nothing
+    else, and it is served only through a view that checks who asks."""
+
+    invoice = models.OneToOneField(
+        ProviderInvoice, on_delete=models.CASCADE, related_name="document"
+    )
+    content = models.BinaryField()
+    content_type = models.CharField(max_length=100, default="application/pdf")
+    size = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64)
+    fetched_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("invoice statement")
+
+    def __str__(self) -> str:
+        return f"{self.invoice} ({self.size} bytes)"
+
+
+class InvoiceCustomerTotal(models.Model):
+    """What one customer tenant costs on one invoice, in one currency: counted while the lines
+    are imported (in exact Decimals), so the invoice's customer page never adds up a million
+    lines again."""
+
+    invoice = models.ForeignKey(
+        ProviderInvoice, on_delete=models.CASCADE, related_name="customer_totals"
+    )
+    customer_tenant_id = models.CharField(_("tenant id"), max_length=64)
+    customer_name = models.CharField(_("customer"), max_length=255, blank=True)
+    customer_domain = models.CharField(_("domain"), max_length=255, blank=True)
+    # Our organisation for that tenant, when it is known here.
+    customer = models.ForeignKey(
+        "accounts.Organisation",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    currency = models.CharField(_("currency"), max_length=3)
+    line_count = models.PositiveIntegerField(_("line items"))
+    subtotal = models.DecimalField(_("subtotal"), **AMOUNT)
+    tax_total = models.DecimalField(_("tax"), **AMOUNT)
+    total = models.DecimalField(_("total"), **AMOUNT)
+
+    class Meta:
+        ordering = ["customer_name", "customer_tenant_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["invoice", "customer_tenant_id", "currency"],
+                name="invoice_customer_total_unique",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.invoice} · {self.customer_name or self.customer_tenant_id}"
+
+
+class InvoiceLineItem(models.Model):
+    """One vendor reconciliation line, as the vendor sent it, ready to be matched with our
+    charges: by invoice, customer tenant, subscription, period and charge type. Rows of one
+    invoice belong to one import `generation`; only the invoice's current one is visible
+    (`invoice_selectors.current_lines`)."""
+
+    invoice = models.ForeignKey(
+        ProviderInvoice, on_delete=models.CASCADE, related_name="lines", db_index=False
+    )
+    generation = models.PositiveIntegerField()
+    position = models.PositiveIntegerField()  # order in the vendor's data
+    period = models.DateField(_("billing period"), null=True, blank=True)
+    customer_tenant_id = models.CharField(_("tenant id"), max_length=64)
+    customer_name = models.CharField(_("customer"), max_length=255, blank=True)
+    customer_domain = models.CharField(_("domain"), max_length=255, blank=True)
+    customer_country = models.CharField(_("country"), max_length=8, blank=True)
+    reseller_mpn_id = models.CharField(_("reseller MPN id"), max_length=32, blank=True)
+    order_id = models.CharField(_("order id"), max_length=64, blank=True)
+    order_date = models.DateTimeField(_("order date"), null=True, blank=True)
+    subscription_id = models.CharField(_("subscription id"), max_length=64, blank=True)
+    subscription_description = models.CharField(_("subscription"), max_length=255, blank=True)
+    product_id = models.CharField(_("product id"), max_length=64, blank=True)
+    sku_id = models.CharField(_("SKU id"), max_length=64, blank=True)
+    availability_id = models.CharField(_("availability id"), max_length=64, blank=True)
+    product_name = models.CharField(_("product"), max_length=255, blank=True)
+    sku_name = models.CharField(_("SKU"), max_length=255, blank=True)
+    product_qualifiers = models.JSONField(_("product qualifiers"), default=list, blank=True)
+    publisher_name = models.CharField(_("publisher"), max_length=100, blank=True)
+    charge_type = models.CharField(_("charge type"), max_length=64, blank=True)
+    charge_kind = models.CharField(max_length=32, blank=True)  # providers.interface.ChargeType
+    charge_start = models.DateField(_("charge start"), null=True, blank=True)
+    charge_end = models.DateField(_("charge end"), null=True, blank=True)
+    subscription_start = models.DateField(_("subscription start"), null=True, blank=True)
+    subscription_end = models.DateField(_("subscription end"), null=True, blank=True)
+    term_and_billing_cycle = models.CharField(
+        _("term and billing cycle"), max_length=200, blank=True
+    )
+    billing_frequency = models.CharField(_("billing frequency"), max_length=32, blank=True)
+    unit_type = models.CharField(_("unit type"), max_length=64, blank=True)
+    quantity = models.DecimalField(_("quantity"), **AMOUNT)
+    billable_quantity = models.DecimalField(_("billable quantity"), **AMOUNT, null=True, blank=True)
+    unit_price = models.DecimalField(_("unit price"), **RATE)
+    effective_unit_price = models.DecimalField(_("effective unit price"), **RATE)
+    subtotal = models.DecimalField(_("subtotal"), **AMOUNT)
+    tax_total = models.DecimalField(_("tax"), **AMOUNT)
+    total = models.DecimalField(_("total"), **AMOUNT)
+    currency = models.CharField(_("currency"), max_length=3)
+    pricing_currency = models.CharField(_("pricing currency"), max_length=3, blank=True)
+    pc_to_bc_exchange_rate = models.DecimalField(
+        _("exchange rate (pricing to billing currency)"), **RATE, null=True, blank=True
+    )
+    pc_to_bc_exchange_rate_date = models.DateField(_("exchange rate date"), null=True, blank=True)
+    reference_id = models.CharField(_("reference id"), max_length=64, blank=True)
+    alternate_id = models.CharField(_("alternate id"), max_length=64, blank=True)
+    credit_reason_code = models.CharField(_("credit reason"), max_length=64, blank=True)
+    promotion_id = models.CharField(_("promotion id"), max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["invoice", "generation", "position"]
+        verbose_name = _("vendor line item")
+        verbose_name_plural = _("vendor line items")
+        indexes = [
+            # An invoice's customer page, in the vendor's order.
+            models.Index(
+                fields=["invoice", "generation", "customer_tenant_id", "position"],
+                name="invoice_line_by_customer",
+            ),
+            # Reconciliation: by tenant, by subscription, by charge type, each over a period.
+            models.Index(fields=["customer_tenant_id", "period"], name="invoice_line_by_tenant"),
+            models.Index(fields=["subscription_id", "period"], name="invoice_line_by_subscription"),
+            models.Index(fields=["period", "charge_kind"], name="invoice_line_by_charge"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.invoice_id} #{self.position}"
+
+    @property
+    def total_money(self) -> Money:
+        return Money(self.total, self.currency)
+
+
+class ImportStatus(models.TextChoices):
+    RUNNING = "running", _("In progress")
+    COMPLETED = "completed", _("Completed")
+    FAILED = "failed", _("Error")
+
+
+class InvoiceImportRun(models.Model):
+    """One import of a provider account's invoice list, with what it found."""
+
+    account = models.ForeignKey(
+        "providers.ProviderAccount", on_delete=models.PROTECT, related_name="invoice_imports"
+    )
+    partner = models.ForeignKey("accounts.Organisation", on_delete=models.PROTECT, related_name="+")
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    started_at = models.DateTimeField(_("started"))
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    status = models.CharField(
+        _("status"), max_length=16, choices=ImportStatus.choices, default=ImportStatus.RUNNING
+    )
+    created_count = models.PositiveIntegerField(_("new"), default=0)
+    updated_count = models.PositiveIntegerField(_("changed"), default=0)
+    unchanged_count = models.PositiveIntegerField(_("unchanged"), default=0)
+    skipped_count = models.PositiveIntegerField(_("unreadable"), default=0)
+    documents_count = models.PositiveIntegerField(_("statements fetched"), default=0)
+    error = models.TextField(_("error"), blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        verbose_name = _("invoice import")
+        verbose_name_plural = _("invoice imports")
+
+    def __str__(self) -> str:
+        return f"{self.account} {self.started_at:%Y-%m-%d %H:%M}"

@@ -59,6 +59,8 @@ def connect(info: dict[str, Any], *, partner: Organisation) -> ProviderAccount:
             "application_secret": info["client_secret"],
             "authority_url": info["base_url"],
             "api_base_url": info["base_url"],
+            # The sandbox serves Microsoft Graph's billing exports from its own host.
+            "graph_base_url": info.get("graph_base_url") or info["base_url"],
             "ca_bundle_path": info["ca_cert"],
         }
         account = ProviderAccount.objects.filter(

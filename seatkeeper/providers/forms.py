@@ -9,7 +9,11 @@ from django import forms
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
-from seatkeeper.providers.models import MICROSOFT_API_BASE_URL, MICROSOFT_AUTHORITY_HOST
+from seatkeeper.providers.models import (
+    MICROSOFT_API_BASE_URL,
+    MICROSOFT_AUTHORITY_HOST,
+    MICROSOFT_GRAPH_BASE_URL,
+)
 
 
 def local_sandbox() -> dict[str, Any] | None:
@@ -28,10 +32,15 @@ def local_sandbox() -> dict[str, Any] | None:
 def registration_initial() -> dict[str, str]:
     sandbox = local_sandbox()
     if sandbox is None:
-        return {"authority_url": MICROSOFT_AUTHORITY_HOST, "api_base_url": MICROSOFT_API_BASE_URL}
+        return {
+            "authority_url": MICROSOFT_AUTHORITY_HOST,
+            "api_base_url": MICROSOFT_API_BASE_URL,
+            "graph_base_url": MICROSOFT_GRAPH_BASE_URL,
+        }
     return {
         "authority_url": sandbox["base_url"],
         "api_base_url": sandbox["base_url"],
+        "graph_base_url": sandbox.get("graph_base_url") or sandbox["base_url"],
         "ca_bundle_path": str(sandbox.get("ca_cert") or ""),
     }
 
@@ -75,6 +84,16 @@ class AccountForm(forms.Form):
             "Partner Center's REST API; Microsoft's is https://api.partnercenter.microsoft.com."
         ),
     )
+    graph_base_url = forms.CharField(
+        label=_("Microsoft Graph host"),
+        max_length=200,
+        required=False,
+        initial=MICROSOFT_GRAPH_BASE_URL,
+        help_text=_(
+            "Where the billing reconciliation exports are asked for; Microsoft's is "
+            "https://graph.microsoft.com."
+        ),
+    )
     ca_bundle_path = forms.CharField(
         label=_("Extra CA bundle"),
         max_length=500,
@@ -84,6 +103,10 @@ class AccountForm(forms.Form):
             "corporate proxy's, the sandbox's). Leave empty for Microsoft."
         ),
     )
+
+    def clean_graph_base_url(self) -> str | None:
+        # Left empty: Microsoft's (an account that never heard of Graph keeps working).
+        return self.cleaned_data["graph_base_url"].strip() or MICROSOFT_GRAPH_BASE_URL
 
 
 class AccountEditForm(AccountForm):
@@ -95,3 +118,6 @@ class AccountEditForm(AccountForm):
         secret = self.fields["application_secret"]
         secret.required = False
         secret.help_text = _("Leave empty to keep the current secret.")
+
+    def clean_graph_base_url(self) -> str | None:
+        return self.cleaned_data["graph_base_url"].strip() or None  # empty: as it is

@@ -483,6 +483,9 @@ class Invoice:
     # For an amendment: the document it amends. On an invoice: its credit and adjustment notes.
     amends_id: str | None = None
     amendments: tuple[Invoice, ...] = ()
+    # Where its reconciliation lines come from (`invoiceDetails[].billingProvider`): "one_time"
+    # for New Commerce, "office" / "azure" for legacy licence-based and usage invoices.
+    line_item_providers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -524,6 +527,87 @@ class InvoiceLineItem:
     pricing_currency: str = ""
     pc_to_bc_exchange_rate: Decimal | None = None
     pc_to_bc_exchange_rate_date: dt.date | None = None
+    customer_country: str = ""
+    subscription_description: str = ""
+    reseller_mpn_id: str = ""  # the indirect reseller on record, when there is one
+    alternate_id: str = ""
+    publisher_name: str = ""
+    credit_reason_code: str = ""
+    promotion_id: str = ""
+
+
+# --- reconciliation exports (Microsoft Graph, billed invoice reconciliation API v2) -------------
+
+
+class AttributeSet(enum.StrEnum):
+    """How much of each line an export carries: every attribute, or a documented subset."""
+
+    FULL = "full"
+    BASIC = "basic"
+
+
+class BillingPeriod(enum.StrEnum):
+    """The open (unbilled) period an unbilled export covers."""
+
+    CURRENT = "current"
+    LAST = "last"
+
+
+class ExportStatus(enum.StrEnum):
+    NOT_STARTED = "notStarted"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExportOperation:
+    """A long-running export at the vendor. Poll `location` until it is done; a running one says
+    when to look again (`retry_after`, seconds). A succeeded one names its manifest."""
+
+    location: str
+    id: str
+    status: ExportStatus
+    retry_after: float | None = None
+    manifest_location: str | None = None
+    error_code: str = ""
+    error_message: str = ""
+    created_at: dt.datetime | None = None
+    last_action_at: dt.datetime | None = None
+
+    @property
+    def is_done(self) -> bool:
+        return self.status in (ExportStatus.SUCCEEDED, ExportStatus.FAILED)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExportBlob:
+    name: str
+    partition_value: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExportManifest:
+    """Where an export's files are: `blobs` under `root_directory`, readable with `sas_token`
+    (a shared-access signature: whoever holds it may read the files until it expires)."""
+
+    id: str
+    schema_version: str
+    data_format: str
+    partner_tenant_id: str
+    root_directory: str
+    sas_token: str = field(repr=False)
+    partition_type: str
+    blob_count: int
+    blobs: tuple[ExportBlob, ...]
+    etag: str = ""
+    created_at: dt.datetime | None = None
+
+    def blob_url(self, blob: ExportBlob) -> str:
+        """`{rootDirectory}/{name}?{sasToken}`, as Microsoft's samples build it."""
+        token = self.sas_token.lstrip("?")
+        return f"{self.root_directory.rstrip('/')}/{blob.name}" + (f"?{token}" if token else "")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -650,6 +734,29 @@ class Provider(Protocol):
     def list_invoice_line_items(
         self, *, invoice_id: str, page_size: int = 2000
     ) -> Listing[InvoiceLineItem]: ...
+    def invoice_document(self, *, invoice_id: str) -> bytes:
+        """The invoice's PDF statement."""
+        ...
+
+    # reconciliation exports (asynchronous: start, poll the operation, read the manifest's files)
+    def start_billed_export(
+        self, *, invoice_id: str, attribute_set: AttributeSet = AttributeSet.FULL
+    ) -> ExportOperation: ...
+    def start_unbilled_export(
+        self,
+        *,
+        billing_period: BillingPeriod,
+        currency: str,
+        attribute_set: AttributeSet = AttributeSet.FULL,
+    ) -> ExportOperation: ...
+    def export_operation(self, *, location: str) -> ExportOperation: ...
+    def export_manifest(self, *, location: str) -> ExportManifest: ...
+    def export_blob_lines(
+        self, *, manifest: ExportManifest, blob: ExportBlob, invoice_id: str = ""
+    ) -> Listing[InvoiceLineItem]:
+        """The lines of one file, streamed: read and decompressed as the caller iterates."""
+        ...
+
     def list_audit_records(
         self, *, since: dt.date, until: dt.date | None = None
     ) -> Listing[AuditRecord]: ...

@@ -17,6 +17,8 @@ class ProviderKind(models.TextChoices):
 
 MICROSOFT_AUTHORITY_HOST = "https://login.microsoftonline.com"
 MICROSOFT_API_BASE_URL = "https://api.partnercenter.microsoft.com"
+# Microsoft serves partner billing exports (reconciliation API v2) on Graph, not on Partner Center.
+MICROSOFT_GRAPH_BASE_URL = "https://graph.microsoft.com"
 # Microsoft: a refresh token unused for 90 days can no longer be redeemed; each use renews it.
 REFRESH_TOKEN_INACTIVITY_LIMIT = dt.timedelta(days=90)
 
@@ -52,6 +54,11 @@ class ProviderAccount(TimestampedModel):
     # already names the tenant (`https://host/{tenant}`).
     authority_url = models.URLField(_("authority URL"), default=MICROSOFT_AUTHORITY_HOST)
     api_base_url = models.URLField(_("API base URL"), default=MICROSOFT_API_BASE_URL)
+    graph_base_url = models.URLField(
+        _("Microsoft Graph base URL"),
+        default=MICROSOFT_GRAPH_BASE_URL,
+        help_text=_("Where billing reconciliation exports are asked for (Microsoft Graph)."),
+    )
     # Extra CAs to trust (the sandbox's, or a corporate proxy's). TLS verification stays on.
     ca_bundle_path = models.CharField(_("CA bundle path"), max_length=500, blank=True)
     is_active = models.BooleanField(_("active"), default=True)

@@ -29,6 +29,7 @@ from seatkeeper.providers.errors import AuthFailed, ProviderError
 from seatkeeper.providers.models import (
     MICROSOFT_API_BASE_URL,
     MICROSOFT_AUTHORITY_HOST,
+    MICROSOFT_GRAPH_BASE_URL,
     ProviderAccount,
     ProviderKind,
 )
@@ -102,6 +103,7 @@ def account_register(
     api_base_url: str = MICROSOFT_API_BASE_URL,
     ca_bundle_path: str = "",
     kind: str = ProviderKind.MICROSOFT,
+    graph_base_url: str = MICROSOFT_GRAPH_BASE_URL,
 ) -> ProviderAccount:
     """Register `partner`'s account at a vendor (Microsoft: its partner tenant and the Secure
     Application Model app). Consent comes next, through `account_consent_complete`."""
@@ -118,6 +120,7 @@ def account_register(
         application_id=_guid(application_id, field="application_id"),
         authority_url=_https_url(authority_url, field="authority_url"),
         api_base_url=_https_url(api_base_url, field="api_base_url"),
+        graph_base_url=_https_url(graph_base_url, field="graph_base_url"),
         ca_bundle_path=_ca_bundle(ca_bundle_path),
     )
     account.set_application_secret(
@@ -142,6 +145,7 @@ def account_register(
             "application_id": account.application_id,
             "authority_url": account.authority_url,
             "api_base_url": account.api_base_url,
+            "graph_base_url": account.graph_base_url,
         },
     )
     return account
@@ -169,6 +173,7 @@ def account_update(
     api_base_url: str,
     ca_bundle_path: str = "",
     application_secret: str = "",
+    graph_base_url: str | None = None,
 ) -> ProviderAccount:
     """Change an account's name, app, hosts or CA bundle, or rotate its secret (an empty
     `application_secret` keeps the current one). A new app or authority drops the consent: it
@@ -182,6 +187,8 @@ def account_update(
         "api_base_url": _https_url(api_base_url, field="api_base_url"),
         "ca_bundle_path": _ca_bundle(ca_bundle_path),
     }
+    if graph_base_url is not None:  # None: as it is
+        values["graph_base_url"] = _https_url(graph_base_url, field="graph_base_url")
     changes = {
         field: [getattr(account, field), new]
         for field, new in values.items()

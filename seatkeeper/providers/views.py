@@ -123,7 +123,14 @@ def account_edit(request, pk: int):
     account = selectors.get_account_for_user(request.user, pk)
     initial = {
         field: getattr(account, field)
-        for field in ("name", "application_id", "authority_url", "api_base_url", "ca_bundle_path")
+        for field in (
+            "name",
+            "application_id",
+            "authority_url",
+            "api_base_url",
+            "graph_base_url",
+            "ca_bundle_path",
+        )
     }
     form = AccountEditForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():

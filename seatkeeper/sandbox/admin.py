@@ -72,6 +72,8 @@ def sandbox_info(sandbox: Sandbox) -> dict[str, Any]:
         "agent_totp_secret": signin.totp_secret(sandbox, ident.agent_oid),
         "admin_key": ident.admin_key,
         "ca_cert": str(sandbox.data_dir / "tls" / "ca.pem"),
+        # Microsoft Graph (billing reconciliation exports) is served from the same host.
+        "graph_base_url": sandbox.base_url,
         "demo_customers": [
             {"tenant_id": r[0], "domain": r[1], "company_name": r[2]}
             for r in sandbox.store.all(
@@ -321,6 +323,12 @@ async def reset(request: Request, sandbox: Sandbox) -> Response:
     return json_response(sandbox_info(sandbox))
 
 
+async def _synthesize(request: Request, sandbox: Sandbox) -> Response:
+    from .volume import synthesize_view
+
+    return await synthesize_view(request, sandbox)
+
+
 def routes() -> list[Route]:
     g = _guard
     return [
@@ -339,4 +347,5 @@ def routes() -> list[Route]:
         Route("/_sandbox/mfa-code", g(mfa_code), methods=["GET"]),
         Route("/_sandbox/apps/redirect-uris", g(add_redirect_uri), methods=["POST"]),
         Route("/_sandbox/reset", g(reset), methods=["POST"]),
+        Route("/_sandbox/billing/synthesize", g(_synthesize), methods=["POST"]),
     ]

@@ -17,7 +17,18 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from . import admin, audit, billing, catalog, customers, identity, orders, subscriptions, users
+from . import (
+    admin,
+    audit,
+    billing,
+    catalog,
+    customers,
+    exports,
+    identity,
+    orders,
+    subscriptions,
+    users,
+)
 from .state import Call, Sandbox
 from .store import dumps, iso
 from .web import PCError, json_response
@@ -33,7 +44,7 @@ class DroppedConnection(Exception):
 class _QuietDrops(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         exc = record.exc_info[1] if record.exc_info else None
-        return not isinstance(exc, DroppedConnection)
+        return not isinstance(exc, DroppedConnection | exports.BlobCut)
 
 
 logging.getLogger("uvicorn.error").addFilter(_QuietDrops())
@@ -211,6 +222,7 @@ def create_app(sandbox: Sandbox) -> Any:
         *subscriptions.routes(),
         *users.routes(),
         *billing.routes(),
+        *exports.routes(),
         *audit.routes(),
         *identity.routes(),  # last: its /{tenant}/... patterns are the most generic
     ]

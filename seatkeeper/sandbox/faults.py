@@ -66,6 +66,18 @@ class Faults:
     sandbox_quotas: bool = False
     quota_subscriptions_per_customer: int = 5
     quota_licenses_per_subscription: int = 25
+    # Microsoft Graph billing exports: how long an export operation keeps running (sandbox
+    # time), how many lines go in one file before the next is started, Graph's own request
+    # budget per partner, whether the demo app holds PartnerBilling.Read.All, how many bytes of
+    # the next `blob_cuts` file downloads are sent before the connection drops, and how long a
+    # manifest's signed link stays valid.
+    export_delay_s: float = 0.0
+    export_blob_lines: int = 100_000
+    graph_throttle_limit: int = 300
+    graph_billing_permission: bool = True
+    blob_cut_after_bytes: int = 0
+    blob_cuts: int = 0
+    sas_lifetime_s: int = 3600
     script: list[ScriptedFault] = field(default_factory=list)
 
     def __post_init__(self) -> None:

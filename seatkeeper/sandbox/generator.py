@@ -47,6 +47,7 @@ WORLD_TABLES = (
     "line_items",
     "invoices",
     "audit",
+    "exports",
     "idempotency",
     "auth_codes",
 )

@@ -25,7 +25,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from .state import GRAPH_WINDOWS_AUDIENCE, PARTNER_CENTER_AUDIENCE, Sandbox
+from .state import (
+    GRAPH_WINDOWS_AUDIENCE,
+    MICROSOFT_GRAPH_AUDIENCE,
+    PARTNER_BILLING_ROLE,
+    PARTNER_CENTER_AUDIENCE,
+    Sandbox,
+)
 from .web import json_response, sandbox_of
 
 ACCESS_TOKEN_LIFETIME = 3599
@@ -310,12 +316,20 @@ def issue_access_token(
             }
         )
     else:
+        # Graph app-only tokens list the application permissions granted to the app; the demo
+        # app holds PartnerBilling.Read.All unless a test takes it away (fault
+        # `graph_billing_permission=off`).
+        roles = (
+            [PARTNER_BILLING_ROLE]
+            if resource == MICROSOFT_GRAPH_AUDIENCE and sandbox.faults.graph_billing_permission
+            else []
+        )
         claims.update(
             {
                 "oid": str(uuid.uuid5(uuid.NAMESPACE_URL, client_id)),
                 "idtyp": "app",
                 "sub": str(uuid.uuid5(uuid.NAMESPACE_URL, client_id)),
-                "roles": [],
+                "roles": roles,
             }
         )
     return _sign(sandbox, claims), now + lifetime

@@ -21,6 +21,10 @@ from .store import Clock, Store
 # Well-known first-party audiences (reference §2.1).
 PARTNER_CENTER_AUDIENCE = "https://api.partnercenter.microsoft.com"
 GRAPH_WINDOWS_AUDIENCE = "https://graph.windows.net"
+# Microsoft Graph: the partner billing reports (reconciliation exports) take its tokens, with the
+# application permission below among their `roles`.
+MICROSOFT_GRAPH_AUDIENCE = "https://graph.microsoft.com"
+PARTNER_BILLING_ROLE = "PartnerBilling.Read.All"
 PARTNER_CENTER_APP_ID = "fa3d9a0c-3fb0-42cc-9193-47c7ecd2edbd"
 
 

@@ -68,6 +68,9 @@ CREATE TABLE IF NOT EXISTS invoices (
 CREATE TABLE IF NOT EXISTS audit (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, op_date TEXT NOT NULL, customer_id TEXT,
     data TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS exports (
+    id TEXT PRIMARY KEY, kind TEXT NOT NULL, params TEXT NOT NULL, status TEXT NOT NULL,
+    created REAL NOT NULL, ready_at REAL NOT NULL, manifest TEXT, error TEXT);
 CREATE TABLE IF NOT EXISTS idempotency (
     request_id TEXT NOT NULL, route TEXT NOT NULL, status INTEGER NOT NULL, body TEXT NOT NULL,
     PRIMARY KEY (request_id, route));

@@ -146,6 +146,11 @@ class AdminClient:
     def reset(self) -> dict[str, Any]:
         return self._call("POST", "/_sandbox/reset")
 
+    def synthesize_invoice(self, **body: Any) -> dict[str, Any]:
+        """Load-test lines and their invoice: ``period="2026-10", currency="EUR",
+        lines=1000000, customers=5000`` (see volume.py)."""
+        return self._call("POST", "/_sandbox/billing/synthesize", body)
+
 
 @dataclass
 class SandboxInfo:
@@ -160,6 +165,7 @@ class SandboxInfo:
     agent_password: str
     data_dir: Path
     demo_customers: list[dict[str, str]]
+    graph_base_url: str
     admin: AdminClient
     sandbox: Sandbox = field(repr=False)
 
@@ -311,6 +317,7 @@ def running_sandbox(
             agent_password=info["agent_password"],
             data_dir=data_dir,
             demo_customers=info["demo_customers"],
+            graph_base_url=info["graph_base_url"],
             admin=admin,
             sandbox=sandbox,
         )

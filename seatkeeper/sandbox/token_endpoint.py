@@ -34,7 +34,12 @@ from .identity import (
     read_form,
     resource_from_scopes,
 )
-from .state import GRAPH_WINDOWS_AUDIENCE, PARTNER_CENTER_AUDIENCE, Sandbox
+from .state import (
+    GRAPH_WINDOWS_AUDIENCE,
+    MICROSOFT_GRAPH_AUDIENCE,
+    PARTNER_CENTER_AUDIENCE,
+    Sandbox,
+)
 from .store import Store
 from .web import json_response, sandbox_of
 
@@ -238,7 +243,8 @@ def _client_credentials(call: TokenRequest) -> Response:
             "The provided value for scope is not valid. Client credential flows must have a scope "
             "value with /.default suffixed to the resource identifier.",
         )
-    if resource not in (PARTNER_CENTER_AUDIENCE, GRAPH_WINDOWS_AUDIENCE):
+    # App-only tokens: Partner Center (either audience) or Microsoft Graph (billing exports).
+    if resource not in (PARTNER_CENTER_AUDIENCE, GRAPH_WINDOWS_AUDIENCE, MICROSOFT_GRAPH_AUDIENCE):
         return call.error(
             "invalid_resource",
             500011,

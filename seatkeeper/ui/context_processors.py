@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from seatkeeper.accounts import permissions
 from seatkeeper.accounts.models import Role
+from seatkeeper.billing.permissions import can_read_invoices
 
 
 def navigation(request) -> dict:
@@ -38,6 +39,8 @@ def navigation(request) -> dict:
         items.append(("fulfilment", _("Fulfilment"), reverse("fulfilment_queue")))
     if user.role == Role.CLOUD_ADMIN and user.organisation.kind == "partner":
         items.append(("providers", _("Provider accounts"), reverse("provider_accounts")))
+    if can_read_invoices(user):
+        items.append(("invoices", _("Vendor invoices"), reverse("invoice_list")))
     items.append(("activity", _("Activity log"), reverse("activity_list")))
     if permissions.can_use_admin_site(user):
         items.append(("admin", _("Administration"), reverse("admin:index")))

@@ -30,6 +30,16 @@ class Column:
     sort_field: str | None = None
     link: Callable[[Any], str] | None = None
 
+    def __post_init__(self) -> None:
+        # Templates call any callable they meet with no arguments: `column.link` would be
+        # called (and fail) instead of handed to `call_with`. Mark the functions as values.
+        for function in (self.value, self.link):
+            if function is not None:
+                try:
+                    function.do_not_call_in_templates = True  # type: ignore[attr-defined]
+                except AttributeError:
+                    pass  # a bound method: nothing to mark, and templates would not see it
+
 
 @dataclass
 class Table:

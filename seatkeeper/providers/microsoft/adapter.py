@@ -18,6 +18,7 @@ from seatkeeper.core import clock
 from seatkeeper.providers import interface as i
 from seatkeeper.providers.errors import (
     NotFound,
+    ProviderError,
     StaleVersion,
     UnexpectedResponse,
     ValidationFailed,
@@ -26,6 +27,7 @@ from seatkeeper.providers.microsoft import parsing
 from seatkeeper.providers.microsoft.auth import Credentials, TokenKind, shared_token_source
 from seatkeeper.providers.microsoft.budget import ThrottleBudget
 from seatkeeper.providers.microsoft.client import PartnerCenterClient, decode, new_id
+from seatkeeper.providers.microsoft.graph import GraphBilling
 from seatkeeper.providers.microsoft.retry import RetryPolicy
 from seatkeeper.providers.ratelimit import RateLimiter, default_store
 
@@ -81,8 +83,10 @@ def _page[Item](
 class MicrosoftProvider:
     kind = "microsoft"
 
-    def __init__(self, *, client: PartnerCenterClient) -> None:
+    def __init__(self, *, client: PartnerCenterClient, graph: GraphBilling | None = None) -> None:
         self.client = client
+        # Reconciliation exports live on Microsoft Graph: another host, another token.
+        self.graph = graph
 
     @classmethod
     def from_account(
@@ -141,6 +145,7 @@ class MicrosoftProvider:
             on_consent_lost=record_consent_lost,
         )
         budget = budget or ThrottleBudget.from_settings()
+        limiter = limiter or RateLimiter(store=default_store(), sleep=sleep)
         account_key = str(account_pk)
         client = PartnerCenterClient(
             base_url=account.api_base_url,
@@ -148,17 +153,27 @@ class MicrosoftProvider:
             limits=lambda path, customer_id: budget.limits(
                 account_key=account_key, path=path, customer_id=customer_id
             ),
-            limiter=limiter or RateLimiter(store=default_store(), sleep=sleep),
+            limiter=limiter,
             retry=retry,
             sleep=sleep,
             timeout=timeout or httpx.Timeout(30.0, connect=10.0),
             ca_bundle=ca_bundle,
             max_connections=max_connections,
         )
-        return cls(client=client)
+        graph = GraphBilling.from_account(
+            account,
+            credentials=credentials,
+            limiter=limiter,
+            sleep=sleep,
+            retry=retry,
+            timeout=timeout,
+        )
+        return cls(client=client, graph=graph)
 
     def close(self) -> None:
         self.client.close()
+        if self.graph is not None:
+            self.graph.close()
 
     def __enter__(self) -> MicrosoftProvider:
         return self
@@ -651,6 +666,74 @@ class MicrosoftProvider:
             lambda x: parsing.invoice_line_item(x, invoice_id=invoice_id),
             "invoice line item",
         )
+
+    def list_unbilled_line_items(
+        self, *, currency: str, period: str = "current", page_size: int = 2000
+    ) -> i.Listing[i.InvoiceLineItem]:
+        """The open period's lines (v1, seek paging): `period` "current" or "previous"."""
+        params = {
+            "provider": "onetime",
+            "invoicelineitemtype": "billinglineitems",
+            "currencycode": currency.upper(),
+            "period": period,
+            "size": min(page_size, 2000),
+        }
+        records = self.client.iterate("/v1/invoices/unbilled/lineitems", params=params)
+        return _listing(
+            records,
+            lambda x: parsing.invoice_line_item(x, invoice_id=""),
+            "invoice line item",
+        )
+
+    def invoice_document(self, *, invoice_id: str) -> bytes:
+        """The invoice's PDF statement (`GET /v1/invoices/{id}/documents/statement`)."""
+        response = self.client.send(
+            "GET",
+            f"/v1/invoices/{_segment(invoice_id)}/documents/statement",
+            headers={"Accept": "application/pdf"},
+        )
+        content = response.content
+        if not content.startswith(b"%PDF-"):
+            raise UnexpectedResponse(
+                f"the statement of invoice {invoice_id} is not a PDF "
+                f"({response.headers.get('Content-Type')})",
+                http_status=response.status_code,
+            )
+        return content
+
+    # --- reconciliation exports (Microsoft Graph) -------------------------------------------
+
+    def _graph(self) -> GraphBilling:
+        if self.graph is None:
+            raise ProviderError("this connector has no Microsoft Graph connection")
+        return self.graph
+
+    def start_billed_export(
+        self, *, invoice_id: str, attribute_set: i.AttributeSet = i.AttributeSet.FULL
+    ) -> i.ExportOperation:
+        return self._graph().start_billed_export(invoice_id=invoice_id, attribute_set=attribute_set)
+
+    def start_unbilled_export(
+        self,
+        *,
+        billing_period: i.BillingPeriod,
+        currency: str,
+        attribute_set: i.AttributeSet = i.AttributeSet.FULL,
+    ) -> i.ExportOperation:
+        return self._graph().start_unbilled_export(
+            billing_period=billing_period, currency=currency, attribute_set=attribute_set
+        )
+
+    def export_operation(self, *, location: str) -> i.ExportOperation:
+        return self._graph().export_operation(location=location)
+
+    def export_manifest(self, *, location: str) -> i.ExportManifest:
+        return self._graph().export_manifest(location=location)
+
+    def export_blob_lines(
+        self, *, manifest: i.ExportManifest, blob: i.ExportBlob, invoice_id: str = ""
+    ) -> i.Listing[i.InvoiceLineItem]:
+        return self._graph().export_blob_lines(manifest=manifest, blob=blob, invoice_id=invoice_id)
 
     def list_audit_records(
         self, *, since: dt.date, until: dt.date | None = None, page_size: int = 500

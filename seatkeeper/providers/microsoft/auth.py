@@ -130,8 +130,12 @@ class TokenSource:
         on_refresh_token: Callable[[str], None] | None = None,
         on_redeemed: Callable[[], None] | None = None,
         on_consent_lost: Callable[[str, str, str], None] | None = None,
+        app_scopes: list[str] | None = None,
     ) -> None:
         self.credentials = credentials
+        # What an app-only token is asked for: Partner Center's API unless told otherwise
+        # (Microsoft Graph's billing reports take a token of their own).
+        self.app_scopes = list(app_scopes or APP_SCOPES)
         self._refresh_token = refresh_token
         # Tokens we issued or were given: a stale copy read from the database is not a change.
         self._known_refresh_tokens = {refresh_token} if refresh_token else set()
@@ -197,7 +201,7 @@ class TokenSource:
         self.acquisitions += 1
         try:
             if kind is TokenKind.APP:
-                result = self._msal().acquire_token_for_client(scopes=APP_SCOPES)
+                result = self._msal().acquire_token_for_client(scopes=self.app_scopes)
             else:
                 result = self._msal().acquire_token_by_refresh_token(
                     self._refresh_token, scopes=USER_SCOPES
@@ -286,10 +290,12 @@ def shared_token_source(
     scope: str,
     on_redeemed: Callable[[], None] | None = None,
     on_consent_lost: Callable[[str, str, str], None] | None = None,
+    app_scopes: list[str] | None = None,
 ) -> TokenSource:
     """One TokenSource per account and credentials per process, so tokens are reused by every
-    adapter built for that account. Changing the secret or the refresh token gives a new one."""
-    key = f"{scope}:{credentials.cache_key()}"
+    adapter built for that account. Changing the secret or the refresh token gives a new one.
+    `app_scopes` names another resource for app-only tokens (Microsoft Graph)."""
+    key = f"{scope}:{' '.join(app_scopes or APP_SCOPES)}:{credentials.cache_key()}"
     with _sources_lock:
         source = _sources.get(key)
         if source is None:
@@ -299,6 +305,7 @@ def shared_token_source(
                 on_refresh_token=on_refresh_token,
                 on_redeemed=on_redeemed,
                 on_consent_lost=on_consent_lost,
+                app_scopes=app_scopes,
             )
             _sources[key] = source
         else:

@@ -79,7 +79,13 @@ class PartnerCenterClient:
         ca_bundle: str | None = None,
         max_connections: int = 20,
         transport: httpx.BaseTransport | None = None,
+        service: str = "Partner Center",
+        error_mapper: Callable[..., ProviderError] = error_from_response,
     ) -> None:
+        # The same calling discipline serves Microsoft Graph's billing reports: only the name
+        # in logs and messages and the shape of error bodies differ.
+        self.service = service
+        self.error_mapper = error_mapper
         self.tokens = tokens
         self.limits = limits
         self.limiter = limiter
@@ -165,7 +171,8 @@ class PartnerCenterClient:
             status = response.status_code
             self.stats.by_status[status] = self.stats.by_status.get(status, 0) + 1
             logger.info(
-                "partner center %s %s -> %s in %.0f ms (attempt %d, request %s, correlation %s)",
+                "%s %s %s -> %s in %.0f ms (attempt %d, request %s, correlation %s)",
+                self.service,
                 method,
                 path,
                 status,
@@ -190,7 +197,7 @@ class PartnerCenterClient:
                 self.stats.retried += 1
                 self.sleep(self.retry.backoff(attempt=attempt, rng=self.rng))
                 continue
-            raise error_from_response(
+            raise self.error_mapper(
                 status=status,
                 body=_body(response),
                 retry_after=_retry_after_or_none(response, self.retry),
@@ -201,7 +208,8 @@ class PartnerCenterClient:
         self, attempt: int, method: str, path: str, correlation_id: str, reason: str
     ) -> None:
         logger.warning(
-            "partner center %s %s failed (%s, attempt %d, correlation %s)",
+            "%s %s %s failed (%s, attempt %d, correlation %s)",
+            self.service,
             method,
             path,
             reason,
@@ -210,7 +218,7 @@ class PartnerCenterClient:
         )
         if attempt >= self.retry.max_attempts:
             raise Unavailable(
-                f"Partner Center did not answer {method} {path}: {reason}",
+                f"{self.service} did not answer {method} {path}: {reason}",
                 correlation_id=correlation_id,
             )
         self.stats.retried += 1
@@ -223,7 +231,7 @@ class PartnerCenterClient:
         wait = self.retry.retry_after(response.headers.get("Retry-After"))
         if wait > self.retry.max_retry_after or attempt >= self.retry.max_attempts:
             raise Throttled(
-                "Partner Center throttled the request",
+                f"{self.service} throttled the request",
                 retry_after=wait,
                 code="429",
                 http_status=429,

@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -106,7 +107,9 @@ def timestamp(value: Any) -> dt.datetime | None:
     try:
         parsed = dt.datetime.fromisoformat(raw)
     except ValueError as error:
-        raise UnexpectedResponse(f"unreadable date {value!r}") from error
+        parsed = _month_day_year(raw)
+        if parsed is None:
+            raise UnexpectedResponse(f"unreadable date {value!r}") from error
     if parsed.tzinfo is None:  # date-only values and a few naive samples are UTC
         parsed = parsed.replace(tzinfo=dt.UTC)
     try:
@@ -115,12 +118,31 @@ def timestamp(value: Any) -> dt.datetime | None:
         return FAR_FUTURE
 
 
+_MONTH_DAY_YEAR = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
+
+
+def _month_day_year(raw: str) -> dt.datetime | None:
+    """`10/3/2020`: how the reconciliation file's documented samples write a date (US order)."""
+    match = _MONTH_DAY_YEAR.match(raw)
+    if match is None:
+        return None
+    month, day_of_month, year = (int(part) for part in match.groups())
+    try:
+        return dt.datetime(year, month, day_of_month)
+    except ValueError:
+        return None
+
+
 def day(value: Any) -> dt.date | None:
     moment = timestamp(value)
     return None if moment is None else moment.date()
 
 
 def decimal(value: Any) -> Decimal:
+    if value.__class__ is Decimal:  # an export read with parse_float=Decimal: already exact
+        if not value.is_finite():
+            raise UnexpectedResponse(f"unreadable number {value!r}")
+        return value
     if value in (None, ""):
         return Decimal(0)
     if isinstance(value, bool):
@@ -487,6 +509,13 @@ def user_licence(data: Json) -> i.UserLicence:
 def invoice(data: Json, *, currency: str = "") -> i.Invoice:
     """An invoice with its amendments (credit and adjustment notes, each an Invoice too)."""
     currency = text(data, "currencyCode") or currency or "USD"
+    providers = tuple(
+        dict.fromkeys(
+            text(detail, "billingProvider").lower()
+            for detail in items_of(data, "invoiceDetails")
+            if text(detail, "billingProvider")
+        )
+    )
     return i.Invoice(
         id=required_text(data, "id"),
         invoice_date=timestamp(get(data, "invoiceDate")),
@@ -500,49 +529,183 @@ def invoice(data: Json, *, currency: str = "") -> i.Invoice:
         amendments=tuple(
             invoice(amendment, currency=currency) for amendment in items_of(data, "amendments")
         ),
+        line_item_providers=providers,
     )
 
 
+# The fields a reconciliation line is read from, by their lower-case names.
+_LINE_FIELDS = (
+    "invoicenumber", "customerid", "customername", "orderid", "subscriptionid", "productid",
+    "skuid", "availabilityid", "productname", "skuname", "chargetype", "unitprice",
+    "effectiveunitprice", "quantity", "subtotal", "taxtotal", "totalforcustomer", "total",
+    "chargestartdate", "chargeenddate", "termandbillingcycle", "referenceid",
+    "customerdomainname", "orderdate", "unittype", "billablequantity", "productqualifiers",
+    "billingfrequency", "subscriptionstartdate", "subscriptionenddate", "pricingcurrency",
+    "pctobcexchangerate", "pctobcexchangeratedate", "customercountry", "subscriptiondescription",
+    "resellermpnid", "tier2mpnid", "alternateid", "publishername", "creditreasoncode",
+    "promotionid", "currency",
+)  # fmt: skip
+_last_keys: list[Any] = [frozenset(), {}]  # the last set of keys seen and its key map
+
+
+def _lowered(data: Json) -> dict[str, Any]:
+    """The record's line fields under their lower-case names. Every line of an export has the
+    same keys: the key map is worked out when the set of keys changes, then each line is a
+    few dozen dict reads instead of lowering fifty keys."""
+    keys, mapping = _last_keys
+    if data.keys() != keys:
+        lowered = {str(key).lower(): key for key in data}
+        mapping = {name: lowered[name] for name in _LINE_FIELDS if name in lowered}
+        _last_keys[:] = [frozenset(data.keys()), mapping]
+    return {name: data[key] for name, key in mapping.items()}
+
+
+def _first(lowered: Mapping[str, Any], *names: str) -> Any:
+    """The value of the first of `names` (lower case) present, like `get` on a lowered record."""
+    for name in names:
+        if name in lowered:
+            return lowered[name]
+    return None
+
+
+def _text_of(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def qualifiers(value: Any) -> tuple[str, ...]:
+    """`productQualifiers`: a JSON array, or (in some exports) the array's JSON text."""
+    if value in (None, ""):
+        return ()
+    if isinstance(value, str):
+        raw = value.strip()
+        if raw.startswith("["):
+            try:
+                value = json.loads(raw)
+            except ValueError as error:
+                raise UnexpectedResponse(f"unreadable productQualifiers {raw!r}") from error
+        else:
+            value = [part.strip() for part in raw.split(",") if part.strip()]
+    if not isinstance(value, list):
+        raise UnexpectedResponse("'productQualifiers' is not a list")
+    return tuple(str(x) for x in value)
+
+
+def mpn(value: Any) -> str:
+    raw = _text_of(value).strip()
+    return "" if raw in ("-1", "0") else raw  # legacy lines send -1 for "no reseller"
+
+
 def invoice_line_item(data: Json, *, invoice_id: str) -> i.InvoiceLineItem:
-    currency = text(data, "currency", "pricingCurrency") or "USD"
+    """One reconciliation line, from the v1 API (camelCase, `totalForCustomer`) or from a v2
+    export file (the reconciliation file's PascalCase columns: `Total`, `Tier2MpnId`...).
+
+    Keys are lowered once per record and looked up directly: an export holds millions of lines,
+    and a case-insensitive search per field was most of the time spent reading one."""
+    record = _lowered(data)
+    currency = _text_of(_first(record, "currency", "pricingcurrency")) or "USD"
+    try:
+        currency = Money.zero(currency).currency
+    except ValueError as error:
+        raise UnexpectedResponse(f"unreadable currency {currency!r}") from error
 
     def amount(*names: str) -> Money:
-        return money(get(data, *names), currency)
+        return Money.checked(decimal(_first(record, *names)), currency)
 
+    charge_type = _text_of(record.get("chargetype"))
     return i.InvoiceLineItem(
-        invoice_id=text(data, "invoiceNumber") or invoice_id,
-        customer_id=vendor_id(get(data, "customerId")),
-        customer_name=text(data, "customerName"),
-        order_id=text(data, "orderId"),
-        subscription_id=text(data, "subscriptionId"),
-        product_id=text(data, "productId"),
-        sku_id=text(data, "skuId"),
-        availability_id=text(data, "availabilityId"),
-        product_name=text(data, "productName"),
-        sku_name=text(data, "skuName"),
-        charge_type=text(data, "chargeType"),
-        unit_price=amount("unitPrice"),
-        effective_unit_price=amount("effectiveUnitPrice", "unitPrice"),
-        quantity=decimal(get(data, "quantity")),
+        invoice_id=_text_of(record.get("invoicenumber")) or invoice_id,
+        customer_id=vendor_id(record.get("customerid")),
+        customer_name=_text_of(record.get("customername")),
+        order_id=_text_of(record.get("orderid")),
+        subscription_id=_text_of(record.get("subscriptionid")),
+        product_id=_text_of(record.get("productid")),
+        sku_id=_text_of(record.get("skuid")),
+        availability_id=_text_of(record.get("availabilityid")),
+        product_name=_text_of(record.get("productname")),
+        sku_name=_text_of(record.get("skuname")),
+        charge_type=charge_type,
+        unit_price=amount("unitprice"),
+        effective_unit_price=amount("effectiveunitprice", "unitprice"),
+        quantity=decimal(record.get("quantity")),
         subtotal=amount("subtotal"),
-        tax_total=amount("taxTotal"),
-        total=amount("totalForCustomer"),
-        charge_start=timestamp(get(data, "chargeStartDate")),
-        charge_end=timestamp(get(data, "chargeEndDate")),
-        term_and_billing_cycle=text(data, "termAndBillingCycle"),
-        reference_id=text(data, "referenceId"),
-        charge_kind=charge_kind(get(data, "chargeType")),
-        customer_domain_name=text(data, "customerDomainName"),
-        order_date=timestamp(get(data, "orderDate")),
-        unit_type=text(data, "unitType"),
-        billable_quantity=optional_decimal(get(data, "billableQuantity")),
-        product_qualifiers=tuple(str(x) for x in items_of(data, "productQualifiers")),
-        billing_frequency=text(data, "billingFrequency"),
-        subscription_start=day(get(data, "subscriptionStartDate")),
-        subscription_end=day(get(data, "subscriptionEndDate")),
-        pricing_currency=text(data, "pricingCurrency"),
-        pc_to_bc_exchange_rate=optional_decimal(get(data, "pcToBCExchangeRate")),
-        pc_to_bc_exchange_rate_date=day(get(data, "pcToBCExchangeRateDate")),
+        tax_total=amount("taxtotal"),
+        total=amount("totalforcustomer", "total"),
+        charge_start=timestamp(record.get("chargestartdate")),
+        charge_end=timestamp(record.get("chargeenddate")),
+        term_and_billing_cycle=_text_of(record.get("termandbillingcycle")),
+        reference_id=_text_of(record.get("referenceid")),
+        charge_kind=charge_kind(charge_type),
+        customer_domain_name=_text_of(record.get("customerdomainname")),
+        order_date=timestamp(record.get("orderdate")),
+        unit_type=_text_of(record.get("unittype")),
+        billable_quantity=optional_decimal(record.get("billablequantity")),
+        product_qualifiers=qualifiers(record.get("productqualifiers")),
+        billing_frequency=_text_of(record.get("billingfrequency")),
+        subscription_start=day(record.get("subscriptionstartdate")),
+        subscription_end=day(record.get("subscriptionenddate")),
+        pricing_currency=_text_of(record.get("pricingcurrency")),
+        pc_to_bc_exchange_rate=optional_decimal(record.get("pctobcexchangerate")),
+        pc_to_bc_exchange_rate_date=day(record.get("pctobcexchangeratedate")),
+        customer_country=_text_of(record.get("customercountry")),
+        subscription_description=_text_of(record.get("subscriptiondescription")),
+        reseller_mpn_id=mpn(_first(record, "resellermpnid", "tier2mpnid")),
+        alternate_id=_text_of(record.get("alternateid")),
+        publisher_name=_text_of(record.get("publishername")),
+        credit_reason_code=_text_of(record.get("creditreasoncode")),
+        promotion_id=_text_of(record.get("promotionid")),
+    )
+
+
+# --- Microsoft Graph: partner billing exports ---------------------------------------------------
+
+
+def export_status(value: Any) -> i.ExportStatus:
+    raw = str(value or "").strip().lower()
+    for status in i.ExportStatus:
+        if status.value.lower() == raw:
+            return status
+    return i.ExportStatus.UNKNOWN
+
+
+def export_operation(
+    data: Json, *, location: str, retry_after: float | None = None
+) -> i.ExportOperation:
+    """Graph's `partners.billing.operation`: running, succeeded (with the manifest's address in
+    `resourceLocation@odata.navigationLink`) or failed (with `error{code, message}`)."""
+    error = get(data, "error") or {}
+    manifest = get(data, "resourceLocation@odata.navigationLink") or get(
+        get(data, "resourceLocation"), "@odata.id", "id"
+    )
+    return i.ExportOperation(
+        location=location,
+        id=text(data, "id"),
+        status=export_status(get(data, "status")),
+        retry_after=retry_after,
+        manifest_location=None if manifest in (None, "") else str(manifest),
+        error_code=text(error, "code"),
+        error_message=text(error, "message"),
+        created_at=timestamp(get(data, "createdDateTime")),
+        last_action_at=timestamp(get(data, "lastActionDateTime")),
+    )
+
+
+def export_manifest(data: Json) -> i.ExportManifest:
+    blobs = tuple(
+        i.ExportBlob(name=required_text(blob, "name"), partition_value=text(blob, "partitionValue"))
+        for blob in items_of(data, "blobs")
+    )
+    return i.ExportManifest(
+        id=required_text(data, "id"),
+        schema_version=text(data, "schemaVersion"),
+        data_format=text(data, "dataFormat"),
+        partner_tenant_id=text(data, "partnerTenantId"),
+        root_directory=required_text(data, "rootDirectory"),
+        sas_token=text(data, "sasToken"),
+        partition_type=text(data, "partitionType"),
+        blob_count=integer(get(data, "blobCount"), default=len(blobs)),
+        blobs=blobs,
+        etag=text(data, "eTag"),
+        created_at=timestamp(get(data, "createdDateTime")),
     )
 
 

@@ -73,6 +73,7 @@ def account(clean_sandbox: Any, db: None) -> ProviderAccount:
         application_secret=sbx.client_secret,
         refresh_token=sbx.admin.mint_refresh_token(),
         ca_bundle_path=str(sbx.ca_cert),
+        graph_base_url=sbx.graph_base_url,
     )
 
 

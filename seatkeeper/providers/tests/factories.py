@@ -38,6 +38,7 @@ def provider_account(
     application_secret: str = "app-secret",  # noqa: S107 - a test value
     refresh_token: str | None = None,
     ca_bundle_path: str = "",
+    graph_base_url: str = "https://graph.microsoft.com",
 ) -> ProviderAccount:
     account = ProviderAccount(
         organisation=organisation or partner_organisation(),
@@ -48,6 +49,7 @@ def provider_account(
         authority_url=authority_url,
         api_base_url=api_base_url,
         ca_bundle_path=ca_bundle_path,
+        graph_base_url=graph_base_url,
     )
     account.set_application_secret(application_secret)
     account.set_refresh_token(refresh_token)

@@ -74,6 +74,7 @@ def test_only_the_partners_cloud_admins_register_and_a_refusal_writes_nothing(ca
         ("authority_url", "http://login.microsoftonline.com"),
         ("api_base_url", "api.partnercenter.microsoft.com"),
         ("ca_bundle_path", "/no/such/ca.pem"),
+        ("graph_base_url", "http://graph.microsoft.com"),
     ],
 )
 def test_bad_input_names_the_field_and_writes_nothing(cast, field, value):
@@ -226,3 +227,28 @@ def test_an_unreachable_authority_is_a_clear_refusal(cast, clean_sandbox):
             actor=cast.cloud_admin, account=account, redirect_uri=callback_url()
         )
     assert "could not be reached" in refusal.value.message
+
+
+def test_the_graph_host_is_microsofts_unless_given_and_kept_when_not_mentioned(cast):
+    account = services.account_register(actor=cast.cloud_admin, partner=cast.partner, **_values())
+    assert account.graph_base_url == "https://graph.microsoft.com"
+
+    moved = services.account_update(
+        actor=cast.cloud_admin,
+        account=account,
+        name=account.name,
+        application_id=account.application_id,
+        authority_url=account.authority_url,
+        api_base_url=account.api_base_url,
+        graph_base_url="https://graph.example.test",
+    )
+    kept = services.account_update(
+        actor=cast.cloud_admin,
+        account=moved,
+        name="Renamed",
+        application_id=account.application_id,
+        authority_url=account.authority_url,
+        api_base_url=account.api_base_url,
+    )
+
+    assert kept.graph_base_url == "https://graph.example.test" and kept.name == "Renamed"

@@ -1,0 +1,65 @@
+"""How imports of the vendor's invoices read in the activity log. They are the partner's cost:
+internal, never shown to customers."""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext_lazy, gettext_noop
+
+from seatkeeper.activity.wording import ActionWording, FieldWording, said
+
+ACTIONS = {
+    "vendor_invoice.imported": ActionWording(
+        gettext_lazy("Vendor invoice imported"),
+        said(gettext_noop("%(actor)s imported the vendor's invoice %(object)s.")),
+        internal=True,
+    ),
+    "vendor_invoice.changed": ActionWording(
+        gettext_lazy("Vendor invoice changed"),
+        said(gettext_noop("The vendor changed its invoice %(object)s.")),
+        internal=True,
+    ),
+    "vendor_invoice.statement_stored": ActionWording(
+        gettext_lazy("Invoice statement stored"),
+        said(gettext_noop("%(actor)s stored the statement of the vendor's invoice %(object)s.")),
+        internal=True,
+    ),
+    "vendor_invoice.lines": ActionWording(
+        gettext_lazy("Vendor invoice line items"),
+        said(gettext_noop("%(actor)s moved the line items of the vendor's invoice %(object)s.")),
+        internal=True,
+    ),
+    "vendor_invoices.import": ActionWording(
+        gettext_lazy("Vendor invoices imported"),
+        said(gettext_noop("%(actor)s imported the vendor's invoices of %(object)s.")),
+        internal=True,
+    ),
+    "vendor_invoices.import_requested": ActionWording(
+        gettext_lazy("Import of vendor invoices asked for"),
+        said(gettext_noop("%(actor)s asked for the vendor's invoices to be imported.")),
+        internal=True,
+    ),
+    "vendor_unbilled.imported": ActionWording(
+        gettext_lazy("Open period imported"),
+        said(gettext_noop("%(actor)s asked for the vendor's open period %(object)s.")),
+        internal=True,
+    ),
+    "vendor_unbilled.dropped": ActionWording(
+        gettext_lazy("Open period dropped"),
+        said(gettext_noop("%(actor)s dropped the vendor's closed open period %(object)s.")),
+        internal=True,
+    ),
+}
+
+FIELDS = {
+    "lines_state": FieldWording(gettext_lazy("line items"), internal=True),
+    "document_type": FieldWording(gettext_lazy("document type"), internal=True),
+    "amends": FieldWording(gettext_lazy("amends"), internal=True),
+    "reason": FieldWording(gettext_lazy("reason"), internal=True),
+    "created": FieldWording(gettext_lazy("new"), internal=True),
+    "updated": FieldWording(gettext_lazy("changed"), internal=True),
+    "unchanged": FieldWording(gettext_lazy("unchanged"), internal=True),
+    "skipped": FieldWording(gettext_lazy("unreadable"), internal=True),
+    "documents": FieldWording(gettext_lazy("statements fetched"), internal=True),
+    "accounts": FieldWording(gettext_lazy("provider accounts"), internal=True),
+    "size": FieldWording(gettext_lazy("size in bytes"), internal=True),
+}
