@@ -5,13 +5,13 @@ from __future__ import annotations
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from seatkeeper.accounts import selectors, services
 from seatkeeper.accounts.models import ApiToken, Language, Organisation, OrganisationKind, Role
 from seatkeeper.accounts.services import ORGANISATION_FIELDS
+from seatkeeper.api.pagination import paginated
 
 
 class OrganisationOutput(serializers.ModelSerializer):
@@ -67,9 +67,12 @@ class OrganisationListApi(APIView):
         kind = request.query_params.get("kind")
         if kind:
             queryset = queryset.filter(kind=kind)
-        paginator = LimitOffsetPagination()
-        page = paginator.paginate_queryset(queryset.order_by("name", "pk"), request, view=self)
-        return paginator.get_paginated_response(OrganisationOutput(page, many=True).data)
+        return paginated(
+            request,
+            self,
+            queryset.order_by("name", "pk"),
+            lambda rows_page: OrganisationOutput(rows_page, many=True).data,
+        )
 
     @extend_schema(
         operation_id="organisations_create",
@@ -163,9 +166,12 @@ class UserListApi(APIView):
                 request.user, request.query_params["organisation"]
             )
             queryset = queryset.filter(organisation=organisation)
-        paginator = LimitOffsetPagination()
-        page = paginator.paginate_queryset(queryset.order_by("username", "pk"), request, view=self)
-        return paginator.get_paginated_response(UserOutput(page, many=True).data)
+        return paginated(
+            request,
+            self,
+            queryset.order_by("username", "pk"),
+            lambda rows_page: UserOutput(rows_page, many=True).data,
+        )
 
     @extend_schema(
         operation_id="users_invite",
@@ -237,7 +243,8 @@ class TokenRevokeApi(APIView):
 class TokenListApi(APIView):
     @extend_schema(operation_id="tokens_list", responses=TokenOutput(many=True))
     def get(self, request):
-        return Response(TokenOutput(selectors.api_tokens_of(request.user), many=True).data)
+        tokens = selectors.api_tokens_of(request.user).order_by("-created_at", "-pk")
+        return paginated(request, self, tokens, lambda page: TokenOutput(page, many=True).data)
 
     @extend_schema(
         operation_id="tokens_create",

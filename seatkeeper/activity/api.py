@@ -2,11 +2,11 @@ from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.views import APIView
 
 from seatkeeper.accounts.selectors import get_organisation_for_user
 from seatkeeper.activity.selectors import activity_in_context, activity_visible_to, filter_activity
+from seatkeeper.api.pagination import paginated
 
 
 class ActivityOutput(serializers.Serializer):
@@ -46,6 +46,6 @@ class ActivityListApi(APIView):
             operation=params.get("operation", ""),
             object_type=params.get("object_type", ""),
         )
-        paginator = LimitOffsetPagination()
-        page = paginator.paginate_queryset(queryset, request, view=self)
-        return paginator.get_paginated_response(ActivityOutput(page, many=True).data)
+        return paginated(
+            request, self, queryset, lambda rows_page: ActivityOutput(rows_page, many=True).data
+        )
