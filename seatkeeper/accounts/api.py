@@ -11,7 +11,8 @@ from rest_framework.views import APIView
 from seatkeeper.accounts import selectors, services
 from seatkeeper.accounts.models import ApiToken, Language, Organisation, OrganisationKind, Role
 from seatkeeper.accounts.services import ORGANISATION_FIELDS
-from seatkeeper.api.pagination import paginated
+from seatkeeper.api.idempotency import idempotent
+from seatkeeper.api.pagination import Pagination, paginated
 
 
 class OrganisationOutput(serializers.ModelSerializer):
@@ -52,6 +53,8 @@ class OrganisationUpdateInput(OrganisationInput):
 
 
 class OrganisationListApi(APIView):
+    pagination_class = Pagination
+
     @extend_schema(
         operation_id="organisations_list",
         parameters=[
@@ -79,6 +82,7 @@ class OrganisationListApi(APIView):
         request=OrganisationCreateInput,
         responses={201: OrganisationOutput},
     )
+    @idempotent
     def post(self, request):
         data = OrganisationCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -154,6 +158,8 @@ class InvitationOutput(serializers.Serializer):
 
 
 class UserListApi(APIView):
+    pagination_class = Pagination
+
     @extend_schema(
         operation_id="users_list",
         parameters=[OpenApiParameter("organisation", int)],
@@ -180,6 +186,7 @@ class UserListApi(APIView):
         description="Invite a person: their login exists once they choose a password from "
         "the e-mailed link.",
     )
+    @idempotent
     def post(self, request):
         data = UserInviteInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -241,6 +248,8 @@ class TokenRevokeApi(APIView):
 
 
 class TokenListApi(APIView):
+    pagination_class = Pagination
+
     @extend_schema(operation_id="tokens_list", responses=TokenOutput(many=True))
     def get(self, request):
         tokens = selectors.api_tokens_of(request.user).order_by("-created_at", "-pk")

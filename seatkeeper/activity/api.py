@@ -6,7 +6,7 @@ from rest_framework.views import APIView
 
 from seatkeeper.accounts.selectors import get_organisation_for_user
 from seatkeeper.activity.selectors import activity_in_context, activity_visible_to, filter_activity
-from seatkeeper.api.pagination import paginated
+from seatkeeper.api.pagination import Pagination, paginated
 
 
 class ActivityOutput(serializers.Serializer):
@@ -22,6 +22,8 @@ class ActivityOutput(serializers.Serializer):
 
 
 class ActivityListApi(APIView):
+    pagination_class = Pagination
+
     @extend_schema(
         operation_id="activity_list",
         parameters=[

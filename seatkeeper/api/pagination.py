@@ -36,9 +36,19 @@ class Pagination(LimitOffsetPagination):
     def get_offset(self, request) -> int:
         return self._page.get("offset") or 0
 
+    def get_schema_operation_parameters(self, view):
+        limit, offset = super().get_schema_operation_parameters(view)
+        limit["schema"].update(minimum=1, maximum=MAX_PAGE_SIZE, default=DEFAULT_PAGE_SIZE)
+        limit["description"] = (
+            f"Rows per page, 1 to {MAX_PAGE_SIZE} ({DEFAULT_PAGE_SIZE} unless given)."
+        )
+        offset["schema"].update(minimum=0, maximum=MAX_OFFSET, default=0)
+        return [limit, offset]
+
 
 def paginated(request, view, rows, serialize) -> Response:
-    """One page of `rows` (a queryset or a list), serialized by `serialize(page)`."""
-    paginator = Pagination()
+    """One page of `rows` (a queryset or a list), serialized by `serialize(page)`. The view
+    declares `pagination_class = Pagination`, so that its schema says it answers pages."""
+    paginator = view.pagination_class()
     page = paginator.paginate_queryset(rows, request, view=view)
     return paginator.get_paginated_response(serialize(page))

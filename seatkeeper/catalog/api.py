@@ -11,7 +11,8 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from seatkeeper.api.pagination import paginated
+from seatkeeper.api.idempotency import idempotent
+from seatkeeper.api.pagination import Pagination, paginated
 from seatkeeper.catalog import permissions, selectors, services, tasks
 from seatkeeper.catalog.forms import offer_filters
 from seatkeeper.catalog.models import OfferKind, OfferStatus, Term, VendorKind
@@ -77,6 +78,8 @@ class RefreshOutput(serializers.Serializer):
 
 
 class VendorListApi(APIView):
+    pagination_class = Pagination
+
     @extend_schema(operation_id="vendors_list", responses=VendorOutput(many=True))
     def get(self, request):
         vendors = selectors.vendors_visible_to(request.user).order_by("name", "pk")
@@ -84,6 +87,8 @@ class VendorListApi(APIView):
 
 
 class OfferListApi(APIView):
+    pagination_class = Pagination
+
     @extend_schema(
         operation_id="offers_list",
         parameters=[
@@ -115,6 +120,8 @@ class OfferDetailApi(APIView):
 
 
 class VendorRefreshApi(APIView):
+    pagination_class = Pagination
+
     @extend_schema(
         operation_id="vendors_refresh",
         request=None,
@@ -122,6 +129,7 @@ class VendorRefreshApi(APIView):
         description="Start an import of the vendor's catalog in the worker; follow it with "
         "vendors_refreshes_list.",
     )
+    @idempotent
     def post(self, request, pk: int):
         vendor = selectors.get_vendor_for_user(request.user, pk)
         if not permissions.can_manage_catalog(request.user, vendor.organisation):
@@ -153,6 +161,7 @@ class VendorOfferImportApi(APIView):
         request=OfferImportInput,
         responses={201: RefreshOutput},
     )
+    @idempotent
     def post(self, request, pk: int):
         vendor = selectors.get_vendor_for_user(request.user, pk)
         data = OfferImportInput(data=request.data)

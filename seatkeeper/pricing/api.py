@@ -25,7 +25,8 @@ from seatkeeper.api.fields import (
     rate_field,
     rule_value_field,
 )
-from seatkeeper.api.pagination import paginated
+from seatkeeper.api.idempotency import idempotent
+from seatkeeper.api.pagination import Pagination, paginated
 from seatkeeper.catalog import selectors as catalog_selectors
 from seatkeeper.catalog.models import BillingCycle, Term
 from seatkeeper.core import clock
@@ -277,6 +278,8 @@ class PriceListInput(serializers.Serializer):
 
 
 class PriceListListApi(APIView):
+    pagination_class = Pagination
+
     @extend_schema(operation_id="price_lists_list", responses=PriceListOutput(many=True))
     def get(self, request):
         lists = selectors.price_lists_visible_to(request.user).order_by("name", "pk")
@@ -287,6 +290,7 @@ class PriceListListApi(APIView):
         request=PriceListInput,
         responses={201: PriceListOutput},
     )
+    @idempotent
     def post(self, request):
         data = PriceListInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -325,6 +329,8 @@ class EntryInput(serializers.Serializer):
 
 
 class PriceListEntriesApi(APIView):
+    pagination_class = Pagination
+
     @extend_schema(
         operation_id="price_list_entries_list",
         parameters=[OpenApiParameter("on", OpenApiTypes.DATE, description="Date, default today")],
@@ -339,6 +345,7 @@ class PriceListEntriesApi(APIView):
     @extend_schema(
         operation_id="price_list_entries_set", request=EntryInput, responses={201: EntryOutput}
     )
+    @idempotent
     def post(self, request, pk: int):
         price_list = selectors.get_price_list_for_user(request.user, pk)
         data = EntryInput(data=request.data)
@@ -379,6 +386,7 @@ class PriceListImportApi(APIView):
         responses={200: PriceListImportOutput, 201: PriceListImportOutput},
         description="Check (dry_run) or import a price-list file; every line or none.",
     )
+    @idempotent
     def post(self, request, pk: int):
         price_list = selectors.get_price_list_for_user(request.user, pk)
         data = PriceListImportInput(data=request.data)
@@ -432,6 +440,8 @@ class RuleInput(serializers.Serializer):
 
 
 class RuleListApi(APIView):
+    pagination_class = Pagination
+
     @extend_schema(
         operation_id="margin_rules_list",
         parameters=[OpenApiParameter("on", OpenApiTypes.DATE, description="Date, default today")],
@@ -443,6 +453,7 @@ class RuleListApi(APIView):
         return paginated(request, self, rules, lambda page: RuleOutput(page, many=True).data)
 
     @extend_schema(operation_id="margin_rules_set", request=RuleInput, responses={201: RuleOutput})
+    @idempotent
     def post(self, request):
         data = RuleInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -468,6 +479,7 @@ class RuleRemoveApi(APIView):
     @extend_schema(
         operation_id="margin_rules_remove", request=RuleRemoveInput, responses={201: RuleOutput}
     )
+    @idempotent
     def post(self, request, pk: int):
         rule = selectors.get_rule_for_user(request.user, pk)
         data = RuleRemoveInput(data=request.data)
@@ -495,6 +507,8 @@ class RateInput(serializers.Serializer):
 
 
 class RateListApi(APIView):
+    pagination_class = Pagination
+
     @extend_schema(operation_id="exchange_rates_list", responses=RateOutput(many=True))
     def get(self, request):
         rates = selectors.exchange_rates_visible_to(request.user)
@@ -503,6 +517,7 @@ class RateListApi(APIView):
     @extend_schema(
         operation_id="exchange_rates_create", request=RateInput, responses={201: RateOutput}
     )
+    @idempotent
     def post(self, request):
         data = RateInput(data=request.data)
         data.is_valid(raise_exception=True)

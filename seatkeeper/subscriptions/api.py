@@ -14,7 +14,8 @@ from seatkeeper.accounts.models import OrganisationKind
 from seatkeeper.accounts.selectors import get_organisation_for_user
 from seatkeeper.activity.wording import is_customer_viewer
 from seatkeeper.api.fields import BoundedDateField, id_field, quantity_field
-from seatkeeper.api.pagination import paginated
+from seatkeeper.api.idempotency import idempotent
+from seatkeeper.api.pagination import Pagination, paginated
 from seatkeeper.catalog.models import BillingCycle, Term
 from seatkeeper.catalog.selectors import get_offer_for_user
 from seatkeeper.core.errors import ServiceError
@@ -105,6 +106,8 @@ AUDIENCE_PARAMETER = OpenApiParameter(
 
 
 class SubscriptionListApi(APIView):
+    pagination_class = Pagination
+
     @extend_schema(
         operation_id="subscriptions_list",
         parameters=[
@@ -176,6 +179,7 @@ class OrderOutput(serializers.Serializer):
 
 class OrderApi(APIView):
     @extend_schema(operation_id="orders_create", request=OrderInput, responses={201: OrderOutput})
+    @idempotent
     def post(self, request):
         data = OrderInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -349,6 +353,8 @@ class OperationRetryApi(APIView):
 
 
 class SubscriptionHistoryApi(APIView):
+    pagination_class = Pagination
+
     @extend_schema(operation_id="subscriptions_history", responses=OperationOutput(many=True))
     def get(self, request, pk: int):
         subscription = _fresh(request, pk)
