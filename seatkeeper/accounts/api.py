@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django import forms
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
@@ -13,10 +14,11 @@ from seatkeeper.accounts.models import ApiToken, Language, Organisation, Organis
 from seatkeeper.accounts.services import ORGANISATION_FIELDS
 from seatkeeper.api.idempotency import idempotent
 from seatkeeper.api.pagination import Pagination, paginated
+from seatkeeper.core.validation import clean_query
 
 
 class OrganisationOutput(serializers.ModelSerializer):
-    parent = serializers.PrimaryKeyRelatedField(read_only=True)
+    parent = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
 
     class Meta:
         model = Organisation
@@ -52,6 +54,11 @@ class OrganisationUpdateInput(OrganisationInput):
         super().__init__(*args, partial=True, **kwargs)
 
 
+class OrganisationFilterForm(forms.Form):
+    q = forms.CharField(max_length=200, required=False)
+    kind = forms.ChoiceField(choices=[("", ""), *OrganisationKind.choices], required=False)
+
+
 class OrganisationListApi(APIView):
     pagination_class = Pagination
 
@@ -64,12 +71,12 @@ class OrganisationListApi(APIView):
         responses=OrganisationOutput(many=True),
     )
     def get(self, request):
+        filters = clean_query(OrganisationFilterForm, request.query_params)
         queryset = selectors.search_organisations(
-            selectors.organisations_visible_to(request.user), request.query_params.get("q", "")
+            selectors.organisations_visible_to(request.user), filters["q"]
         )
-        kind = request.query_params.get("kind")
-        if kind:
-            queryset = queryset.filter(kind=kind)
+        if filters["kind"]:
+            queryset = queryset.filter(kind=filters["kind"])
         return paginated(
             request,
             self,

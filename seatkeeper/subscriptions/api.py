@@ -4,6 +4,7 @@ service's message (seatkeeper.api.errors), another organisation's subscription 4
 
 from __future__ import annotations
 
+from django import forms
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
@@ -19,6 +20,7 @@ from seatkeeper.api.pagination import Pagination, paginated
 from seatkeeper.catalog.models import BillingCycle, Term
 from seatkeeper.catalog.selectors import get_offer_for_user
 from seatkeeper.core.errors import ServiceError
+from seatkeeper.core.validation import clean_query
 from seatkeeper.pricing.engine import Audience
 from seatkeeper.pricing.quotes import ProposedChange
 from seatkeeper.subscriptions import display, selectors, services
@@ -93,9 +95,16 @@ class SubscriptionOutput(serializers.Serializer):
         return ShownPriceOutput(pricer.price(subscription)).data
 
 
+class AudienceQuery(forms.Form):
+    audience = forms.ChoiceField(
+        choices=[("", ""), *((a.value, a.value) for a in Audience)], required=False
+    )
+
+
 def _output(request, subscriptions, *, many: bool):
     rows = list(subscriptions) if many else [subscriptions]
-    audience = display.viewer_audience(request.user, request.query_params.get("audience"))
+    requested = clean_query(AudienceQuery, request.query_params)["audience"]
+    audience = display.viewer_audience(request.user, requested or None)
     pricer = display.RowPricer(request.user, audience, offer_ids=[row.offer_id for row in rows])
     return SubscriptionOutput(subscriptions, many=many, context={"pricer": pricer}).data
 
