@@ -12,6 +12,7 @@ LISTS = [
     "/api/v1/subscriptions/", "/api/v1/subscriptions/{id}/history/", "/api/v1/vendors/",
     "/api/v1/vendors/{id}/refresh/", "/api/v1/price-lists/", "/api/v1/price-lists/{id}/entries/",
     "/api/v1/margin-rules/", "/api/v1/exchange-rates/", "/api/v1/tokens/",
+    "/api/v1/provider-accounts/",
 ]  # fmt: skip
 
 
