@@ -66,7 +66,6 @@ RATE_VALIDATORS = [
 ]
 DATE_BOUNDS = [MaxValueValidator(MAX_DATE)]
 _STORED_EXPONENT = Decimal(1).scaleb(-AMOUNT_DECIMAL_PLACES)
-QUANTITY_VALIDATORS = [MinValueValidator(0), MaxValueValidator(MAX_QUANTITY)]
 
 
 def amount_problem(value: Decimal) -> str | None:
@@ -77,7 +76,7 @@ def amount_problem(value: Decimal) -> str | None:
         return _("must be zero or more.")
     if value > MAX_AMOUNT:
         return _("must be at most %(max)s.") % {"max": f"{MAX_AMOUNT:,}"}
-    if value.as_tuple().exponent < -AMOUNT_DECIMAL_PLACES:  # type: ignore[operator]
+    if value.normalize().as_tuple().exponent < -AMOUNT_DECIMAL_PLACES:  # type: ignore[operator]
         return _("has more than %(places)s decimal places.") % {"places": AMOUNT_DECIMAL_PLACES}
     return None
 
@@ -115,7 +114,7 @@ def read_stored_amount(text: str | None) -> tuple[Decimal | None, str]:
         value = Decimal(text)
     except InvalidOperation:
         return None, text
-    if amount_problem(value.normalize() if value.is_finite() else value):
+    if amount_problem(value):
         return None, text
     return value.quantize(_STORED_EXPONENT), ""
 
