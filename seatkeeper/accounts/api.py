@@ -262,6 +262,9 @@ class TokenListApi(APIView):
         tokens = selectors.api_tokens_of(request.user).order_by("-created_at", "-pk")
         return paginated(request, self, tokens, lambda page: TokenOutput(page, many=True).data)
 
+    # No Idempotency-Key here: replaying the answer means keeping it, and its answer is the
+    # token itself, which is kept nowhere in clear (only its hash). A lost answer costs a
+    # revoke and a new token, not a second effect anyone pays for.
     @extend_schema(
         operation_id="tokens_create",
         request=TokenCreateInput,
