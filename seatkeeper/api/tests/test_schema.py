@@ -12,7 +12,7 @@ LISTS = [
     "/api/v1/subscriptions/", "/api/v1/subscriptions/{id}/history/", "/api/v1/vendors/",
     "/api/v1/vendors/{id}/refresh/", "/api/v1/price-lists/", "/api/v1/price-lists/{id}/entries/",
     "/api/v1/margin-rules/", "/api/v1/exchange-rates/", "/api/v1/tokens/",
-    "/api/v1/provider-accounts/",
+    "/api/v1/provider-accounts/", "/api/v1/billing/charge-lines/", "/api/v1/billing/cycle-days/",
 ]  # fmt: skip
 
 
@@ -84,3 +84,10 @@ def test_the_partner_has_no_parent_and_the_schema_says_so(cast, document):
     assert document["components"]["schemas"]["OrganisationOutput"]["properties"]["parent"][
         "nullable"
     ]
+
+
+def test_a_charge_line_filter_beyond_any_id_answers_400(cast):
+    api = sign_in(APIClient(), "cloudadmin")
+    refused = api.get("/api/v1/billing/charge-lines/", {"subscription": "9" * 25})
+    assert refused.status_code == 400
+    assert list(refused.json()["fields"]) == ["subscription"]
