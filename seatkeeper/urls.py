@@ -61,4 +61,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
 ]
 
+handler400 = "seatkeeper.ui.views.bad_request"
 handler404 = "seatkeeper.accounts.views.not_found"

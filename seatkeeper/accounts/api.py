@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+from django import forms
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from seatkeeper.accounts import selectors, services
 from seatkeeper.accounts.models import ApiToken, Language, Organisation, OrganisationKind, Role
 from seatkeeper.accounts.services import ORGANISATION_FIELDS
+from seatkeeper.api.idempotency import idempotent
+from seatkeeper.api.pagination import Pagination, paginated
+from seatkeeper.core.validation import clean_query
 
 
 class OrganisationOutput(serializers.ModelSerializer):
-    parent = serializers.PrimaryKeyRelatedField(read_only=True)
+    parent = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
 
     class Meta:
         model = Organisation
@@ -51,7 +54,14 @@ class OrganisationUpdateInput(OrganisationInput):
         super().__init__(*args, partial=True, **kwargs)
 
 
+class OrganisationFilterForm(forms.Form):
+    q = forms.CharField(max_length=200, required=False)
+    kind = forms.ChoiceField(choices=[("", ""), *OrganisationKind.choices], required=False)
+
+
 class OrganisationListApi(APIView):
+    pagination_class = Pagination
+
     @extend_schema(
         operation_id="organisations_list",
         parameters=[
@@ -61,21 +71,25 @@ class OrganisationListApi(APIView):
         responses=OrganisationOutput(many=True),
     )
     def get(self, request):
+        filters = clean_query(OrganisationFilterForm, request.query_params)
         queryset = selectors.search_organisations(
-            selectors.organisations_visible_to(request.user), request.query_params.get("q", "")
+            selectors.organisations_visible_to(request.user), filters["q"]
         )
-        kind = request.query_params.get("kind")
-        if kind:
-            queryset = queryset.filter(kind=kind)
-        paginator = LimitOffsetPagination()
-        page = paginator.paginate_queryset(queryset.order_by("name", "pk"), request, view=self)
-        return paginator.get_paginated_response(OrganisationOutput(page, many=True).data)
+        if filters["kind"]:
+            queryset = queryset.filter(kind=filters["kind"])
+        return paginated(
+            request,
+            self,
+            queryset.order_by("name", "pk"),
+            lambda rows_page: OrganisationOutput(rows_page, many=True).data,
+        )
 
     @extend_schema(
         operation_id="organisations_create",
         request=OrganisationCreateInput,
         responses={201: OrganisationOutput},
     )
+    @idempotent
     def post(self, request):
         data = OrganisationCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -151,6 +165,8 @@ class InvitationOutput(serializers.Serializer):
 
 
 class UserListApi(APIView):
+    pagination_class = Pagination
+
     @extend_schema(
         operation_id="users_list",
         parameters=[OpenApiParameter("organisation", int)],
@@ -163,9 +179,12 @@ class UserListApi(APIView):
                 request.user, request.query_params["organisation"]
             )
             queryset = queryset.filter(organisation=organisation)
-        paginator = LimitOffsetPagination()
-        page = paginator.paginate_queryset(queryset.order_by("username", "pk"), request, view=self)
-        return paginator.get_paginated_response(UserOutput(page, many=True).data)
+        return paginated(
+            request,
+            self,
+            queryset.order_by("username", "pk"),
+            lambda rows_page: UserOutput(rows_page, many=True).data,
+        )
 
     @extend_schema(
         operation_id="users_invite",
@@ -174,6 +193,7 @@ class UserListApi(APIView):
         description="Invite a person: their login exists once they choose a password from "
         "the e-mailed link.",
     )
+    @idempotent
     def post(self, request):
         data = UserInviteInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -235,10 +255,16 @@ class TokenRevokeApi(APIView):
 
 
 class TokenListApi(APIView):
+    pagination_class = Pagination
+
     @extend_schema(operation_id="tokens_list", responses=TokenOutput(many=True))
     def get(self, request):
-        return Response(TokenOutput(selectors.api_tokens_of(request.user), many=True).data)
+        tokens = selectors.api_tokens_of(request.user).order_by("-created_at", "-pk")
+        return paginated(request, self, tokens, lambda page: TokenOutput(page, many=True).data)
 
+    # No Idempotency-Key here: replaying the answer means keeping it, and its answer is the
+    # token itself, which is kept nowhere in clear (only its hash). A lost answer costs a
+    # revoke and a new token, not a second effect anyone pays for.
     @extend_schema(
         operation_id="tokens_create",
         request=TokenCreateInput,

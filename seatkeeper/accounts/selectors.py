@@ -10,6 +10,7 @@ from django.db.models import Q, QuerySet
 from django.http import Http404
 
 from seatkeeper.accounts.models import ApiToken, Organisation, User
+from seatkeeper.core.validation import object_id
 
 
 def organisation_in_service(organisation: Organisation) -> bool:
@@ -31,7 +32,7 @@ def organisations_visible_to(user: User) -> QuerySet[Organisation]:
 
 def get_organisation_for_user(user: User, pk: object) -> Organisation:
     try:
-        return organisations_visible_to(user).select_related("parent").get(pk=int(pk))
+        return organisations_visible_to(user).select_related("parent").get(pk=object_id(pk))
     except (Organisation.DoesNotExist, TypeError, ValueError):
         raise Http404("No such organisation") from None
 
@@ -46,7 +47,7 @@ def users_visible_to(user: User) -> QuerySet[User]:
 
 def get_user_for_user(user: User, pk: object) -> User:
     try:
-        return users_visible_to(user).get(pk=int(pk))
+        return users_visible_to(user).get(pk=object_id(pk))
     except (User.DoesNotExist, TypeError, ValueError):
         raise Http404("No such user") from None
 

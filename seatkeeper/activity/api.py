@@ -2,11 +2,11 @@ from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.views import APIView
 
 from seatkeeper.accounts.selectors import get_organisation_for_user
 from seatkeeper.activity.selectors import activity_in_context, activity_visible_to, filter_activity
+from seatkeeper.api.pagination import Pagination, paginated
 
 
 class ActivityOutput(serializers.Serializer):
@@ -22,6 +22,8 @@ class ActivityOutput(serializers.Serializer):
 
 
 class ActivityListApi(APIView):
+    pagination_class = Pagination
+
     @extend_schema(
         operation_id="activity_list",
         parameters=[
@@ -46,6 +48,6 @@ class ActivityListApi(APIView):
             operation=params.get("operation", ""),
             object_type=params.get("object_type", ""),
         )
-        paginator = LimitOffsetPagination()
-        page = paginator.paginate_queryset(queryset, request, view=self)
-        return paginator.get_paginated_response(ActivityOutput(page, many=True).data)
+        return paginated(
+            request, self, queryset, lambda rows_page: ActivityOutput(rows_page, many=True).data
+        )

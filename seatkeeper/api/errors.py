@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from seatkeeper.core.errors import ServiceError
+from seatkeeper.core.validation import InvalidQuery
 
 
 def exception_handler(exc, context):
@@ -17,6 +18,11 @@ def exception_handler(exc, context):
         if exc.field:
             body["fields"] = {exc.field: [exc.message]}
         return Response(body, status=exc.status_code)
+    if isinstance(exc, InvalidQuery):
+        return Response(
+            {"code": "invalid", "message": str(exc), "fields": exc.errors},
+            status=status.HTTP_400_BAD_REQUEST,
+        )
     if isinstance(exc, ValidationError):
         fields = (
             exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}

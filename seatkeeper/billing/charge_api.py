@@ -9,15 +9,18 @@ from __future__ import annotations
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from seatkeeper.accounts.models import OrganisationKind
 from seatkeeper.accounts.selectors import get_organisation_for_user, organisations_visible_to
+from seatkeeper.api.fields import id_field
+from seatkeeper.api.idempotency import idempotent
+from seatkeeper.api.pagination import Pagination, paginated
 from seatkeeper.billing import cycles, reports
 from seatkeeper.billing.models import ChargeKind
 from seatkeeper.core.errors import ServiceError
+from seatkeeper.core.validation import object_id
 
 FILTER_PARAMETERS = [
     OpenApiParameter("organisation", int, description="Whose report (default: your organisation)"),
@@ -202,6 +205,8 @@ def line_data(columns, view: reports.LineView) -> dict:
 
 
 class ChargeLineListApi(APIView):
+    pagination_class = Pagination
+
     @extend_schema(
         operation_id="billing_charge_lines",
         parameters=[
@@ -217,14 +222,14 @@ class ChargeLineListApi(APIView):
         lines = report_filter.lines()
         if params.get("subscription"):
             try:
-                lines = lines.filter(subscription_id=int(params["subscription"]))
+                lines = lines.filter(subscription_id=object_id(params["subscription"]))
             except ValueError:
                 raise ServiceError(_("Give a subscription id."), field="subscription") from None
         if params.get("kind"):
             if params["kind"] not in ChargeKind.values:
                 raise ServiceError(_("Unknown charge type."), field="kind")
             lines = lines.filter(kind=params["kind"])
-        paginator = LimitOffsetPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(
             lines.order_by("cycle__end_date", "subscription_id", "charged_on", "pk").values(
                 *reports.LINE_FIELDS
@@ -240,7 +245,7 @@ class ChargeLineListApi(APIView):
 
 
 class CycleDayInput(serializers.Serializer):
-    organisation = serializers.IntegerField()
+    organisation = id_field()
     day = serializers.IntegerField(min_value=1, max_value=31)
     time_zone = serializers.CharField(max_length=64, required=False, allow_blank=True)
 
@@ -273,19 +278,26 @@ def cycle_day_data(account) -> dict:
 
 
 class CycleDayApi(APIView):
+    pagination_class = Pagination
+
     @extend_schema(operation_id="billing_cycle_days", responses=CycleDayOutput(many=True))
     def get(self, request):
         accounts = organisations_visible_to(request.user).filter(
             kind__in=[OrganisationKind.PARTNER, OrganisationKind.RESELLER]
         )
-        data = [cycle_day_data(account) for account in accounts.order_by("path")]
-        return Response(CycleDayOutput(data, many=True).data)
+        return paginated(
+            request,
+            self,
+            accounts.order_by("path"),
+            lambda page: CycleDayOutput([cycle_day_data(a) for a in page], many=True).data,
+        )
 
     @extend_schema(
         operation_id="billing_cycle_day_set",
         request=CycleDayInput,
         responses={201: CycleDayOutput},
     )
+    @idempotent
     def post(self, request):
         data = CycleDayInput(data=request.data)
         data.is_valid(raise_exception=True)

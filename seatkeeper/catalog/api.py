@@ -8,11 +8,13 @@ from django.db import transaction
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import PermissionDenied
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from seatkeeper.api.idempotency import idempotent
+from seatkeeper.api.pagination import Pagination, paginated
 from seatkeeper.catalog import permissions, selectors, services, tasks
+from seatkeeper.catalog.forms import offer_filters
 from seatkeeper.catalog.models import OfferKind, OfferStatus, Term, VendorKind
 from seatkeeper.core.errors import ServiceError
 
@@ -76,13 +78,17 @@ class RefreshOutput(serializers.Serializer):
 
 
 class VendorListApi(APIView):
+    pagination_class = Pagination
+
     @extend_schema(operation_id="vendors_list", responses=VendorOutput(many=True))
     def get(self, request):
         vendors = selectors.vendors_visible_to(request.user).order_by("name", "pk")
-        return Response(VendorOutput(vendors, many=True).data)
+        return paginated(request, self, vendors, lambda page: VendorOutput(page, many=True).data)
 
 
 class OfferListApi(APIView):
+    pagination_class = Pagination
+
     @extend_schema(
         operation_id="offers_list",
         parameters=[
@@ -96,19 +102,15 @@ class OfferListApi(APIView):
         responses=OfferOutput(many=True),
     )
     def get(self, request):
-        params = request.query_params
         queryset = selectors.search_offers(
-            selectors.offers_visible_to(request.user),
-            text=params.get("q", ""),
-            vendor=params.get("vendor", ""),
-            category=params.get("category", ""),
-            kind=params.get("kind", ""),
-            term=params.get("term", ""),
-            status=params.get("status", ""),
+            selectors.offers_visible_to(request.user), **offer_filters(request.query_params)
         ).prefetch_related("terms", "base_offers")
-        paginator = LimitOffsetPagination()
-        page = paginator.paginate_queryset(queryset.order_by("title", "pk"), request, view=self)
-        return paginator.get_paginated_response(OfferOutput(page, many=True).data)
+        return paginated(
+            request,
+            self,
+            queryset.order_by("title", "pk"),
+            lambda rows_page: OfferOutput(rows_page, many=True).data,
+        )
 
 
 class OfferDetailApi(APIView):
@@ -118,6 +120,8 @@ class OfferDetailApi(APIView):
 
 
 class VendorRefreshApi(APIView):
+    pagination_class = Pagination
+
     @extend_schema(
         operation_id="vendors_refresh",
         request=None,
@@ -125,6 +129,7 @@ class VendorRefreshApi(APIView):
         description="Start an import of the vendor's catalog in the worker; follow it with "
         "vendors_refreshes_list.",
     )
+    @idempotent
     def post(self, request, pk: int):
         vendor = selectors.get_vendor_for_user(request.user, pk)
         if not permissions.can_manage_catalog(request.user, vendor.organisation):
@@ -140,7 +145,8 @@ class VendorRefreshApi(APIView):
     @extend_schema(operation_id="vendors_refreshes_list", responses=RefreshOutput(many=True))
     def get(self, request, pk: int):
         vendor = selectors.get_vendor_for_user(request.user, pk)
-        return Response(RefreshOutput(vendor.refreshes.all()[:50], many=True).data)
+        refreshes = vendor.refreshes.order_by("-started_at", "-pk")
+        return paginated(request, self, refreshes, lambda page: RefreshOutput(page, many=True).data)
 
 
 class OfferImportInput(serializers.Serializer):
@@ -155,6 +161,7 @@ class VendorOfferImportApi(APIView):
         request=OfferImportInput,
         responses={201: RefreshOutput},
     )
+    @idempotent
     def post(self, request, pk: int):
         vendor = selectors.get_vendor_for_user(request.user, pk)
         data = OfferImportInput(data=request.data)

@@ -3,7 +3,27 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from seatkeeper.catalog.models import BillingCycle, OfferKind, Term, VendorKind
+from seatkeeper.catalog.models import BillingCycle, OfferKind, OfferStatus, Term, VendorKind
+from seatkeeper.core.validation import AMOUNT_VALIDATORS, MAX_ID, MAX_QUANTITY, clean_query
+
+
+class OfferFilterForm(forms.Form):
+    """The offer filters of the catalog page, its export and the API (one definition)."""
+
+    q = forms.CharField(max_length=200, required=False, strip=True)
+    vendor = forms.IntegerField(min_value=1, max_value=MAX_ID, required=False)
+    category = forms.CharField(max_length=100, required=False)
+    kind = forms.ChoiceField(choices=[("", ""), *OfferKind.choices], required=False)
+    term = forms.ChoiceField(choices=[("", ""), *Term.choices], required=False)
+    status = forms.ChoiceField(choices=[("", ""), *OfferStatus.choices], required=False)
+
+
+def offer_filters(params) -> dict:
+    """The keyword arguments of selectors.search_offers from a query string; InvalidQuery (400)
+    naming the field when a value is unknown or out of bounds."""
+    values = clean_query(OfferFilterForm, params)
+    values["text"] = values.pop("q")
+    return values
 
 
 class VendorForm(forms.Form):
@@ -39,15 +59,23 @@ class ManualOfferForm(forms.Form):
     product_group = forms.CharField(label=_("Product group"), max_length=100, required=False)
     description = forms.CharField(label=_("Description (shown on hover)"), required=False)
     unit_type = forms.CharField(label=_("Unit type"), max_length=40, initial="Licenses")
-    minimum_quantity = forms.IntegerField(label=_("Minimum quantity"), min_value=0, initial=1)
-    maximum_quantity = forms.IntegerField(label=_("Maximum quantity"), min_value=1, required=False)
+    minimum_quantity = forms.IntegerField(
+        label=_("Minimum quantity"), min_value=0, max_value=MAX_QUANTITY, initial=1
+    )
+    maximum_quantity = forms.IntegerField(
+        label=_("Maximum quantity"), min_value=1, max_value=MAX_QUANTITY, required=False
+    )
     attaches_to = forms.CharField(
         label=_("Attaches to (item codes, separated by |)"), required=False
     )
     term = forms.ChoiceField(label=_("Term"), choices=Term.choices)
     billing_cycle = forms.ChoiceField(label=_("Billing cycle"), choices=BillingCycle.choices)
     currency = forms.CharField(label=_("Currency"), max_length=3, required=False)
-    cost = forms.DecimalField(label=_("Vendor cost per unit per period"), min_value=0)
+    cost = forms.DecimalField(
+        label=_("Vendor cost per unit per period"), validators=AMOUNT_VALIDATORS
+    )
     list_price = forms.DecimalField(
-        label=_("Vendor list price per unit per period"), min_value=0, required=False
+        label=_("Vendor list price per unit per period"),
+        validators=AMOUNT_VALIDATORS,
+        required=False,
     )

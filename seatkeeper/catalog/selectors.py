@@ -8,6 +8,7 @@ from django.http import Http404
 
 from seatkeeper.accounts.models import User
 from seatkeeper.catalog.models import CatalogRefresh, Offer, Vendor
+from seatkeeper.core.validation import object_id
 
 
 def partner_id_of(user: User) -> int | None:
@@ -25,7 +26,7 @@ def vendors_visible_to(user: User) -> QuerySet[Vendor]:
 
 def get_vendor_for_user(user: User, pk: object) -> Vendor:
     try:
-        return vendors_visible_to(user).get(pk=int(pk))
+        return vendors_visible_to(user).get(pk=object_id(pk))
     except (Vendor.DoesNotExist, TypeError, ValueError):
         raise Http404("No such vendor") from None
 
@@ -39,7 +40,7 @@ def offers_visible_to(user: User) -> QuerySet[Offer]:
 
 def get_offer_for_user(user: User, pk: object) -> Offer:
     try:
-        return offers_visible_to(user).get(pk=int(pk))
+        return offers_visible_to(user).get(pk=object_id(pk))
     except (Offer.DoesNotExist, TypeError, ValueError):
         raise Http404("No such offer") from None
 
@@ -48,12 +49,13 @@ def search_offers(
     queryset: QuerySet[Offer],
     *,
     text: str = "",
-    vendor: str = "",
+    vendor: int | None = None,
     category: str = "",
     kind: str = "",
     term: str = "",
     status: str = "",
 ) -> QuerySet[Offer]:
+    """Offers matching the filters (validated by catalog.forms.OfferFilterForm)."""
     text = text.strip()
     if text:
         queryset = queryset.filter(
@@ -63,8 +65,8 @@ def search_offers(
             | Q(description__icontains=text)
             | Q(external_id__icontains=text)
         )
-    if vendor.isdigit():
-        queryset = queryset.filter(vendor_id=int(vendor))
+    if vendor:
+        queryset = queryset.filter(vendor_id=vendor)
     if category:
         queryset = queryset.filter(category=category)
     if kind:

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import CharField
+from django.db.models.functions import Cast
 from django.utils.translation import gettext as _
 
 from seatkeeper.accounts.models import Organisation, OrganisationKind, User
@@ -38,7 +41,16 @@ from seatkeeper.catalog.models import (
 )
 from seatkeeper.core import clock
 from seatkeeper.core.errors import PermissionRefused, ServiceError
+from seatkeeper.core.validation import (
+    amount_problem,
+    csv_rows,
+    parse_amount,
+    quantity_problem,
+    read_stored_amount,
+)
 from seatkeeper.core.validators import CONTROL_CHARACTERS
+
+logger = logging.getLogger(__name__)
 
 # Vendor billing cycles (providers.interface.BillingCycle values) → ours.
 CYCLE_FROM_VENDOR = {
@@ -162,8 +174,17 @@ def _latest_prices(offer: Offer) -> dict[tuple[str, str, str], tuple[Decimal, De
     from seatkeeper.pricing.models import VendorPrice
 
     latest: dict = {}
-    for price in VendorPrice.objects.filter(offer=offer).order_by("effective_from", "id"):
-        latest[(price.term, price.billing_cycle, price.currency)] = (price.cost, price.list_price)
+    # Read as text: a stored amount out of bounds reads as None, so the import replaces it.
+    rows = VendorPrice.objects.filter(offer=offer).annotate(
+        cost_text=Cast("cost", CharField()), list_price_text=Cast("list_price", CharField())
+    )
+    for term, cycle, currency, cost, list_price in rows.order_by(
+        "effective_from", "id"
+    ).values_list("term", "billing_cycle", "currency", "cost_text", "list_price_text"):
+        latest[(term, cycle, currency)] = (
+            read_stored_amount(cost)[0],
+            read_stored_amount(list_price)[0],
+        )
     return latest
 
 
@@ -247,6 +268,15 @@ def _apply_incoming(
             if term.cost is None:
                 if (term.term, term.billing_cycle, currency) not in latest:
                     unpriced.append({"term": term.term, "billing_cycle": term.billing_cycle})
+                continue
+            if amount_problem(term.cost) or (
+                term.list_price is not None and amount_problem(term.list_price)
+            ):
+                # Never stored: a price out of bounds would break the offer's prices.
+                logger.warning(
+                    "offer %s %s %s: vendor price out of bounds (%s, %s), not stored",
+                    offer.pk, term.term, term.billing_cycle, term.cost, term.list_price,
+                )  # fmt: skip
                 continue
             before = latest.get((term.term, term.billing_cycle, currency))
             after = (term.cost, term.list_price)
@@ -467,33 +497,50 @@ class OfferCsvPreview:
 
 
 def _decimal(text: str, name: str, errors: list[str], *, required: bool) -> Decimal | None:
-    text = (text or "").strip().replace(",", ".")
-    if not text:
+    if not (text or "").strip():
         if required:
             errors.append(_("%(name)s is required.") % {"name": name})
         return None
     try:
-        value = Decimal(text)
-    except InvalidOperation:
-        errors.append(_("%(name)s is not a number: %(text)s") % {"name": name, "text": text})
+        return parse_amount(text)
+    except ValueError as problem:
+        errors.append(f"{name} {problem}")
         return None
-    if not value.is_finite() or value < 0:
-        errors.append(_("%(name)s must be zero or more.") % {"name": name})
-        return None
-    return value
+
+
+def _quantity(text: str, name: str, errors: list[str], default: int | None) -> int | None:
+    if not text:
+        return default
+    if not text.isdigit():
+        errors.append(_("%(name)s must be a whole number.") % {"name": name})
+        return default
+    problem = quantity_problem(int(text))
+    if problem:
+        errors.append(f"{name} {problem}")
+        return default
+    return int(text)
 
 
 def offers_csv_preview(*, vendor: Vendor, text: str) -> OfferCsvPreview:
     """Read a manual vendor's offers file (one line per offer, term and cycle); write nothing."""
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-    missing = {"item_code", "title", "term", "billing_cycle", "cost"} - set(reader.fieldnames or [])
-    if missing:
-        raise ServiceError(
-            _("The file needs the columns: %(columns)s.") % {"columns": ", ".join(sorted(missing))}
-        )
+    try:
+        fieldnames, rows = csv_rows(text)
+        missing = {"item_code", "title", "term", "billing_cycle", "cost"} - set(fieldnames)
+        if missing:
+            raise ServiceError(
+                _("The file needs the columns: %(columns)s.")
+                % {"columns": ", ".join(sorted(missing))},
+                field="csv",
+            )
+        return _offers_csv_lines(vendor, rows)
+    except ValueError as unreadable:
+        raise ServiceError(str(unreadable), field="csv") from None
+
+
+def _offers_csv_lines(vendor: Vendor, rows) -> OfferCsvPreview:
     lines: list[CsvLine] = []
     offers: dict[str, IncomingOffer] = {}
-    for number, row in enumerate(reader, start=2):
+    for number, row in enumerate(rows, start=2):
         values = {key: (value or "").strip() for key, value in row.items() if key}
         errors: list[str] = []
         code = values.get("item_code", "")
@@ -523,16 +570,10 @@ def offers_csv_preview(*, vendor: Vendor, text: str) -> OfferCsvPreview:
         list_price = _decimal(values.get("list_price", ""), "list_price", errors, required=False)
         if cost is not None and list_price is not None and list_price < cost:
             errors.append(_("list_price is below cost."))
-        quantities = []
-        for name, default in (("minimum_quantity", 1), ("maximum_quantity", None)):
-            text_value = values.get(name, "")
-            if not text_value:
-                quantities.append(default)
-            elif text_value.isdigit():
-                quantities.append(int(text_value))
-            else:
-                errors.append(_("%(name)s must be a whole number.") % {"name": name})
-                quantities.append(default)
+        quantities = [
+            _quantity(values.get(name, ""), name, errors, default)
+            for name, default in (("minimum_quantity", 1), ("maximum_quantity", None))
+        ]
         if errors:
             lines.append(CsvLine(number, values, errors))
             continue

@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from seatkeeper.catalog import permissions, selectors, services, tasks
-from seatkeeper.catalog.forms import ManualOfferForm, OfferFileForm, VendorForm
+from seatkeeper.catalog.forms import ManualOfferForm, OfferFileForm, VendorForm, offer_filters
 from seatkeeper.catalog.models import OfferKind, OfferStatus, Term, VendorKind
 from seatkeeper.core.errors import ServiceError
 from seatkeeper.ui.forms import run_service
@@ -59,15 +59,7 @@ def _partner(request):
 def offer_list(request):
     visible = selectors.offers_visible_to(request.user)
     params = request.GET
-    queryset = selectors.search_offers(
-        visible,
-        text=params.get("q", ""),
-        vendor=params.get("vendor", ""),
-        category=params.get("category", ""),
-        kind=params.get("kind", ""),
-        term=params.get("term", ""),
-        status=params.get("status", ""),
-    ).prefetch_related("terms")
+    queryset = selectors.search_offers(visible, **offer_filters(params)).prefetch_related("terms")
     if params.get("export") == "csv":
         return csv_response(
             request, queryset, OFFER_COLUMNS, default_sort="title", filename="offers.csv"

@@ -7,6 +7,8 @@ may see.
 
 from __future__ import annotations
 
+from django import forms
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import PermissionDenied
@@ -15,14 +17,34 @@ from rest_framework.views import APIView
 
 from seatkeeper.accounts import selectors as account_selectors
 from seatkeeper.accounts.models import OrganisationKind
+from seatkeeper.api.fields import (
+    BoundedDateField,
+    amount_field,
+    id_field,
+    quantity_field,
+    rate_field,
+    rule_value_field,
+)
+from seatkeeper.api.idempotency import idempotent
+from seatkeeper.api.pagination import Pagination, paginated
 from seatkeeper.catalog import selectors as catalog_selectors
 from seatkeeper.catalog.models import BillingCycle, Term
 from seatkeeper.core import clock
 from seatkeeper.core.errors import ServiceError
+from seatkeeper.core.validation import DATE_BOUNDS, clean_query
 from seatkeeper.pricing import selectors, services
 from seatkeeper.pricing.engine import Audience, partner_of, price_one, visible_audiences
 from seatkeeper.pricing.models import Method, Tier
 from seatkeeper.pricing.quotes import ProposedChange, SeatLot, SubscriptionFacts, quote_change
+
+
+class OnQuery(forms.Form):
+    on = forms.DateField(required=False, validators=DATE_BOUNDS)
+
+
+def _on(request):
+    """The `on` date of a list (today unless given); a bad date answers 400 naming it."""
+    return clean_query(OnQuery, request.query_params)["on"] or clock.today()
 
 
 def _customer(request, pk):
@@ -68,12 +90,12 @@ class PriceOutput(serializers.Serializer):
 
 
 class PriceQuery(serializers.Serializer):
-    offer = serializers.IntegerField()
-    customer = serializers.IntegerField()
+    offer = id_field()
+    customer = id_field()
     term = serializers.ChoiceField(choices=Term.choices)
     billing_cycle = serializers.ChoiceField(choices=BillingCycle.choices)
-    quantity = serializers.IntegerField(min_value=0, max_value=1_000_000, default=1)
-    on = serializers.DateField(required=False)
+    quantity = quantity_field(default=1)
+    on = BoundedDateField(required=False)
     subscription_ref = serializers.CharField(max_length=64, required=False, default="")
 
 
@@ -137,22 +159,22 @@ class PriceApi(APIView):
 
 
 class SeatLotInput(serializers.Serializer):
-    quantity = serializers.IntegerField(min_value=1)
+    quantity = quantity_field(minimum=1)
     purchased_at = serializers.DateTimeField()
 
 
 class QuoteInput(serializers.Serializer):
-    offer = serializers.IntegerField()
-    customer = serializers.IntegerField()
-    quantity = serializers.IntegerField(min_value=0)
+    offer = id_field()
+    customer = id_field()
+    quantity = quantity_field()
     term = serializers.ChoiceField(choices=Term.choices)
     billing_cycle = serializers.ChoiceField(choices=BillingCycle.choices)
-    period_start = serializers.DateField()
-    period_end = serializers.DateField()
+    period_start = BoundedDateField()
+    period_end = BoundedDateField()
     purchased_at = serializers.DateTimeField()
-    seat_lots = SeatLotInput(many=True, required=False, default=list)
+    seat_lots = SeatLotInput(many=True, required=False, default=list, max_length=1000)
     subscription_ref = serializers.CharField(max_length=64, required=False, default="")
-    new_quantity = serializers.IntegerField(min_value=0, required=False, allow_null=True)
+    new_quantity = quantity_field(required=False, allow_null=True)
     new_term = serializers.ChoiceField(choices=Term.choices, required=False, allow_null=True)
     new_billing_cycle = serializers.ChoiceField(
         choices=BillingCycle.choices, required=False, allow_null=True
@@ -252,20 +274,23 @@ class PriceListOutput(serializers.Serializer):
 class PriceListInput(serializers.Serializer):
     name = serializers.CharField(max_length=200)
     currency = serializers.RegexField(r"^[A-Za-z]{3}$")
-    customer = serializers.IntegerField(required=False, allow_null=True)
+    customer = id_field(required=False, allow_null=True)
 
 
 class PriceListListApi(APIView):
+    pagination_class = Pagination
+
     @extend_schema(operation_id="price_lists_list", responses=PriceListOutput(many=True))
     def get(self, request):
         lists = selectors.price_lists_visible_to(request.user).order_by("name", "pk")
-        return Response(PriceListOutput(lists, many=True).data)
+        return paginated(request, self, lists, lambda page: PriceListOutput(page, many=True).data)
 
     @extend_schema(
         operation_id="price_lists_create",
         request=PriceListInput,
         responses={201: PriceListOutput},
     )
+    @idempotent
     def post(self, request):
         data = PriceListInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -296,31 +321,31 @@ class EntryOutput(serializers.Serializer):
 
 
 class EntryInput(serializers.Serializer):
-    offer = serializers.IntegerField()
+    offer = id_field()
     term = serializers.ChoiceField(choices=Term.choices)
     billing_cycle = serializers.ChoiceField(choices=BillingCycle.choices)
-    unit_price = serializers.DecimalField(
-        max_digits=18, decimal_places=4, allow_null=True, min_value=0
-    )
-    effective_from = serializers.DateField(required=False)
+    unit_price = amount_field(allow_null=True)
+    effective_from = BoundedDateField(required=False)
 
 
 class PriceListEntriesApi(APIView):
+    pagination_class = Pagination
+
     @extend_schema(
         operation_id="price_list_entries_list",
-        parameters=[OpenApiParameter("on", str, description="Date, default today")],
+        parameters=[OpenApiParameter("on", OpenApiTypes.DATE, description="Date, default today")],
         responses=EntryOutput(many=True),
     )
     def get(self, request, pk: int):
         price_list = selectors.get_price_list_for_user(request.user, pk)
-        on = serializers.DateField().to_internal_value(
-            request.query_params.get("on") or str(clock.today())
-        )
-        return Response(EntryOutput(selectors.current_entries(price_list, on), many=True).data)
+        on = _on(request)
+        entries = selectors.current_entries(price_list, on)
+        return paginated(request, self, entries, lambda page: EntryOutput(page, many=True).data)
 
     @extend_schema(
         operation_id="price_list_entries_set", request=EntryInput, responses={201: EntryOutput}
     )
+    @idempotent
     def post(self, request, pk: int):
         price_list = selectors.get_price_list_for_user(request.user, pk)
         data = EntryInput(data=request.data)
@@ -361,6 +386,7 @@ class PriceListImportApi(APIView):
         responses={200: PriceListImportOutput, 201: PriceListImportOutput},
         description="Check (dry_run) or import a price-list file; every line or none.",
     )
+    @idempotent
     def post(self, request, pk: int):
         price_list = selectors.get_price_list_for_user(request.user, pk)
         data = PriceListImportInput(data=request.data)
@@ -399,34 +425,35 @@ class RuleInput(serializers.Serializer):
     method = serializers.ChoiceField(
         choices=[choice for choice in Method.choices if choice[0] != Method.REMOVED]
     )
-    value = serializers.DecimalField(max_digits=18, decimal_places=6)
-    target = serializers.IntegerField(required=False, allow_null=True)
+    value = rule_value_field()
+    target = id_field(required=False, allow_null=True)
     subscription_ref = serializers.CharField(max_length=64, required=False, default="")
-    vendor = serializers.IntegerField(required=False, allow_null=True)
+    vendor = id_field(required=False, allow_null=True)
     category = serializers.CharField(max_length=100, required=False, default="")
-    offer = serializers.IntegerField(required=False, allow_null=True)
+    offer = id_field(required=False, allow_null=True)
     term = serializers.ChoiceField(choices=Term.choices, required=False, default="")
     billing_cycle = serializers.ChoiceField(
         choices=BillingCycle.choices, required=False, default=""
     )
     currency = serializers.CharField(max_length=3, required=False, default="")
-    effective_from = serializers.DateField(required=False)
+    effective_from = BoundedDateField(required=False)
 
 
 class RuleListApi(APIView):
+    pagination_class = Pagination
+
     @extend_schema(
         operation_id="margin_rules_list",
-        parameters=[OpenApiParameter("on", str, description="Date, default today")],
+        parameters=[OpenApiParameter("on", OpenApiTypes.DATE, description="Date, default today")],
         responses=RuleOutput(many=True),
     )
     def get(self, request):
-        on = serializers.DateField().to_internal_value(
-            request.query_params.get("on") or str(clock.today())
-        )
+        on = _on(request)
         rules = selectors.current_rules(selectors.rules_visible_to(request.user), on)
-        return Response(RuleOutput(rules, many=True).data)
+        return paginated(request, self, rules, lambda page: RuleOutput(page, many=True).data)
 
     @extend_schema(operation_id="margin_rules_set", request=RuleInput, responses={201: RuleOutput})
+    @idempotent
     def post(self, request):
         data = RuleInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -445,13 +472,14 @@ class RuleListApi(APIView):
 
 
 class RuleRemoveInput(serializers.Serializer):
-    effective_from = serializers.DateField(required=False)
+    effective_from = BoundedDateField(required=False)
 
 
 class RuleRemoveApi(APIView):
     @extend_schema(
         operation_id="margin_rules_remove", request=RuleRemoveInput, responses={201: RuleOutput}
     )
+    @idempotent
     def post(self, request, pk: int):
         rule = selectors.get_rule_for_user(request.user, pk)
         data = RuleRemoveInput(data=request.data)
@@ -474,20 +502,22 @@ class RateOutput(serializers.Serializer):
 class RateInput(serializers.Serializer):
     base_currency = serializers.RegexField(r"^[A-Za-z]{3}$")
     quote_currency = serializers.RegexField(r"^[A-Za-z]{3}$")
-    rate = serializers.DecimalField(max_digits=20, decimal_places=10)
-    effective_from = serializers.DateField(required=False)
+    rate = rate_field()
+    effective_from = BoundedDateField(required=False)
 
 
 class RateListApi(APIView):
+    pagination_class = Pagination
+
     @extend_schema(operation_id="exchange_rates_list", responses=RateOutput(many=True))
     def get(self, request):
-        return Response(
-            RateOutput(selectors.exchange_rates_visible_to(request.user), many=True).data
-        )
+        rates = selectors.exchange_rates_visible_to(request.user)
+        return paginated(request, self, rates, lambda page: RateOutput(page, many=True).data)
 
     @extend_schema(
         operation_id="exchange_rates_create", request=RateInput, responses={201: RateOutput}
     )
+    @idempotent
     def post(self, request):
         data = RateInput(data=request.data)
         data.is_valid(raise_exception=True)

@@ -46,6 +46,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from django.db.models import CharField
+from django.db.models.functions import Cast
 from django.utils import translation
 from django.utils.translation import gettext
 
@@ -54,6 +56,7 @@ from seatkeeper.catalog.models import TERM_MONTHS, Offer, cycle_months
 from seatkeeper.core.errors import ServiceError
 from seatkeeper.core.formatting import format_date, format_money, format_number
 from seatkeeper.core.money import Money, quantize, quantize_unit_price
+from seatkeeper.core.validation import read_stored_amount
 from seatkeeper.pricing.models import (
     ExchangeRate,
     MarginRule,
@@ -259,6 +262,7 @@ class _VendorPrice:
     cost: Decimal
     list_price: Decimal | None
     effective_from: dt.date
+    bad_value: str = ""  # a stored amount out of bounds: pricing this offer fails, alone
 
 
 @dataclass(frozen=True, slots=True)
@@ -309,7 +313,8 @@ class PricingContext:
     rates: dict[tuple[str, str], _Dated[tuple[int, Decimal]]]
     global_lists: dict[str, tuple[int, str]]
     customer_lists: dict[tuple[int, str], tuple[int, str]]
-    list_entries: dict[tuple[int, int, str, str], _Dated[tuple[int, Decimal | None]]]
+    # (entry id, unit price) or, for a stored price out of bounds, (entry id, None, its text)
+    list_entries: dict[tuple[int, int, str, str], _Dated[tuple]]
     # level key -> rule versions per scope key
     rules: dict[tuple, list[_Dated[_Rule]]]
     never_below_cost: bool = True
@@ -347,11 +352,18 @@ class PricingContext:
         vendor_rows = VendorPrice.objects.filter(offer__vendor__organisation=partner)
         if offer_ids is not None:
             vendor_rows = vendor_rows.filter(offer_id__in=list(offer_ids))
+        # Amounts are read as text and checked (core.validation.read_stored_amount).
+        vendor_rows = vendor_rows.annotate(
+            cost_text=Cast("cost", CharField()), list_price_text=Cast("list_price", CharField())
+        )
         for row in vendor_rows.order_by("id").values_list(
-            "id", "offer_id", "term", "billing_cycle", "currency", "cost", "list_price",
+            "id", "offer_id", "term", "billing_cycle", "currency", "cost_text", "list_price_text",
             "effective_from",
         ):  # fmt: skip
-            price = _VendorPrice(row[0], row[4], row[5], row[6], row[7])
+            cost, bad_cost = read_stored_amount(row[5])
+            list_price, bad_list_price = read_stored_amount(row[6])
+            bad = bad_cost or bad_list_price
+            price = _VendorPrice(row[0], row[4], cost or Decimal(0), list_price, row[7], bad)
             prices[(row[1], row[2], row[3])].append((row[7], price))
         rates: dict[tuple, list] = defaultdict(list)
         for row in (
@@ -372,11 +384,14 @@ class PricingContext:
         entry_rows = PriceListEntry.objects.filter(price_list__organisation=partner)
         if offer_ids is not None:
             entry_rows = entry_rows.filter(offer_id__in=list(offer_ids))
+        entry_rows = entry_rows.annotate(unit_price_text=Cast("unit_price", CharField()))
         for row in entry_rows.order_by("id").values_list(
-            "id", "price_list_id", "offer_id", "term", "billing_cycle", "unit_price",
+            "id", "price_list_id", "offer_id", "term", "billing_cycle", "unit_price_text",
             "effective_from",
         ):  # fmt: skip
-            entries[(row[1], row[2], row[3], row[4])].append((row[6], (row[0], row[5])))
+            amount, bad = read_stored_amount(row[5])
+            entry = (row[0], amount, bad) if bad else (row[0], amount)
+            entries[(row[1], row[2], row[3], row[4])].append((row[6], entry))
         versions: dict[str, list] = defaultdict(list)
         for rule in MarginRule.objects.filter(owner__path__startswith=partner.path).order_by("id"):
             versions[rule.scope_key].append(
@@ -492,6 +507,20 @@ class PricingContext:
             return cached
         versions = self.vendor_prices.get((offer.id, request.term, request.billing_cycle))
         price = versions.at_or_first(request.on) if versions else None
+        if price is not None and price.bad_value:
+            raise PricingError(
+                _(
+                    "The vendor price #%(id)s of %(offer)s (%(term)s, %(cycle)s) holds %(value)s, "
+                    "out of bounds: this offer cannot be priced until a cloud admin corrects it."
+                )
+                % {
+                    "id": price.id,
+                    "offer": offer.title,
+                    "term": request.term,
+                    "cycle": request.billing_cycle,
+                    "value": price.bad_value,
+                }
+            )
         if price is None:
             raise PricingError(
                 _("No vendor price for %(offer)s (%(term)s, %(cycle)s) on %(day)s.")
@@ -697,6 +726,15 @@ class PricingContext:
         list_id, name = list_ref
         versions = self.list_entries.get((list_id, offer.id, request.term, request.billing_cycle))
         found = versions.at(request.on) if versions else None
+        if found is not None and len(found) == 3:
+            raise PricingError(
+                _(
+                    "The price #%(id)s of %(offer)s in the price list “%(name)s” holds "
+                    "%(value)s, out of bounds: this offer cannot be priced until a cloud admin "
+                    "corrects it."
+                )
+                % {"id": found[0], "offer": offer.title, "name": name, "value": found[2]}
+            )
         if found is None or found[1] is None:
             return None
         entry_id, amount = found

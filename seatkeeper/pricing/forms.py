@@ -4,6 +4,13 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from seatkeeper.catalog.models import BillingCycle, Term
+from seatkeeper.core.validation import (
+    AMOUNT_VALIDATORS,
+    DATE_BOUNDS,
+    MAX_QUANTITY,
+    RATE_VALIDATORS,
+    RULE_VALUE_VALIDATORS,
+)
 from seatkeeper.pricing.models import Method, Tier
 
 OPTIONAL = [("", "—")]
@@ -20,8 +27,10 @@ class WhatIfForm(forms.Form):
     billing_cycle = forms.ChoiceField(
         label=_("Billing cycle"), choices=BillingCycle.choices, initial=BillingCycle.MONTHLY
     )
-    quantity = forms.IntegerField(label=_("Quantity"), min_value=0, max_value=1_000_000, initial=1)
-    on = forms.DateField(label=_("On"), required=False, widget=DateInput)
+    quantity = forms.IntegerField(
+        label=_("Quantity"), min_value=0, max_value=MAX_QUANTITY, initial=1
+    )
+    on = forms.DateField(label=_("On"), required=False, widget=DateInput, validators=DATE_BOUNDS)
 
     def __init__(self, *args, offers=None, customers=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -45,7 +54,7 @@ class RuleForm(forms.Form):
     method = forms.ChoiceField(
         label=_("Method"), choices=[c for c in Method.choices if c[0] != Method.REMOVED]
     )
-    value = forms.DecimalField(label=_("Value (% or price)"), max_digits=18, decimal_places=6)
+    value = forms.DecimalField(label=_("Value (% or price)"), validators=RULE_VALUE_VALIDATORS)
     currency = forms.CharField(label=_("Currency (fixed price)"), max_length=3, required=False)
     effective_from = forms.DateField(
         label=_("Effective from"), required=False, widget=DateInput,
@@ -81,10 +90,12 @@ class EntryForm(forms.Form):
     term = forms.ChoiceField(label=_("Term"), choices=Term.choices)
     billing_cycle = forms.ChoiceField(label=_("Billing cycle"), choices=BillingCycle.choices)
     unit_price = forms.DecimalField(
-        label=_("Customer price per unit per billing period"), max_digits=18, decimal_places=4,
+        label=_("Customer price per unit per billing period"), validators=AMOUNT_VALIDATORS,
         required=False, help_text=_("Empty removes the offer from the list."),
     )  # fmt: skip
-    effective_from = forms.DateField(label=_("Effective from"), required=False, widget=DateInput)
+    effective_from = forms.DateField(
+        label=_("Effective from"), required=False, widget=DateInput, validators=DATE_BOUNDS
+    )
 
     def __init__(self, *args, offers=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -105,8 +116,10 @@ class PriceFileForm(forms.Form):
 class RateForm(forms.Form):
     base_currency = forms.CharField(label=_("From"), max_length=3)
     quote_currency = forms.CharField(label=_("To"), max_length=3)
-    rate = forms.DecimalField(label=_("1 From ="), max_digits=20, decimal_places=10)
-    effective_from = forms.DateField(label=_("Effective from"), required=False, widget=DateInput)
+    rate = forms.DecimalField(label=_("1 From ="), validators=RATE_VALIDATORS)
+    effective_from = forms.DateField(
+        label=_("Effective from"), required=False, widget=DateInput, validators=DATE_BOUNDS
+    )
 
 
 class PolicyForm(forms.Form):

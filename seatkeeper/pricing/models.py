@@ -15,9 +15,21 @@ from django.utils.translation import gettext_lazy as _
 from seatkeeper.catalog.models import BillingCycle, Term
 from seatkeeper.core import clock
 from seatkeeper.core.models import TimestampedModel
+from seatkeeper.core.validation import (
+    AMOUNT_DECIMAL_PLACES,
+    AMOUNT_MAX_DIGITS,
+    AMOUNT_VALIDATORS,
+    RATE_VALIDATORS,
+    RULE_VALUE_VALIDATORS,
+)
 from seatkeeper.core.validators import single_line
 
-AMOUNT = {"max_digits": 18, "decimal_places": 6}
+# The column shape and bounds of every amount (core.validation says why these).
+AMOUNT = {
+    "max_digits": AMOUNT_MAX_DIGITS,
+    "decimal_places": AMOUNT_DECIMAL_PLACES,
+    "validators": AMOUNT_VALIDATORS,
+}
 
 
 class AppendOnly(Exception):
@@ -74,7 +86,9 @@ class ExchangeRate(AppendOnlyModel):
     )
     base_currency = models.CharField(_("from"), max_length=3)
     quote_currency = models.CharField(_("to"), max_length=3)
-    rate = models.DecimalField(_("rate"), max_digits=20, decimal_places=10)
+    rate = models.DecimalField(
+        _("rate"), max_digits=20, decimal_places=10, validators=RATE_VALIDATORS
+    )
     effective_from = models.DateField(_("effective from"))
     source = models.CharField(max_length=16, choices=PriceSource.choices)
     recorded_by = models.ForeignKey(
@@ -221,7 +235,12 @@ class MarginRule(AppendOnlyModel):
         _("billing cycle"), max_length=16, choices=BillingCycle.choices, blank=True
     )
     method = models.CharField(_("method"), max_length=16, choices=Method.choices)
-    value = models.DecimalField(_("value"), max_digits=18, decimal_places=6)
+    value = models.DecimalField(
+        _("value"),
+        max_digits=AMOUNT_MAX_DIGITS,
+        decimal_places=AMOUNT_DECIMAL_PLACES,
+        validators=RULE_VALUE_VALIDATORS,
+    )
     currency = models.CharField(_("currency (fixed price)"), max_length=3, blank=True)
     effective_from = models.DateField(_("effective from"))
     scope_key = models.CharField(max_length=200, db_index=True, editable=False)

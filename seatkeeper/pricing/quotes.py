@@ -29,10 +29,11 @@ from decimal import Decimal
 from django.utils.translation import gettext as _
 
 from seatkeeper.accounts.models import Organisation
-from seatkeeper.catalog.models import add_months, cycle_months
+from seatkeeper.catalog.models import BillingCycle, Term, add_months, cycle_months
 from seatkeeper.core.errors import Conflict, ServiceError
 from seatkeeper.core.formatting import format_date, format_datetime, format_quantity
 from seatkeeper.core.money import Money, quantize
+from seatkeeper.core.validation import quantity_problem
 from seatkeeper.pricing.engine import Audience, PriceRequest, PricingContext, partner_of
 
 REFUND_WINDOW = dt.timedelta(hours=168)
@@ -370,6 +371,19 @@ def change_charges(
     return lines
 
 
+def _check_change(change: ProposedChange) -> None:
+    """A proposed change from outside (a page, the API) names a known term, cycle and a
+    quantity within bounds; anything else is refused naming the field."""
+    if change.term is not None and change.term not in Term.values:
+        raise ServiceError(_("Unknown term."), field="term")
+    if change.billing_cycle is not None and change.billing_cycle not in BillingCycle.values:
+        raise ServiceError(_("Unknown billing cycle."), field="billing_cycle")
+    if change.quantity is not None:
+        problem = quantity_problem(change.quantity)
+        if problem:
+            raise ServiceError(f"quantity {problem}", field="quantity")
+
+
 def quote_change(
     *,
     facts: SubscriptionFacts,
@@ -380,6 +394,7 @@ def quote_change(
     reveal_sources: bool = True,
 ) -> Quote:
     """New periodic total and what is due now for `change` at `at`, explained line by line."""
+    _check_change(change)
     context = _context(facts, context)
     lines, notes, takes_effect_on = _change_lines(context, facts, change, at, audience)
     current = period_charge(

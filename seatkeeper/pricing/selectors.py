@@ -19,6 +19,7 @@ from seatkeeper.accounts.models import OrganisationKind, User
 from seatkeeper.activity.wording import is_customer_viewer
 from seatkeeper.catalog.selectors import partner_id_of
 from seatkeeper.core.money import Money
+from seatkeeper.core.validation import object_id
 from seatkeeper.pricing.engine import Audience, PriceBreakdown, visible_audiences
 from seatkeeper.pricing.models import ExchangeRate, MarginRule, Method, PriceList, PriceListEntry
 
@@ -40,7 +41,7 @@ def price_lists_visible_to(user: User) -> QuerySet[PriceList]:
 
 def get_price_list_for_user(user: User, pk: object) -> PriceList:
     try:
-        return price_lists_visible_to(user).get(pk=int(pk))
+        return price_lists_visible_to(user).get(pk=object_id(pk))
     except (PriceList.DoesNotExist, TypeError, ValueError):
         raise Http404("No such price list") from None
 
@@ -73,7 +74,7 @@ def rules_visible_to(user: User) -> QuerySet[MarginRule]:
 
 def get_rule_for_user(user: User, pk: object) -> MarginRule:
     try:
-        return rules_visible_to(user).get(pk=int(pk))
+        return rules_visible_to(user).get(pk=object_id(pk))
     except (MarginRule.DoesNotExist, TypeError, ValueError):
         raise Http404("No such rule") from None
 

@@ -7,9 +7,7 @@ period as it stood on the period's first day, so a change takes effect from the 
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -26,6 +24,13 @@ from seatkeeper.catalog.models import BillingCycle, Offer, OfferTerm, Term, Vend
 from seatkeeper.core import clock
 from seatkeeper.core.errors import PermissionRefused, ServiceError
 from seatkeeper.core.money import Money
+from seatkeeper.core.validation import (
+    MAX_AMOUNT,
+    MAX_RATE,
+    csv_rows,
+    parse_amount,
+    require_amount,
+)
 from seatkeeper.pricing.engine import (
     Audience,
     PriceRequest,
@@ -98,7 +103,10 @@ def vendor_price_set(
     partner = offer.vendor.organisation
     _require_price_rights(actor, partner)
     _check_term(offer, term, billing_cycle)
-    if cost < 0 or (list_price is not None and list_price < cost):
+    require_amount(cost, field="cost")
+    if list_price is not None:
+        require_amount(list_price, field="list_price")
+    if list_price is not None and list_price < cost:
         raise ServiceError(_("The list price cannot be below cost, nor the cost below zero."))
     price = VendorPrice.objects.create(
         offer=offer,
@@ -146,8 +154,11 @@ def exchange_rate_set(
     )
     if base == quote:
         raise ServiceError(_("Choose two different currencies."), field="quote_currency")
-    if rate <= 0:
-        raise ServiceError(_("A rate must be above zero."), field="rate")
+    if not rate.is_finite() or rate <= 0 or rate > MAX_RATE:
+        raise ServiceError(
+            _("A rate must be above zero and at most %(max)s.") % {"max": f"{MAX_RATE:,}"},
+            field="rate",
+        )
     row = ExchangeRate.objects.create(
         organisation=partner,
         base_currency=base,
@@ -170,24 +181,36 @@ def exchange_rate_set(
 RATE_CSV_COLUMNS = ["base_currency", "quote_currency", "rate", "effective_from"]
 
 
+def _rate(text: str) -> Decimal:
+    rate = Decimal(text)
+    if not rate.is_finite() or not 0 < rate <= MAX_RATE:
+        raise InvalidOperation(text)
+    return rate
+
+
 def exchange_rates_csv_import(*, actor: User | None, partner: Organisation, text: str) -> int:
     """Import dated rates (e.g. the central bank's, exported to CSV): every line or none."""
     _require_price_rights(actor, partner)
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-    missing = set(RATE_CSV_COLUMNS[:3]) - set(reader.fieldnames or [])
+    try:
+        fieldnames, reader = csv_rows(text)
+        lines = list(reader)
+    except ValueError as unreadable:
+        raise ServiceError(str(unreadable), field="csv") from None
+    missing = set(RATE_CSV_COLUMNS[:3]) - set(fieldnames)
     if missing:
         raise ServiceError(
-            _("The file needs the columns: %(columns)s.") % {"columns": ", ".join(sorted(missing))}
+            _("The file needs the columns: %(columns)s.") % {"columns": ", ".join(sorted(missing))},
+            field="csv",
         )
     rows, errors = [], []
-    for number, row in enumerate(reader, start=2):
+    for number, row in enumerate(lines, start=2):
         try:
             day = (row.get("effective_from") or "").strip()
             rows.append(
                 {
                     "base_currency": _currency(row.get("base_currency", ""), "base_currency"),
                     "quote_currency": _currency(row.get("quote_currency", ""), "quote_currency"),
-                    "rate": Decimal((row.get("rate") or "").strip().replace(",", ".")),
+                    "rate": _rate((row.get("rate") or "").strip().replace(",", ".")),
                     "effective_from": dt.date.fromisoformat(day) if day else None,
                 }
             )
@@ -354,8 +377,7 @@ def price_list_entry_set(
     _check_term(offer, term, billing_cycle)
     day = _effective(effective_from)
     if unit_price is not None:
-        if unit_price < 0:
-            raise ServiceError(_("A price cannot be negative."), field="unit_price")
+        require_amount(unit_price, field="unit_price")
         context = context or PricingContext.load(partner=partner, offer_ids=[offer.pk])
         target = price_list.customer or partner
         try:
@@ -428,13 +450,17 @@ def price_list_csv_preview(
     """Check every line of a price-list file as the import would; write nothing."""
     partner = price_list.organisation
     _require_price_rights(actor, partner)
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-    missing = {"item_code", "term", "billing_cycle", "unit_price"} - set(reader.fieldnames or [])
+    try:
+        fieldnames, reader = csv_rows(text)
+        rows = list(reader)
+    except ValueError as unreadable:
+        raise ServiceError(str(unreadable), field="csv") from None
+    missing = {"item_code", "term", "billing_cycle", "unit_price"} - set(fieldnames)
     if missing:
         raise ServiceError(
-            _("The file needs the columns: %(columns)s.") % {"columns": ", ".join(sorted(missing))}
+            _("The file needs the columns: %(columns)s.") % {"columns": ", ".join(sorted(missing))},
+            field="csv",
         )
-    rows = list(reader)
     offers = {}
     for offer in Offer.objects.filter(vendor__organisation=partner).prefetch_related("terms"):
         offers.setdefault(offer.item_code, offer)
@@ -451,15 +477,12 @@ def price_list_csv_preview(
             line.errors.append(_("Unknown item code."))
         elif not any(t.term == term and t.billing_cycle == cycle for t in line.offer.terms.all()):
             line.errors.append(_("This offer is not sold on this term and billing cycle."))
-        text_price = values.get("unit_price", "").replace(",", ".")
+        text_price = values.get("unit_price", "")
         if text_price:
             try:
-                line.unit_price = Decimal(text_price)
-                if not line.unit_price.is_finite() or line.unit_price < 0:
-                    raise InvalidOperation
-            except InvalidOperation:
-                line.errors.append(_("unit_price must be a number, zero or more."))
-                line.unit_price = None
+                line.unit_price = parse_amount(text_price)
+            except ValueError as problem:
+                line.errors.append(f"unit_price {problem}")
         try:
             day = values.get("effective_from", "")
             line.effective_from = dt.date.fromisoformat(day) if day else clock.today()
@@ -564,6 +587,10 @@ def margin_rule_set(
         raise ServiceError(_("Unknown tier."), field="tier")
     if method not in Method.values or method == Method.REMOVED:
         raise ServiceError(_("Unknown method."), field="method")
+    if not value.is_finite() or abs(value) > MAX_AMOUNT:
+        raise ServiceError(
+            _("A rule's value is at most %(max)s.") % {"max": f"{MAX_AMOUNT:,}"}, field="value"
+        )
     if actor is not None and not permissions.can_set_rule(
         actor, owner=owner, tier=tier, target=target
     ):
@@ -609,8 +636,7 @@ def margin_rule_set(
         currency = _currency(
             currency or (target.default_currency if target else owner.default_currency)
         )
-        if value < 0:
-            raise ServiceError(_("A price cannot be negative."), field="value")
+        require_amount(value, field="value")
     else:
         currency = ""
         if method == Method.MARGIN and value >= 100:

@@ -8,6 +8,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from seatkeeper.api.pagination import Pagination, paginated
 from seatkeeper.providers import selectors, services
 from seatkeeper.providers.models import ConsentStatus, ProviderKind
 
@@ -44,10 +45,12 @@ class ConnectionOutput(serializers.Serializer):
 
 
 class AccountListApi(APIView):
+    pagination_class = Pagination
+
     @extend_schema(operation_id="provider_accounts_list", responses=AccountOutput(many=True))
     def get(self, request):
         accounts = selectors.accounts_visible_to(request.user).order_by("name", "pk")
-        return Response(AccountOutput(accounts, many=True).data)
+        return paginated(request, self, accounts, lambda page: AccountOutput(page, many=True).data)
 
 
 class AccountDetailApi(APIView):

@@ -7,6 +7,7 @@ from django.db.models import QuerySet
 from django.http import Http404
 
 from seatkeeper.accounts.models import OrganisationKind, Role, User
+from seatkeeper.core.validation import object_id
 from seatkeeper.providers.models import ProviderAccount
 
 
@@ -26,6 +27,6 @@ def accounts_visible_to(user: User) -> QuerySet[ProviderAccount]:
 
 def get_account_for_user(user: User, pk: object) -> ProviderAccount:
     try:
-        return accounts_visible_to(user).get(pk=int(pk))  # type: ignore[arg-type]
+        return accounts_visible_to(user).get(pk=object_id(pk))  # type: ignore[arg-type]
     except (ProviderAccount.DoesNotExist, TypeError, ValueError):
         raise Http404("No such provider account") from None

@@ -4,25 +4,28 @@ service's message (seatkeeper.api.errors), another organisation's subscription 4
 
 from __future__ import annotations
 
-from django.db.models import Q
+from django import forms
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from seatkeeper.accounts.models import OrganisationKind
 from seatkeeper.accounts.selectors import get_organisation_for_user
 from seatkeeper.activity.wording import is_customer_viewer
+from seatkeeper.api.fields import BoundedDateField, id_field, quantity_field
+from seatkeeper.api.idempotency import idempotent
+from seatkeeper.api.pagination import Pagination, paginated
+from seatkeeper.catalog.models import BillingCycle, Term
 from seatkeeper.catalog.selectors import get_offer_for_user
 from seatkeeper.core.errors import ServiceError
+from seatkeeper.core.validation import clean_query
 from seatkeeper.pricing.engine import Audience
 from seatkeeper.pricing.quotes import ProposedChange
 from seatkeeper.subscriptions import display, selectors, services
+from seatkeeper.subscriptions.forms import STATUS_FILTERS, subscription_filters
 from seatkeeper.subscriptions.models import RenewalOption, Section, Status, SyncStatus
-
-STATUS_FILTERS = [*Status.values, "failed"]
 
 
 class ShownPriceOutput(serializers.Serializer):
@@ -92,9 +95,16 @@ class SubscriptionOutput(serializers.Serializer):
         return ShownPriceOutput(pricer.price(subscription)).data
 
 
+class AudienceQuery(forms.Form):
+    audience = forms.ChoiceField(
+        choices=[("", ""), *((a.value, a.value) for a in Audience)], required=False
+    )
+
+
 def _output(request, subscriptions, *, many: bool):
     rows = list(subscriptions) if many else [subscriptions]
-    audience = display.viewer_audience(request.user, request.query_params.get("audience"))
+    requested = clean_query(AudienceQuery, request.query_params)["audience"]
+    audience = display.viewer_audience(request.user, requested or None)
     pricer = display.RowPricer(request.user, audience, offer_ids=[row.offer_id for row in rows])
     return SubscriptionOutput(subscriptions, many=many, context={"pricer": pricer}).data
 
@@ -105,11 +115,13 @@ AUDIENCE_PARAMETER = OpenApiParameter(
 
 
 class SubscriptionListApi(APIView):
+    pagination_class = Pagination
+
     @extend_schema(
         operation_id="subscriptions_list",
         parameters=[
             OpenApiParameter("customer", int),
-            OpenApiParameter("status", str, enum=STATUS_FILTERS),
+            OpenApiParameter("status", str, enum=[value for value, _label in STATUS_FILTERS]),
             OpenApiParameter("section", str, enum=Section.values),
             OpenApiParameter("q", str, description="Search name, offer, customer, PO, ids"),
             AUDIENCE_PARAMETER,
@@ -117,29 +129,19 @@ class SubscriptionListApi(APIView):
         responses=SubscriptionOutput(many=True),
     )
     def get(self, request):
+        filters = subscription_filters(request.query_params)
         customer = None
         if "customer" in request.query_params:
             customer = get_organisation_for_user(request.user, request.query_params["customer"])
-        queryset = selectors.subscription_list(request.user, customer=customer)
-        params = request.query_params
-        if params.get("status") == "failed":
-            queryset = queryset.filter(sync_status=SyncStatus.FAILED)
-        elif params.get("status") in Status.values:
-            queryset = queryset.filter(status=params["status"])
-        if params.get("section") in Section.values:
-            queryset = queryset.filter(offer__kind=params["section"])
-        text = params.get("q", "").strip()
-        if text:
-            queryset = queryset.filter(
-                Q(friendly_name__icontains=text)
-                | Q(offer__title__icontains=text)
-                | Q(customer__name__icontains=text)
-                | Q(po_number__icontains=text)
-                | Q(vendor_subscription_id__icontains=text)
-            )
-        paginator = LimitOffsetPagination()
-        page = paginator.paginate_queryset(queryset.order_by("-created_at", "-pk"), request, self)
-        return paginator.get_paginated_response(_output(request, page, many=True))
+        queryset = selectors.filter_subscriptions(
+            selectors.subscription_list(request.user, customer=customer), **filters
+        )
+        return paginated(
+            request,
+            self,
+            queryset.order_by("-created_at", "-pk"),
+            lambda rows_page: _output(request, rows_page, many=True),
+        )
 
 
 class SubscriptionDetailApi(APIView):
@@ -158,19 +160,19 @@ def _fresh(request, pk: int):
 
 
 class OrderLineInput(serializers.Serializer):
-    offer = serializers.IntegerField()
-    quantity = serializers.IntegerField(min_value=1, max_value=100_000)
-    term = serializers.CharField(max_length=8)
-    billing_cycle = serializers.CharField(max_length=16)
+    offer = id_field()
+    quantity = quantity_field(minimum=1)
+    term = serializers.ChoiceField(choices=Term.choices)
+    billing_cycle = serializers.ChoiceField(choices=BillingCycle.choices)
     friendly_name = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    parent = serializers.IntegerField(required=False, allow_null=True)
+    parent = id_field(required=False, allow_null=True)
 
 
 class OrderInput(serializers.Serializer):
-    customer = serializers.IntegerField()
+    customer = id_field()
     lines = OrderLineInput(many=True, allow_empty=False, max_length=50)
     po_number = serializers.CharField(max_length=100, required=False, allow_blank=True)
-    start_date = serializers.DateField(required=False, allow_null=True)
+    start_date = BoundedDateField(required=False, allow_null=True)
 
 
 class OrderOutput(serializers.Serializer):
@@ -186,6 +188,7 @@ class OrderOutput(serializers.Serializer):
 
 class OrderApi(APIView):
     @extend_schema(operation_id="orders_create", request=OrderInput, responses={201: OrderOutput})
+    @idempotent
     def post(self, request):
         data = OrderInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -225,7 +228,7 @@ class VersionInput(serializers.Serializer):
 
 
 class QuantityInput(VersionInput):
-    quantity = serializers.IntegerField(min_value=1, max_value=100_000)
+    quantity = quantity_field(minimum=1)
 
 
 def _changed(request, subscription):
@@ -291,9 +294,13 @@ class RenewalInput(VersionInput):
     schedule = serializers.BooleanField(
         required=False, default=False, help_text="Set the changes at renewal below."
     )
-    renewal_quantity = serializers.IntegerField(min_value=1, required=False, allow_null=True)
-    renewal_term = serializers.CharField(max_length=8, required=False, allow_blank=True)
-    renewal_billing_cycle = serializers.CharField(max_length=16, required=False, allow_blank=True)
+    renewal_quantity = quantity_field(minimum=1, required=False, allow_null=True)
+    renewal_term = serializers.ChoiceField(
+        choices=[("", ""), *Term.choices], required=False, allow_blank=True
+    )
+    renewal_billing_cycle = serializers.ChoiceField(
+        choices=[("", ""), *BillingCycle.choices], required=False, allow_blank=True
+    )
 
 
 class SubscriptionRenewalApi(APIView):
@@ -355,18 +362,23 @@ class OperationRetryApi(APIView):
 
 
 class SubscriptionHistoryApi(APIView):
+    pagination_class = Pagination
+
     @extend_schema(operation_id="subscriptions_history", responses=OperationOutput(many=True))
     def get(self, request, pk: int):
         subscription = _fresh(request, pk)
-        paginator = LimitOffsetPagination()
-        page = paginator.paginate_queryset(selectors.history(subscription), request, self)
-        return paginator.get_paginated_response(OperationOutput(page, many=True).data)
+        return paginated(
+            request,
+            self,
+            selectors.history(subscription),
+            lambda rows_page: OperationOutput(rows_page, many=True).data,
+        )
 
 
 class ChangeQuoteInput(serializers.Serializer):
-    quantity = serializers.IntegerField(min_value=0, max_value=100_000, required=False)
-    term = serializers.CharField(max_length=8, required=False)
-    billing_cycle = serializers.CharField(max_length=16, required=False)
+    quantity = quantity_field(required=False)
+    term = serializers.ChoiceField(choices=Term.choices, required=False)
+    billing_cycle = serializers.ChoiceField(choices=BillingCycle.choices, required=False)
     audience = serializers.ChoiceField(choices=[a.value for a in Audience], required=False)
 
 

@@ -9,12 +9,14 @@ from django.http import Http404
 
 from seatkeeper.accounts.models import Organisation, User
 from seatkeeper.core import clock
+from seatkeeper.core.validation import object_id
 from seatkeeper.subscriptions.models import (
     CustomerRights,
     Operation,
     OperationState,
     SeatLot,
     Subscription,
+    SyncStatus,
     Tenant,
 )
 
@@ -37,12 +39,36 @@ def subscription_list(
     )
 
 
+def filter_subscriptions(
+    queryset: QuerySet[Subscription], *, status: str = "", section: str = "", text: str = ""
+) -> QuerySet[Subscription]:
+    """Status ("failed": provisioning failed), section and search (validated by
+    forms.SubscriptionFilterForm); shared by the pages, their exports and the API."""
+    if status == "failed":
+        queryset = queryset.filter(sync_status=SyncStatus.FAILED)
+    elif status:
+        queryset = queryset.filter(status=status)
+    if section:
+        queryset = queryset.filter(offer__kind=section)
+    text = text.strip()
+    if text:
+        queryset = queryset.filter(
+            Q(friendly_name__icontains=text)
+            | Q(offer__title__icontains=text)
+            | Q(customer__name__icontains=text)
+            | Q(po_number__icontains=text)
+            | Q(external_identifier__icontains=text)
+            | Q(vendor_subscription_id__icontains=text)
+        )
+    return queryset
+
+
 def get_subscription_for_user(user: User, pk: object) -> Subscription:
     try:
         return (
             subscriptions_visible_to(user)
             .select_related("offer", "offer__vendor", "customer", "reseller", "parent", "tenant")
-            .get(pk=int(pk))
+            .get(pk=object_id(pk))
         )
     except (Subscription.DoesNotExist, TypeError, ValueError):
         raise Http404("No such subscription") from None
@@ -51,7 +77,7 @@ def get_subscription_for_user(user: User, pk: object) -> Subscription:
 def get_operation_for_user(user: User, pk: object) -> Operation:
     try:
         return Operation.objects.select_related("subscription", "subscription__customer").get(
-            pk=int(pk), subscription__in=subscriptions_visible_to(user)
+            pk=object_id(pk), subscription__in=subscriptions_visible_to(user)
         )
     except (Operation.DoesNotExist, TypeError, ValueError):
         raise Http404("No such operation") from None

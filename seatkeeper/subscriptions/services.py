@@ -26,6 +26,7 @@ from seatkeeper.core import clock
 from seatkeeper.core.errors import Conflict, ServiceError
 from seatkeeper.core.formatting import format_date, format_datetime
 from seatkeeper.core.money import Money
+from seatkeeper.core.validation import MAX_DATE
 from seatkeeper.core.validators import check_single_line
 from seatkeeper.pricing.engine import Audience, PriceRequest, PricingContext, partner_of
 from seatkeeper.pricing.quotes import ProposedChange, Quote, SubscriptionFacts, quote_change
@@ -364,6 +365,11 @@ def order_place(
     if start_date < now.date():
         raise ServiceError(_("The start date cannot be in the past."), field="start_date")
     check_single_line(po_number=po_number)
+    if start_date > MAX_DATE:
+        raise ServiceError(
+            _("Use a date no later than %(max)s.") % {"max": MAX_DATE.isoformat()},
+            field="start_date",
+        )
     for line in lines:
         check(actor, customer, Action.ORDER, term=line.term)
         _check_line(line, customer)

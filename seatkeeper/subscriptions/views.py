@@ -28,10 +28,12 @@ from seatkeeper.catalog.models import OfferKind
 from seatkeeper.catalog.selectors import offers_visible_to
 from seatkeeper.core import clock
 from seatkeeper.core.errors import Conflict, PermissionRefused, ServiceError
+from seatkeeper.core.validation import object_id, quantity_problem
 from seatkeeper.pricing.engine import PricingContext, partner_of
 from seatkeeper.pricing.quotes import ProposedChange
 from seatkeeper.subscriptions import display, exports, selectors, services
 from seatkeeper.subscriptions.forms import (
+    STATUS_FILTERS,
     AddonForm,
     ConfirmForm,
     EditForm,
@@ -43,6 +45,7 @@ from seatkeeper.subscriptions.forms import (
     ScheduleForm,
     StoreForm,
     split_term_cycle,
+    subscription_filters,
     term_cycle_label,
     term_cycle_value,
 )
@@ -56,16 +59,6 @@ from seatkeeper.subscriptions.models import (
 )
 from seatkeeper.subscriptions.permissions import Action
 from seatkeeper.ui.tables import Column, build_table
-
-# "failed" is not a status: it is a subscription whose provisioning failed.
-STATUS_FILTERS = [
-    ("active", gettext_lazy("Active")),
-    ("suspended", gettext_lazy("Suspended")),
-    ("expired", gettext_lazy("Expired")),
-    ("cancelled", gettext_lazy("Cancelled")),
-    ("pending", gettext_lazy("Pending")),
-    ("failed", gettext_lazy("Failed")),
-]
 
 
 def _columns(*, with_customer: bool) -> list[Column]:
@@ -114,26 +107,9 @@ def _columns(*, with_customer: bool) -> list[Column]:
 
 
 def filtered(request, queryset: QuerySet[Subscription]) -> QuerySet[Subscription]:
-    """Status, section and search from the query string (shared by the pages and exports)."""
-    status = request.GET.get("status", "")
-    if status == "failed":
-        queryset = queryset.filter(sync_status=SyncStatus.FAILED)
-    elif status in Status.values:
-        queryset = queryset.filter(status=status)
-    section = request.GET.get("section", "")
-    if section in Section.values:
-        queryset = queryset.filter(offer__kind=section)
-    text = request.GET.get("q", "").strip()
-    if text:
-        queryset = queryset.filter(
-            Q(friendly_name__icontains=text)
-            | Q(offer__title__icontains=text)
-            | Q(customer__name__icontains=text)
-            | Q(po_number__icontains=text)
-            | Q(external_identifier__icontains=text)
-            | Q(vendor_subscription_id__icontains=text)
-        )
-    return queryset
+    """Status, section and search from the query string (shared by the pages and exports);
+    an unknown value answers 400 naming the filter."""
+    return selectors.filter_subscriptions(queryset, **subscription_filters(request.GET))
 
 
 def _with_failed_operation(queryset: QuerySet[Subscription]) -> QuerySet[Subscription]:
@@ -453,6 +429,12 @@ def subscription_quantity_preview(request, pk: int):
         quantity = int(request.GET.get("quantity", ""))
     except ValueError:
         quantity = None
+    problem = quantity_problem(quantity, minimum=1) if quantity is not None else None
+    if problem:
+        # Out of bounds: said in the fragment, with 400, before any price is worked out.
+        context = {"subscription": subscription, "quantity": None}
+        context["error"] = _("The quantity %(problem)s") % {"problem": problem}
+        return render(request, "subscriptions/_quote.html", context, status=400)
     return render(
         request,
         "subscriptions/_quote.html",
@@ -911,7 +893,7 @@ def estore(request, customer_pk: int):
     source = request.POST if request.method == "POST" else request.GET
     if source.get("offer"):
         try:
-            selected = offers.prefetch_related("terms").get(pk=int(source["offer"]))
+            selected = offers.prefetch_related("terms").get(pk=object_id(source["offer"]))
         except (ValueError, offers.model.DoesNotExist):
             raise Http404("No such offer") from None
     pricing = PricingContext.load(

@@ -7,6 +7,7 @@ from django.shortcuts import render
 
 from seatkeeper.accounts.selectors import organisations_visible_to, users_visible_to
 from seatkeeper.activity.selectors import last_records
+from seatkeeper.core.validation import InvalidQuery
 
 
 @login_required
@@ -29,3 +30,10 @@ def dashboard(request):
 
 def health(request) -> HttpResponse:
     return HttpResponse("ok", content_type="text/plain")
+
+
+def bad_request(request, exception=None) -> HttpResponse:
+    """400: a query that cannot be read says which field and why (core.validation.InvalidQuery);
+    other bad requests say nothing more (their details are not for the person asking)."""
+    message = str(exception) if isinstance(exception, InvalidQuery) else ""
+    return render(request, "ui/400.html", {"message": message}, status=400)

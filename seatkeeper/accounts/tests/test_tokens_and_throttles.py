@@ -44,14 +44,14 @@ def test_an_owner_gives_a_token_an_expiry_through_the_api_and_it_ends_then(cast,
     body = created.json()
     assert body["token"].startswith("sk_")
     assert ApiToken.objects.get(pk=body["id"]).expires_at == expires
-    listed = api.get("/api/v1/tokens/").json()
+    listed = api.get("/api/v1/tokens/").json()["results"]
     assert (listed[0]["expires_at"], listed[0]["is_active"]) == (body["expires_at"], True)
     assert _token_api(body["token"]).get("/api/v1/me/").status_code == 200
     clock_at_test_now.advance(days=7)
     refused = _token_api(body["token"]).get("/api/v1/me/")
     assert refused.status_code == 401
     assert refused.json()["message"] == "This token has expired."
-    assert api.get("/api/v1/tokens/").json()[0]["is_active"] is False
+    assert api.get("/api/v1/tokens/").json()["results"][0]["is_active"] is False
 
 
 def test_an_expiry_in_the_past_is_refused_on_its_field(cast):

@@ -103,8 +103,9 @@ def test_creating_under_a_foreign_parent_answers_404(cast, token_client):
     assert not Organisation.objects.filter(name="Sneaky").exists()
 
 
-def test_the_openapi_document_describes_the_endpoints():
-    response = APIClient().get("/api/v1/schema/", HTTP_ACCEPT="application/json")
+def test_the_openapi_document_describes_the_endpoints(token_client):
+    api, _ = token_client
+    response = api.get("/api/v1/schema/", HTTP_ACCEPT="application/json")
     assert response.status_code == 200
     document = response.json()
     assert document["openapi"].startswith("3.")
@@ -113,7 +114,16 @@ def test_the_openapi_document_describes_the_endpoints():
     assert "tokenAuth" in document["components"]["securitySchemes"]
 
 
-def test_the_docs_page_uses_only_local_assets(client):
+@pytest.mark.parametrize("path", ["/api/v1/schema/", "/api/v1/docs/", "/api/v1/redoc/"])
+def test_the_schema_and_the_docs_need_a_signed_in_user_or_a_token(path, cast):
+    # given nobody signed in
+    assert APIClient().get(path).status_code == 401
+    # then a signed-in person reads them
+    assert sign_in(APIClient(), "readonly").get(path).status_code == 200
+
+
+def test_the_docs_page_uses_only_local_assets(client, cast):
+    sign_in(client, "readonly")
     page = client.get("/api/v1/docs/").content.decode()
     assert "swagger-ui" in page
     assert "cdn" not in page.lower()

@@ -79,7 +79,7 @@ def test_a_reseller_admin_sets_a_rule_for_its_customer_through_the_api(cast, wor
     body = {"tier": "customer", "method": "markup", "value": "5", "target": cast.customer.pk}
     response = client.post("/api/v1/margin-rules/", body, format="json")
     assert response.status_code == 201, response.json()
-    assert client.get("/api/v1/margin-rules/").json()[0]["id"] == response.json()["id"]
+    assert client.get("/api/v1/margin-rules/").json()["results"][0]["id"] == response.json()["id"]
     # another reseller's customer: 404; the partner's reseller tier: refused
     other = {**body, "target": cast.customer_three.pk}
     assert client.post("/api/v1/margin-rules/", other, format="json").status_code == 404
@@ -122,7 +122,7 @@ def test_price_list_import_checks_then_imports_all_lines(cast, world):
     done = client.post(f"/api/v1/price-lists/{list_id}/import/", {"csv": good}, format="json")
     assert done.json() == {"imported": 1}
     assert PriceListEntry.objects.count() == 1
-    entries = client.get(f"/api/v1/price-lists/{list_id}/entries/").json()
+    entries = client.get(f"/api/v1/price-lists/{list_id}/entries/").json()["results"]
     assert entries[0]["unit_price"] == "58.5000"
     assert api_as("reselleradmin").get(f"/api/v1/price-lists/{list_id}/entries/").status_code == 404
 
@@ -163,7 +163,7 @@ def test_a_catalog_refresh_starts_in_the_worker_and_is_listed(
     assert api_as("outsider").post(url).status_code == 404
     with django_capture_on_commit_callbacks(execute=True):
         assert api_as("cloudadmin").post(url).status_code == 202
-    runs = api_as("cloudadmin").get(url).json()
+    runs = api_as("cloudadmin").get(url).json()["results"]
     assert [run["status"] for run in runs] == ["completed", "completed"]
     assert runs[0]["unchanged_count"] == 3
 
