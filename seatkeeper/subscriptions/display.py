@@ -174,7 +174,10 @@ def price_offer(
     billing_cycle: str,
     quantity: int,
     on: dt.date | None = None,
+    subscription_id: int | None = None,
 ) -> ShownPrice:
+    """An offer's price for one audience; with `subscription_id`, the margin rules set for that
+    subscription apply too, as they do in the list, the exports and the quotes."""
     try:
         breakdown = context.price(
             PriceRequest(
@@ -184,6 +187,7 @@ def price_offer(
                 billing_cycle=billing_cycle,
                 on=on or clock.today(),
                 quantity=max(quantity, 1),
+                subscription_ref=str(subscription_id) if subscription_id else "",
             )
         )
     except ServiceError as error:

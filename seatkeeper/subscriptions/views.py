@@ -275,6 +275,7 @@ def _tier_prices(request, subscription: Subscription) -> list[display.ShownPrice
             term=subscription.term,
             billing_cycle=subscription.billing_cycle,
             quantity=subscription.quantity,
+            subscription_id=subscription.pk,
         )
         if price.audience == audience:
             prices.append(price)

@@ -625,6 +625,33 @@ def test_a_reseller_sets_a_margin_for_one_subscription_on_its_edit_page(cast, sh
     assert b'id="current-margin"' in client.get(url).content
 
 
+def _detail_price(client, subscription, audience: str) -> str:
+    body = client.get(f"/subscriptions/{subscription.pk}/?audience={audience}").content.decode()
+    start = body.index(f'class="price" data-audience="{audience}"><strong>')
+    return body[start:].split("<strong>", 1)[1].split("</strong>", 1)[0]
+
+
+def test_a_subscriptions_own_margin_prices_its_page_as_it_prices_the_list(
+    cast, shop, client, frozen
+):
+    subscription = order(cast, shop)
+    sign_in(client, "reselleradmin")
+    before = _detail_price(client, subscription, "customer_price")
+    response = client.post(
+        f"/subscriptions/{subscription.pk}/edit/",
+        {
+            "version": subscription.version,
+            "friendly_name": subscription.friendly_name,
+            "margin_method": "markup",
+            "margin_value": "5",
+        },
+    )
+    assert response.status_code == 302
+    after = _detail_price(client, subscription, "customer_price")
+    assert after != before
+    assert after in _table(client.get(_list_url(cast) + "?audience=customer_price"))
+
+
 def test_partner_staff_switch_whose_prices_the_list_shows(cast, shop, client, frozen):
     order(cast, shop)
     sign_in(client, "cloudadmin")
