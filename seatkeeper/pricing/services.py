@@ -757,6 +757,18 @@ def _scope_key(rule: MarginRule) -> str:
 def _check_rule_guardrails(rule: MarginRule, partner: Organisation) -> None:
     """Evaluate the rule for every offer, term and cycle it covers, on its first day."""
     offers = Offer.objects.filter(vendor__organisation=partner)
+    terms = OfferTerm.objects.all()
+    if rule.subscription_ref:
+        # A rule for one subscription prices that subscription only: its offer, term and cycle
+        # (not every offer of the catalog, which named another product in the refusal).
+        subscription = (
+            apps.get_model("subscriptions", "Subscription")
+            .objects.filter(pk=int(rule.subscription_ref))
+            .values("offer_id", "term", "billing_cycle")
+            .get()
+        )
+        offers = offers.filter(pk=subscription["offer_id"])
+        terms = terms.filter(term=subscription["term"], billing_cycle=subscription["billing_cycle"])
     if rule.offer_id:
         offers = offers.filter(pk=rule.offer_id)
     if rule.vendor_id:
@@ -787,9 +799,7 @@ def _check_rule_guardrails(rule: MarginRule, partner: Organisation) -> None:
     else:
         floor_for = partner
     currency = floor_for.default_currency
-    terms = OfferTerm.objects.filter(offer_id__in=offer_ids).values_list(
-        "offer_id", "term", "billing_cycle"
-    )
+    terms = terms.filter(offer_id__in=offer_ids).values_list("offer_id", "term", "billing_cycle")
     for offer_id, term, cycle in terms:
         offer = context.offers[offer_id]
         if not candidate.matches(offer, term, cycle):

@@ -602,9 +602,10 @@ def test_a_reseller_sets_a_margin_for_one_subscription_on_its_edit_page(cast, sh
             "margin_value": "12.5",
         },
     )
-    assert (
-        response.status_code == 200 and "above the vendor list price" in response.content.decode()
-    )
+    refusal = response.content.decode()
+    assert response.status_code == 200 and "above the vendor list price" in refusal
+    # the refusal names this subscription's product, term and cycle, no other offer's
+    assert f"{subscription.offer.title} (P1Y, monthly) would cost" in refusal
     assert not MarginRule.objects.filter(subscription_ref=str(subscription.pk)).exists()
     response = client.post(
         url,
