@@ -6,8 +6,10 @@ import datetime as dt
 
 from django.db.models import Count, Q, QuerySet
 from django.http import Http404
+from django.urls import reverse
 
-from seatkeeper.accounts.models import Organisation, User
+from seatkeeper.accounts.models import Organisation, OrganisationKind, User
+from seatkeeper.accounts.permissions import PARTNER_STAFF
 from seatkeeper.core import clock
 from seatkeeper.core.validation import object_id
 from seatkeeper.subscriptions.models import (
@@ -132,3 +134,24 @@ def assigned_seats(subscription: Subscription) -> int:
     """Seats held by tenant users. Licence assignment arrives with the licences issue; until then
     nobody holds a seat here, so quantity rules only meet the vendor's own limits."""
     return 0
+
+
+def dashboard_summary(user: User) -> dict:
+    """What the dashboard shows about the subscriptions `user` may see: failures, cancellation
+    windows closing, the fulfilment queue for partner staff, and where the full list lives."""
+    visible = subscriptions_visible_to(user)
+    failed = visible.filter(sync_status=SyncStatus.FAILED)
+    above_customers = user.organisation_id is not None and user.organisation.kind in (
+        OrganisationKind.PARTNER,
+        OrganisationKind.RESELLER,
+    )
+    return {
+        "windows_closing": list(windows_closing(user)[:10]),
+        "windows_count": windows_closing(user).count(),
+        "failed_count": failed.count(),
+        "failed": list(failed.select_related("customer", "offer").order_by("-updated_at")[:5]),
+        "fulfilment_count": fulfilment_queue(user).count() if user.role in PARTNER_STAFF else None,
+        "subscriptions_url": reverse("subscription_list_all")
+        if above_customers
+        else reverse("customer_subscriptions", args=[user.organisation_id]),
+    }

@@ -14,7 +14,6 @@ from django.db import transaction
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.http import Http404
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
@@ -55,7 +54,6 @@ from seatkeeper.subscriptions.models import (
     Section,
     Status,
     Subscription,
-    SyncStatus,
 )
 from seatkeeper.subscriptions.permissions import Action
 from seatkeeper.ui.tables import Column, build_table
@@ -1064,24 +1062,3 @@ def fulfilment_queue(request):
         {"queue": queue, "failed_form": failed_form, "failed_pk": failed_pk},
         status=status,
     )
-
-
-def dashboard_context(user) -> dict:
-    """What the dashboard shows about subscriptions (called by ui.views.dashboard)."""
-    visible = selectors.subscriptions_visible_to(user)
-    return {
-        "windows_closing": list(selectors.windows_closing(user)[:10]),
-        "windows_count": selectors.windows_closing(user).count(),
-        "failed_count": visible.filter(sync_status=SyncStatus.FAILED).count(),
-        "failed": list(
-            visible.filter(sync_status=SyncStatus.FAILED)
-            .select_related("customer", "offer")
-            .order_by("-updated_at")[:5]
-        ),
-        "fulfilment_count": selectors.fulfilment_queue(user).count()
-        if user.role in PARTNER_STAFF
-        else None,
-        "subscriptions_url": reverse("subscription_list_all")
-        if _is_staff_above_customers(user)
-        else reverse("customer_subscriptions", args=[user.organisation_id]),
-    }

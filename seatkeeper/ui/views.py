@@ -5,16 +5,16 @@ from django.db.models import Count
 from django.http import HttpResponse
 from django.shortcuts import render
 
+from seatkeeper.accounts.models import OrganisationKind
 from seatkeeper.accounts.selectors import organisations_visible_to, users_visible_to
 from seatkeeper.activity.selectors import last_records
 from seatkeeper.core.validation import InvalidQuery
+from seatkeeper.subscriptions.selectors import dashboard_summary
 
 
 @login_required
 def dashboard(request):
     organisations = organisations_visible_to(request.user)
-    from seatkeeper.subscriptions.views import dashboard_context
-
     counts = dict(organisations.order_by().values_list("kind").annotate(n=Count("pk")))
     return render(
         request,
@@ -23,7 +23,10 @@ def dashboard(request):
             "counts": counts,
             "user_count": users_visible_to(request.user).count(),
             "activity": last_records(request.user, request.user.organisation),
-            "subscriptions": dashboard_context(request.user),
+            "subscriptions": dashboard_summary(request.user),
+            # a customer's own people see their organisation, not a count of one customer
+            "shows_customers": request.user.organisation_id is not None
+            and request.user.organisation.kind != OrganisationKind.CUSTOMER,
         },
     )
 

@@ -141,3 +141,13 @@ def test_activity_page_filters(client, cast):
     records = list(page.context["table"].page.object_list)
     assert [record.operation for record in records] == ["user.update"]
     assert ActivityRecord.objects.filter(operation="user.update").count() == 1
+
+
+def test_the_dashboard_counts_customers_for_those_who_serve_them(client, cast):
+    page = sign_in(client, "reselleradmin").get("/").content.decode()
+    assert 'id="dash-customers"' in page and "/organisations/?kind=customer" in page
+    client.logout()
+    page = sign_in(client, "customeradmin").get("/").content.decode()
+    # a customer's own people never see "Customers: 1", their organisation is not a count
+    assert 'id="dash-customers"' not in page and 'id="dash-resellers"' not in page
+    assert 'id="dash-failures"' in page
