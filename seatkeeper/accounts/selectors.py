@@ -6,7 +6,8 @@ person can never learn whether another organisation's object exists.
 
 from __future__ import annotations
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet, StringAgg, Value
+from django.db.models.functions import Coalesce, Concat
 from django.http import Http404
 
 from seatkeeper.accounts.models import ApiToken, Organisation, User
@@ -67,3 +68,21 @@ def search_organisations(queryset: QuerySet[Organisation], text: str) -> QuerySe
 
 def api_tokens_of(user: User) -> QuerySet[ApiToken]:
     return ApiToken.objects.filter(user=user)
+
+
+def with_providers(queryset: QuerySet[Organisation]) -> QuerySet[Organisation]:
+    """Annotate each organisation with its subscriptions' count and the names of the vendors it
+    holds subscriptions or tenants at (newline-separated, repeats included: SQLite cannot
+    aggregate DISTINCT with a delimiter, so the list column removes the repeats)."""
+    return queryset.annotate(
+        subscription_count=Count("subscriptions", distinct=True),
+        vendor_names=StringAgg(
+            Concat(
+                Coalesce("subscriptions__offer__vendor__name", Value("")),
+                Value("\n"),
+                Coalesce("tenants__account__vendors__name", Value("")),
+            ),
+            delimiter=Value("\n"),
+            default=Value(""),
+        ),
+    )

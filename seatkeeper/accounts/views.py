@@ -49,6 +49,22 @@ ORGANISATION_COLUMNS = [
         lambda o: o.parent.name if o.parent else "",
         "parent__name",
     ),
+    Column(
+        "providers",
+        gettext_lazy("Providers"),
+        lambda o: ", ".join(sorted(set(filter(None, (o.vendor_names or "").split("\n"))))),
+    ),
+    Column(
+        "subscriptions",
+        gettext_lazy("Subscriptions"),
+        lambda o: o.subscription_count if o.kind == OrganisationKind.CUSTOMER else "",
+        "subscription_count",
+        link=lambda o: (
+            reverse("customer_subscriptions", args=[o.pk])
+            if o.kind == OrganisationKind.CUSTOMER
+            else ""
+        ),
+    ),
     Column("country", gettext_lazy("Country"), lambda o: o.country, "country"),
     Column("vat", gettext_lazy("VAT number"), lambda o: o.vat_number, "vat_number"),
     Column("contact", gettext_lazy("Contact"), lambda o: o.contact_email, "contact_email"),
@@ -58,7 +74,9 @@ ORGANISATION_COLUMNS = [
 
 @login_required
 def organisation_list(request):
-    queryset = selectors.organisations_visible_to(request.user).select_related("parent")
+    queryset = selectors.with_providers(
+        selectors.organisations_visible_to(request.user).select_related("parent")
+    )
     queryset = selectors.search_organisations(queryset, request.GET.get("q", ""))
     kind = request.GET.get("kind", "")
     if kind in OrganisationKind.values:

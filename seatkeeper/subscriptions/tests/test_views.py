@@ -692,3 +692,19 @@ def test_the_subscription_page_speaks_the_viewers_language(cast, shop, client, f
     # the lot's own price says whose it is: the customer's, as bought
     lots = body[body.index('id="lots"') : body.index("</table>", body.index('id="lots"'))]
     assert '5,00\xa0£GB <small class="muted">Prix client</small>' in lots
+
+
+def test_the_customers_list_shows_providers_and_links_each_customers_subscriptions(
+    cast, shop, client, frozen
+):
+    subscription = order(cast, shop)
+    order(cast, shop, name="More seats")
+    page = sign_in(client, "reselleradmin").get("/organisations/?kind=customer")
+    rows = {
+        obj.pk: {column.key: value for column, value in cells}
+        for obj, cells in page.context["table"].rows
+    }
+    customer = rows[cast.customer.pk]
+    assert customer["providers"] == subscription.offer.vendor.name  # once, not per subscription
+    assert customer["subscriptions"] == 2
+    assert f'href="/customers/{cast.customer.pk}/subscriptions/"' in page.content.decode()
