@@ -62,4 +62,5 @@ urlpatterns = [
 ]
 
 handler400 = "seatkeeper.ui.views.bad_request"
+handler403 = "seatkeeper.ui.views.forbidden"
 handler404 = "seatkeeper.accounts.views.not_found"

@@ -4,6 +4,7 @@ from django.contrib.auth.decorators import login_required
 from django.db.models import Count
 from django.http import HttpResponse
 from django.shortcuts import render
+from django.utils.translation import gettext as _
 
 from seatkeeper.accounts.models import OrganisationKind
 from seatkeeper.accounts.selectors import organisations_visible_to, users_visible_to
@@ -40,3 +41,12 @@ def bad_request(request, exception=None) -> HttpResponse:
     other bad requests say nothing more (their details are not for the person asking)."""
     message = str(exception) if isinstance(exception, InvalidQuery) else ""
     return render(request, "ui/400.html", {"message": message}, status=400)
+
+
+def forbidden(request, exception=None) -> HttpResponse:
+    """403 anywhere: the styled "Not allowed" page with the refusal's own words, never Django's
+    plain one (views that catch their refusals render the same template)."""
+    message = str(exception) if exception is not None and str(exception) else ""
+    return render(
+        request, "ui/403.html", {"message": message or _("You may not do this.")}, status=403
+    )

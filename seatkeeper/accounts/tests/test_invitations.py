@@ -183,7 +183,11 @@ def test_customer_admins_cannot_invite_into_another_customer(client, cast):
 
 def test_read_only_logins_cannot_invite(client, cast):
     sign_in(client, "readonly")
-    assert _invite(client, cast.customer).status_code == 403
+    refused = _invite(client, cast.customer)
+    assert refused.status_code == 403
+    # the styled page with the navigation and the refusal's words, not Django's plain 403
+    body = refused.content.decode()
+    assert 'id="refusal"' in body and 'data-nav="' in body
     assert not User.objects.filter(email="new.person@test.example").exists()
 
 
