@@ -556,11 +556,11 @@ def subscription_cancel(request, pk: int):
     return _confirm_page(
         request,
         subscription,
-        title=_("Cancel %(name)s") % {"name": subscription.friendly_name},
-        question=_("Cancel this subscription now? This cannot be undone."),
-        button=_("Cancel the subscription"),
+        title=_("End %(name)s") % {"name": subscription.friendly_name},
+        question=_("End this subscription now? This cannot be undone."),
+        button=_("End subscription"),
         service=services.subscription_cancel,
-        done=_("The subscription is being cancelled."),
+        done=_("The subscription is ending: the vendor is being told."),
         extra={
             "refusal": refusal,
             "refund": refund,

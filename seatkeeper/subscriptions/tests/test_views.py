@@ -335,6 +335,21 @@ def test_cancel_shows_the_refund_and_the_deadline(cast, shop, client, frozen):
     assert Subscription.objects.get(pk=subscription.pk).status == Status.CANCELLED
 
 
+def test_ending_a_subscription_is_never_called_cancel(cast, shop, client, frozen):
+    """ "Cancel" only ever means "go back"; ending is "End subscription" / "Résilier"."""
+    subscription = order(cast, shop)
+    sign_in(client, "reselleradmin")
+    detail = client.get(f"/subscriptions/{subscription.pk}/").content.decode()
+    assert 'data-action="cancel">End subscription</a>' in detail
+    assert (
+        ">End subscription</button>"
+        in client.get(f"/subscriptions/{subscription.pk}/cancel/").content.decode()
+    )
+    client.post("/profile/language/", {"language": "fr"})
+    detail = client.get(f"/subscriptions/{subscription.pk}/").content.decode()
+    assert 'data-action="cancel">Résilier l\'abonnement</a>' in detail
+
+
 def test_cancel_after_the_window_shows_the_refusal_with_its_date(cast, shop, client, frozen):
     subscription = order(cast, shop)
     frozen.advance(days=10)
