@@ -47,6 +47,7 @@ def test_list_exports_defuse_a_formula_after_a_semicolon(client, cast):
     response = client.get("/organisations/?export=csv")
     text = b"".join(response.streaming_content).decode("utf-8-sig")
     # then
-    contacts = {row[5] for row in csv.reader(io.StringIO(text))}
+    header, *rows = csv.reader(io.StringIO(text))
+    contacts = {row[header.index("Contact")] for row in rows}
     assert "x@y.example;'=1+1" in contacts
     assert not any(";=" in contact for contact in contacts)
