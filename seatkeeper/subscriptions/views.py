@@ -15,7 +15,7 @@ from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 
 from seatkeeper.accounts.models import Organisation, OrganisationKind
@@ -25,7 +25,7 @@ from seatkeeper.activity.selectors import last_records
 from seatkeeper.activity.wording import is_customer_viewer
 from seatkeeper.catalog.models import OfferKind
 from seatkeeper.catalog.selectors import offers_visible_to
-from seatkeeper.core import clock
+from seatkeeper.core import clock, formatting
 from seatkeeper.core.errors import Conflict, PermissionRefused, ServiceError
 from seatkeeper.core.validation import object_id, quantity_problem
 from seatkeeper.pricing.engine import PricingContext, partner_of
@@ -391,6 +391,17 @@ def subscription_quantity(request, pk: int):
     status = 200
     if request.method == "POST":
         form = QuantityForm(request.POST)
+        if form.is_valid() and form.cleaned_data["quantity"] == subscription.quantity:
+            messages.info(
+                request,
+                ngettext(
+                    "Nothing changed: the subscription already has %(n)s seat.",
+                    "Nothing changed: the subscription already has %(n)s seats.",
+                    subscription.quantity,
+                )
+                % {"n": formatting.format_quantity(subscription.quantity)},
+            )
+            return redirect("subscription_detail", pk=subscription.pk)
         if form.is_valid():
             saved, status = _run(
                 form,

@@ -203,6 +203,20 @@ def test_quantity_change_saves_with_the_version(cast, shop, client, frozen):
     assert subscription.operations.filter(kind="quantity").count() == 1
 
 
+def test_saving_an_unchanged_quantity_says_nothing_changed(cast, shop, client, frozen):
+    subscription = order(cast, shop, quantity=5)
+    sign_in(client, "reselleradmin")
+    response = client.post(
+        f"/subscriptions/{subscription.pk}/quantity/",
+        {"quantity": 5, "version": subscription.version},
+        follow=True,
+    )
+    body = response.content.decode()
+    assert "Nothing changed: the subscription already has 5 seats." in body
+    assert "The quantity was changed." not in body
+    assert not subscription.operations.filter(kind="quantity").exists()
+
+
 def test_the_quantity_page_warns_that_it_drops_the_changes_at_renewal(cast, shop, client, frozen):
     subscription = order(cast, shop)
     url = f"/subscriptions/{subscription.pk}/quantity/"
