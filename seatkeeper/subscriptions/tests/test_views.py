@@ -578,6 +578,13 @@ def test_fulfilment_queue_marks_manual_orders_provisioned_or_rejected(cast, shop
         "/fulfilment/", {"operation": second.operations.get().pk, "decision": "reject"}
     )
     assert missing.status_code == 400
+    # the missing reason is said once, on the reason field of that operation's Reject form,
+    # and nothing changed
+    body = missing.content.decode()
+    assert body.count('id="reason-error"') == 1 and 'id="decision-error"' not in body
+    assert 'aria-describedby="reason-error"' in body
+    assert second.operations.get().state == OperationState.AWAITING_FULFILMENT
+    assert 'data-confirm="Reject this operation?' in page
     response = client.post(
         "/fulfilment/",
         {"operation": second.operations.get().pk, "decision": "reject", "reason": "No stock"},

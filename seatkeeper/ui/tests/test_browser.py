@@ -64,3 +64,27 @@ def test_searching_the_organisation_list_updates_in_place(page, live_server, dem
     expect(page.locator("#table-region")).not_to_contain_text("Boulangerie")
     assert "Oakwood Dental Practice" in page.inner_text("#table-region")
     assert "q=Oakwood" in page.url
+
+
+def test_removing_a_margin_rule_asks_first(page, live_server, demo):
+    from seatkeeper.pricing.models import MarginRule
+
+    login = next(item for item in LOGINS if item.role == "cloud_admin")
+    _sign_in(page, live_server.url, login.username, login.password)
+    page.goto(f"{live_server.url}/pricing/rules/")
+    removals = MarginRule.objects.filter(method="removed").count()
+    questions = []
+    page.once("dialog", lambda dialog: (questions.append(dialog.message), dialog.dismiss()))
+    action = page.locator("form[data-confirm]").first.get_attribute("action")
+    rule = action.rstrip("/").split("/")[-2]
+    page.locator("form[data-confirm] button").first.click()
+    # dismissed: nothing was posted (the demo cloud admin reads French)
+    assert questions == [
+        f"Supprimer la règle n° {rule} ? Dès aujourd'hui, le prix le plus précis suivant "
+        "s'applique."
+    ]
+    assert MarginRule.objects.filter(method="removed").count() == removals
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.locator("form[data-confirm] button").first.click()
+    expect(page.locator(".messages")).to_be_visible()
+    assert MarginRule.objects.filter(method="removed").count() == removals + 1
