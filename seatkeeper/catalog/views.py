@@ -17,6 +17,7 @@ from django.views.decorators.http import require_POST
 
 from seatkeeper.catalog import permissions, selectors, services, tasks
 from seatkeeper.catalog.forms import ManualOfferForm, OfferFileForm, VendorForm, offer_filters
+from seatkeeper.catalog.labels import category_label
 from seatkeeper.catalog.models import OfferKind, OfferStatus, Term, VendorKind
 from seatkeeper.core.errors import ServiceError
 from seatkeeper.ui.forms import run_service
@@ -32,7 +33,7 @@ OFFER_COLUMNS = [
     ),
     Column("item_code", gettext_lazy("Item code"), lambda o: o.item_code, "item_code"),
     Column("vendor", gettext_lazy("Vendor"), lambda o: o.vendor.name, "vendor__name"),
-    Column("category", gettext_lazy("Category"), lambda o: o.category, "category"),
+    Column("category", gettext_lazy("Category"), lambda o: category_label(o.category), "category"),
     Column("group", gettext_lazy("Product group"), lambda o: o.product_group, "product_group"),
     Column("kind", gettext_lazy("Kind"), lambda o: o.get_kind_display(), "kind"),
     Column(

@@ -498,6 +498,12 @@ def test_the_estore_walks_category_group_product_then_confirms(cast, shop, clien
     page = client.get(store).content.decode()
     assert "Microsoft 365 Business Basic" in page or "Business" in page
     offer = shop.world.e3
+    # the vendor's category codes read as words
+    from seatkeeper.catalog.labels import category_label
+
+    assert f'value="{offer.category}" selected>{category_label(offer.category)}</option>' in (
+        client.get(f"{store}?category={offer.category}").content.decode()
+    )
     page = client.get(f"{store}?category={offer.category}&group={offer.product_group}")
     assert 'title="Microsoft 365 E3 description"' in page.content.decode()
     values = {

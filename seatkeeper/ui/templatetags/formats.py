@@ -97,3 +97,11 @@ def format_datetime(value, zone=None):
 @_quiet
 def cell(value, _argument=None):
     return formatting.format_value(value)
+
+
+@register.filter
+def category(value, _argument=None):
+    """A vendor's category code as words in the reader's language ("Online services")."""
+    from seatkeeper.catalog.labels import category_label
+
+    return category_label(value)
