@@ -298,6 +298,11 @@ def subscription_detail(request, pk: int):
         "history": selectors.history(subscription).select_related("requested_by__organisation"),
         "failed": subscription.operations.filter(state=OperationState.FAILED).order_by("sequence"),
         "trial_converts": subscription.is_trial and subscription.auto_renew,
+        # While the vendor works on a change, the page refreshes itself until it settles (a
+        # change waiting for a person in the fulfilment queue does not poll).
+        "live": subscription.operations.filter(
+            state__in=(OperationState.PENDING, OperationState.RUNNING)
+        ).exists(),
         "term_label": term_cycle_label(subscription.term, subscription.billing_cycle),
         "renewal_label": term_cycle_label(
             subscription.renewal_term or subscription.term,

@@ -235,3 +235,18 @@ def test_the_periodic_job_refreshes_every_connected_vendor(
     assert len(callbacks) == 1  # one task per connected vendor; the manual one is skipped
     assert world.vendor.refreshes.count() == before + 1
     assert world.uc.refreshes.count() == 1
+
+
+def test_an_import_page_refreshes_itself_while_the_import_runs(client, cast, world):
+    from seatkeeper.catalog.models import CatalogRefresh, RefreshStatus
+    from seatkeeper.conftest import sign_in
+
+    running = CatalogRefresh.objects.create(
+        vendor=world.vendor, status=RefreshStatus.RUNNING, started_by="schedule"
+    )
+    sign_in(client, "cloudadmin")
+    url = f"/catalog/refreshes/{running.pk}/"
+    assert 'data-live="polling"' in client.get(url).content.decode()
+    CatalogRefresh.objects.filter(pk=running.pk).update(status=RefreshStatus.COMPLETED)
+    settled = client.get(url).content.decode()
+    assert 'id="refresh-live"' in settled and 'data-live="polling"' not in settled

@@ -339,6 +339,19 @@ def test_reactivate_a_suspended_subscription(cast, shop, client, frozen):
     assert Subscription.objects.get(pk=subscription.pk).status == Status.ACTIVE
 
 
+def test_the_subscription_page_refreshes_itself_until_the_vendor_is_done(
+    cast, shop, client, frozen
+):
+    subscription = order(cast, shop, provision=False)
+    sign_in(client, "reselleradmin")
+    url = f"/subscriptions/{subscription.pk}/"
+    pending = client.get(url).content.decode()
+    assert 'data-live="polling"' in pending and 'hx-trigger="every 3s"' in pending
+    shop.provision(subscription)
+    settled = client.get(url, headers={"HX-Request": "true"}).content.decode()
+    assert 'id="subscription-live"' in settled and 'data-live="polling"' not in settled
+
+
 def test_cancel_shows_the_refund_and_the_deadline(cast, shop, client, frozen):
     subscription = order(cast, shop)
     sign_in(client, "reselleradmin")
