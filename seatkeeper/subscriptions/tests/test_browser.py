@@ -68,15 +68,26 @@ def test_ordering_in_the_estore(page, live_server, world):
     _sign_in(page, live_server.url, "reselleradmin")
     page.goto(f"{live_server.url}/customers/{cast.customer.pk}/subscriptions/")
     page.click("[data-action=new-subscription]")
+    store_url = page.url
+    # choosing a category, then a group, updates the products in place (no submit button)
     page.select_option("#category", offer.category)
-    page.click("#store-filter button[type=submit]")
+    expect(page).to_have_url(re.compile(r"category="))
     page.select_option("#group", offer.product_group)
-    page.click("#store-filter button[type=submit]")
     row = page.locator(f"tr[data-offer='{offer.pk}']")
     expect(row.locator("td").first).to_have_attribute("title", "Microsoft 365 E3 description")
     row.locator("[data-action=select]").click()
+    # the chosen product is highlighted and its form sits right under it
+    expect(row).to_have_class("selected")
+    expect(page.locator(f"tr[data-offer='{offer.pk}'] + tr.order-row #order-form")).to_be_visible()
+    assert page.url != store_url and f"offer={offer.pk}" in page.url
     page.select_option("#id_term_cycle", "P1Y|monthly")
+    # the price follows the quantity before any review
     page.fill("#id_quantity", "3")
+    expect(page.locator("#order-price")).to_contain_text("£97.20")
+    page.fill("#id_quantity", "4")
+    expect(page.locator("#order-price")).not_to_contain_text("£97.20")
+    page.fill("#id_quantity", "3")
+    expect(page.locator("#order-price")).to_contain_text("£97.20")
     page.fill("#id_friendly_name", "Engineers")
     page.fill("#id_po_number", "PO-42")
     page.click("#review-order")
