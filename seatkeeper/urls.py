@@ -39,6 +39,7 @@ urlpatterns = [
     path("i18n/setlang/", set_language, name="set_language"),
     path("profile/", accounts.profile, name="profile"),
     path("profile/language/", accounts.language_set, name="language_set"),
+    path("profile/columns/<slug:table>/", accounts.table_columns_set, name="table_columns_set"),
     path("profile/tokens/", accounts.api_token_create, name="api_token_create"),
     path("profile/tokens/<int:pk>/revoke/", accounts.api_token_revoke, name="api_token_revoke_ui"),
     path("organisations/", accounts.organisation_list, name="organisation_list"),

@@ -157,6 +157,9 @@ class User(AbstractUser):
     last_name = models.CharField(
         _("last name"), max_length=150, blank=True, validators=[single_line]
     )
+    # The columns each list shows this person, by list: {"subscriptions": ["provider", ...]}.
+    # A list this person never chose shows its default columns.
+    table_columns = models.JSONField(_("columns shown in lists"), default=dict, blank=True)
 
     objects = UserManager()
 

@@ -320,6 +320,29 @@ def user_update(*, actor: User, user: User, **values: Any) -> User:
     return user
 
 
+def user_set_table_columns(
+    *, actor: User, table: str, columns: list[str] | None, allowed: list[str]
+) -> User:
+    """The columns a list shows `actor`, in the list's own order (None: back to the list's
+    defaults); the first column is always shown, it names the row. A personal display choice,
+    not an activity-log event."""
+    if not table or len(table) > 40:
+        raise ValidationError({"table": _("Unknown list.")})
+    chosen_by_list = dict(actor.table_columns)
+    if columns is None:
+        chosen_by_list.pop(table, None)
+    else:
+        unknown = sorted(set(columns) - set(allowed))
+        if unknown:
+            raise ValidationError(
+                {"columns": _("Unknown columns: %(columns)s.") % {"columns": ", ".join(unknown)}}
+            )
+        chosen_by_list[table] = [key for key in allowed if key in columns or key == allowed[0]]
+    actor.table_columns = chosen_by_list
+    actor.save(update_fields=["table_columns"])
+    return actor
+
+
 @transaction.atomic
 def user_set_language(*, actor: User, language: str) -> User:
     """A person's own UI language ("" = their organisation's default)."""

@@ -9,7 +9,7 @@ from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import SetPasswordForm
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -256,6 +256,26 @@ def language_set(request):
     if not url_is_local(request.POST.get("next", "")):
         response = redirect("profile")
     return response
+
+
+@login_required
+@require_POST
+def table_columns_set(request, table: str):
+    """Save the columns a list shows this person, then go back to the list."""
+    from seatkeeper.ui.tables import column_choices
+
+    allowed = [key for key, _label in column_choices(table)]
+    if not allowed:
+        raise Http404("No such list")
+    columns = None if request.POST.get("reset") else request.POST.getlist("columns")
+    try:
+        services.user_set_table_columns(
+            actor=request.user, table=table, columns=columns, allowed=allowed
+        )
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    back = request.POST.get("next", "")
+    return redirect(back if url_is_local(back) else "dashboard")
 
 
 def url_is_local(url: str) -> bool:

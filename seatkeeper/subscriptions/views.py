@@ -56,7 +56,7 @@ from seatkeeper.subscriptions.models import (
     Subscription,
 )
 from seatkeeper.subscriptions.permissions import Action
-from seatkeeper.ui.tables import Column, build_table
+from seatkeeper.ui.tables import Column, build_table, register_choosable, visible_columns
 
 
 def _columns(*, with_customer: bool) -> list[Column]:
@@ -102,6 +102,12 @@ def _columns(*, with_customer: bool) -> list[Column]:
             ),
         )
     return columns
+
+
+# Hidden until a person asks for them in the column chooser, so the list fits a 1,366 px laptop.
+HIDDEN_BY_DEFAULT = {"created", "trial", "addons", "auto_renew"}
+register_choosable("subscriptions", _columns(with_customer=False), hidden=HIDDEN_BY_DEFAULT)
+register_choosable("subscriptions-all", _columns(with_customer=True), hidden=HIDDEN_BY_DEFAULT)
 
 
 def filtered(request, queryset: QuerySet[Subscription]) -> QuerySet[Subscription]:
@@ -151,7 +157,11 @@ def _list_page(request, *, customer: Organisation | None, template_context: dict
             file_format=export,
             filename=f"subscriptions-{clock.today().isoformat()}",
         )
-    table = build_table(request, _page_keys(request, customer), columns, default_sort="-created")
+    table_key = "subscriptions-all" if with_customer else "subscriptions"
+    shown = visible_columns(request.user, table_key, columns)
+    table = build_table(
+        request, _page_keys(request, customer), columns, default_sort="-created", shown=shown
+    )
     page_rows = _page_rows(queryset, [row.pk for row in table.page.object_list])
     pricer = display.RowPricer(
         request.user, audience, offer_ids=[row.offer_id for row in page_rows]
@@ -168,6 +178,9 @@ def _list_page(request, *, customer: Organisation | None, template_context: dict
     context = {
         "table": table,
         "rows": rows,
+        "table_key": table_key,
+        "all_columns": columns,
+        "shown_keys": {column.key for column in shown},
         "customer": customer,
         "with_customer": with_customer,
         "status": request.GET.get("status", ""),

@@ -69,7 +69,16 @@ def _sort(request, columns: list[Column], default: str) -> tuple[str, bool, list
     return key, descending, [f"-{field}" if descending else field, "-pk" if descending else "pk"]
 
 
-def build_table(request, queryset: QuerySet, columns: list[Column], *, default_sort: str) -> Table:
+def build_table(
+    request,
+    queryset: QuerySet,
+    columns: list[Column],
+    *,
+    default_sort: str,
+    shown: list[Column] | None = None,
+) -> Table:
+    """A sorted page of `queryset`; `shown` (default: all) are the columns drawn, while any of
+    `columns` may sort, hidden ones included."""
     key, descending, ordering = _sort(request, columns, default_sort)
     try:
         page_size = int(request.GET.get("size", PAGE_SIZES[0]))
@@ -80,7 +89,7 @@ def build_table(request, queryset: QuerySet, columns: list[Column], *, default_s
     paginator = Paginator(queryset.order_by(*ordering), page_size)
     page = paginator.get_page(request.GET.get("page"))
     return Table(
-        columns=columns,
+        columns=columns if shown is None else shown,
         page=page,
         sort=key,
         descending=descending,
@@ -109,3 +118,29 @@ def csv_response(
     response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
+
+
+# --- lists whose columns a person chooses --------------------------------------------------------
+# A list registers its columns (key, label) and the ones hidden until a person asks for them, so
+# that it fits a 1,366 px laptop by default. The choice is kept per person
+# (`User.table_columns`, set by `accounts.services.user_set_table_columns`).
+
+_CHOOSABLE: dict[str, tuple[list[Column], frozenset[str]]] = {}
+
+
+def register_choosable(table: str, columns: list[Column], *, hidden: set[str]) -> None:
+    _CHOOSABLE[table] = (columns, frozenset(hidden))
+
+
+def column_choices(table: str) -> list[tuple[str, str]]:
+    columns, _hidden = _CHOOSABLE.get(table, ([], frozenset()))
+    return [(column.key, column.label) for column in columns]
+
+
+def visible_columns(user, table: str, columns: list[Column]) -> list[Column]:
+    """The columns of `table` this person sees, in the list's order."""
+    chosen = (getattr(user, "table_columns", None) or {}).get(table)
+    if chosen is None:
+        _columns, hidden = _CHOOSABLE.get(table, ([], frozenset()))
+        return [column for column in columns if column.key not in hidden]
+    return [column for i, column in enumerate(columns) if i == 0 or column.key in chosen]

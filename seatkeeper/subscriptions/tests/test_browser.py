@@ -73,6 +73,7 @@ def test_ordering_in_the_estore(page, live_server, world):
     page.select_option("#category", offer.category)
     expect(page).to_have_url(re.compile(r"category="))
     page.select_option("#group", offer.product_group)
+    expect(page).to_have_url(re.compile(r"group="))
     row = page.locator(f"tr[data-offer='{offer.pk}']")
     expect(row.locator("td").first).to_have_attribute("title", "Microsoft 365 E3 description")
     row.locator("[data-action=select]").click()
@@ -162,3 +163,49 @@ def test_the_list_filters_in_place(page, live_server, world):
     page.select_option("#status-filter", "pending")
     expect(table).not_to_contain_text("Office seats")
     expect(table).to_contain_text("Engineering E3")
+
+
+def _fits(page) -> None:
+    """No page is wider than a 1,366 px laptop window: wide tables scroll inside themselves."""
+    width = page.evaluate("document.documentElement.scrollWidth")
+    wide = page.evaluate(
+        "Array.from(document.querySelectorAll('body *')).filter(e => e.getBoundingClientRect()"
+        ".right > 1366).slice(0, 5).map(e => e.tagName + '#' + e.id + '.' + e.className)"
+    )
+    assert width <= 1366, f"{page.url} is {width} px wide: {wide}"
+
+
+@pytest.mark.parametrize(
+    ("language", "quantity", "total", "raised", "charge"),
+    [
+        ("en", "7", "£31.50", "raised Office seats from 5 to 7 seats", "£"),
+        ("fr", "7", "31,50 £", "a augmenté l'abonnement Office seats de 5 à 7 licences", " £"),
+    ],
+)
+def test_a_walk_from_the_list_to_the_history_fits_a_laptop_in_each_language(
+    page, live_server, world, language, quantity, total, raised, charge
+):
+    cast, shop = world
+    subscription = _active(cast, shop)
+    page.set_viewport_size({"width": 1366, "height": 800})
+    _sign_in(page, live_server.url, "reselleradmin")
+    page.select_option("#language-switch", language)
+    expect(page.locator("html")).to_have_attribute("lang", language)
+    page.goto(f"{live_server.url}/customers/{cast.customer.pk}/subscriptions/")
+    _fits(page)
+    page.goto(f"{live_server.url}/subscriptions/")
+    _fits(page)
+    page.goto(f"{live_server.url}/customers/{cast.customer.pk}/subscriptions/")
+    page.locator(f"tr[data-subscription='{subscription.pk}'] td a").first.click()
+    expect(page.locator("h1")).to_contain_text("Office seats")
+    _fits(page)
+    page.click("[data-action=quantity]")
+    _fits(page)
+    page.fill("#id_quantity", quantity)
+    expect(page.locator("#quote-total")).to_contain_text(total)
+    page.click("#quantity-form button[type=submit]")
+    expect(page.locator("#quantity")).to_have_text(quantity)
+    _fits(page)
+    history = page.locator("#history")
+    expect(history).to_contain_text(raised)
+    expect(history).to_contain_text(charge)

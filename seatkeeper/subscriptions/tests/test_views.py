@@ -763,3 +763,43 @@ def test_the_customers_list_shows_providers_and_links_each_customers_subscriptio
     assert customer["providers"] == subscription.offer.vendor.name  # once, not per subscription
     assert customer["subscriptions"] == 2
     assert f'href="/customers/{cast.customer.pk}/subscriptions/"' in page.content.decode()
+
+
+def _headers(response) -> list[str]:
+    return [column.key for column in response.context["table"].columns]
+
+
+def test_each_person_chooses_the_columns_of_the_list(cast, shop, client, frozen):
+    order(cast, shop)
+    sign_in(client, "reselleradmin")
+    default = _headers(client.get(_list_url(cast)))
+    assert "created" not in default and {"friendly_name", "quantity", "price"} <= set(default)
+    back = _list_url(cast) + "?status=active"
+    response = client.post(
+        "/profile/columns/subscriptions/",
+        {"columns": ["friendly_name", "created", "quantity"], "next": back},
+    )
+    assert response.status_code == 302 and response["Location"] == back
+    # the first column always stays: it names the row
+    assert _headers(client.get(_list_url(cast))) == ["provider", "friendly_name", "created",
+                                                     "quantity"]  # fmt: skip
+    assert "created" in _headers(client.get(_list_url(cast) + "?sort=-created"))
+    # an unknown column changes nothing
+    client.post("/profile/columns/subscriptions/", {"columns": ["quantity", "secret"]})
+    assert "created" in _headers(client.get(_list_url(cast)))
+    assert client.post("/profile/columns/nosuchlist/", {"columns": ["x"]}).status_code == 404
+    # someone else still sees the defaults
+    sign_in(client, "customeradmin")
+    assert "created" not in _headers(client.get(_list_url(cast)))
+    sign_in(client, "reselleradmin")
+    client.post("/profile/columns/subscriptions/", {"reset": "1"})
+    assert _headers(client.get(_list_url(cast))) == default
+
+
+def test_sorting_by_a_hidden_column_still_works(cast, shop, client, frozen):
+    first = order(cast, shop, name="First")
+    frozen.advance(hours=1)
+    second = order(cast, shop, name="Second")
+    sign_in(client, "reselleradmin")
+    response = client.get(_list_url(cast) + "?sort=created")
+    assert [row["subscription"].pk for row in response.context["rows"]] == [first.pk, second.pk]
