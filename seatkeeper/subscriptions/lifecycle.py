@@ -25,6 +25,7 @@ from seatkeeper.subscriptions.models import (
     Status,
     Subscription,
 )
+from seatkeeper.subscriptions.transitions import transition
 
 BATCH = 500
 
@@ -54,20 +55,27 @@ def end_of_term(pk: int, now: dt.datetime) -> str | None:
     return "renewed"
 
 
-def _append(subscription: Subscription, kind: str, payload: dict) -> None:
+def _append(
+    subscription: Subscription, kind: str, payload: dict, changes: dict | None = None
+) -> None:
     """What the job did, in the history and the activity log, as the services record it."""
     from seatkeeper.subscriptions.services import record_operation
 
-    record_operation(subscription, kind, actor=None, payload=payload, local=True)
+    record_operation(subscription, kind, actor=None, payload=payload, changes=changes, local=True)
 
 
 def _expire(subscription: Subscription) -> None:
-    subscription.status = Status.EXPIRED
+    changes = transition(
+        subscription, Status.EXPIRED, actor=None, cause=OperationKind.EXPIRE, record=False
+    )
     subscription.lots.filter(quantity__gt=0).update(quantity=0)
     subscription.version += 1
     subscription.save(update_fields=["status", "version"])
     _append(
-        subscription, OperationKind.EXPIRE, {"ended": subscription.commitment_end_date.isoformat()}
+        subscription,
+        OperationKind.EXPIRE,
+        {"ended": subscription.commitment_end_date.isoformat()},
+        changes,
     )
 
 

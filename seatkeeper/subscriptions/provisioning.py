@@ -23,6 +23,7 @@ from seatkeeper.core import clock
 from seatkeeper.providers import interface as vendor
 from seatkeeper.providers.errors import ProviderError
 from seatkeeper.providers.registry import get_provider
+from seatkeeper.subscriptions import transitions
 from seatkeeper.subscriptions.models import (
     Operation,
     OperationKind,
@@ -31,6 +32,7 @@ from seatkeeper.subscriptions.models import (
     Subscription,
     SyncStatus,
 )
+from seatkeeper.subscriptions.transitions import transition
 
 logger = logging.getLogger(__name__)
 
@@ -274,15 +276,24 @@ def _succeeded(operation: Operation, facts: vendor.Subscription) -> None:
             "vendor_status": str(facts.status),
         },
     )
-    apply_vendor_facts(subscription, facts)
+    dates = apply_vendor_facts(subscription, facts)
     if operation.kind == OperationKind.CREATE and subscription.status == Status.PENDING:
-        subscription.status = Status.ACTIVE
+        # The vendor set it up: the status row carries the dates it sent with it.
+        transition(
+            subscription, Status.ACTIVE, actor=None, cause=transitions.PROVISIONED, changes=dates
+        )
+    else:
+        record_vendor_dates(subscription, dates)
     subscription.save()
 
 
-def apply_vendor_facts(subscription: Subscription, facts: vendor.Subscription) -> None:
+VENDOR_DATES = ("commitment_end_date", "cancellation_allowed_until")
+
+
+def apply_vendor_facts(subscription: Subscription, facts: vendor.Subscription) -> dict[str, list]:
     """Copy what only the vendor knows. Desired fields (quantity, names, renewal changes) are the
-    people's and are never overwritten by a sync."""
+    people's and are never overwritten by a sync. Returns the dates it moved, as
+    `{field: [old, new]}` in ISO text, for the caller to record (`record_vendor_dates`)."""
     subscription.vendor_subscription_id = facts.id or subscription.vendor_subscription_id
     if facts.order_id:
         subscription.vendor_order_id = facts.order_id
@@ -294,11 +305,38 @@ def apply_vendor_facts(subscription: Subscription, facts: vendor.Subscription) -
         and subscription.commitment_end_date
         and facts.commitment_end < subscription.commitment_end_date
     ):
-        return
+        return {}
+    before = {field: getattr(subscription, field) for field in VENDOR_DATES}
     if facts.commitment_end:
         subscription.commitment_end_date = facts.commitment_end
     if facts.cancellation_allowed_until:
         subscription.cancellation_allowed_until = facts.cancellation_allowed_until
+    return {
+        field: [_iso(before[field]), _iso(getattr(subscription, field))]
+        for field in VENDOR_DATES
+        if getattr(subscription, field) != before[field]
+    }
+
+
+def _iso(value: dt.date | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def record_vendor_dates(subscription: Subscription, dates: dict[str, list]) -> None:
+    """Dates the vendor moved, in the history and the activity log (a "vendor facts refreshed"
+    operation, done at once). Nothing moved, nothing recorded."""
+    if not dates:
+        return
+    from seatkeeper.subscriptions.services import record_operation
+
+    record_operation(
+        subscription,
+        OperationKind.REFRESH,
+        actor=None,
+        payload={field: new for field, (_old, new) in dates.items()},
+        changes=dates,
+        local=True,
+    )
 
 
 def _settle(subscription_id: int) -> None:

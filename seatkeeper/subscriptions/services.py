@@ -48,15 +48,10 @@ from seatkeeper.subscriptions.models import (
 )
 from seatkeeper.subscriptions.permissions import Action, check
 from seatkeeper.subscriptions.selectors import assigned_seats
+from seatkeeper.subscriptions.transitions import ALLOWED_TRANSITIONS, transition
 
-# Lifecycles are data: the statuses each status may move to.
-ALLOWED_TRANSITIONS: dict[str, set[str]] = {
-    Status.PENDING: {Status.ACTIVE, Status.CANCELLED},
-    Status.ACTIVE: {Status.SUSPENDED, Status.CANCELLED, Status.EXPIRED},
-    Status.SUSPENDED: {Status.ACTIVE, Status.CANCELLED, Status.EXPIRED},
-    Status.EXPIRED: set(),
-    Status.CANCELLED: set(),
-}
+__all__ = ["ALLOWED_TRANSITIONS"]  # lifecycles are data; kept importable from here
+
 # Operations the vendor must carry out; the others are recorded here only.
 VENDOR_KINDS = {
     OperationKind.CREATE,
@@ -260,16 +255,6 @@ def _save(subscription: Subscription, *fields: str) -> None:
     subscription.version += 1
     subscription.updated_at = clock.now()
     subscription.save(update_fields=[*fields, "version", "updated_at", "sync_status"])
-
-
-def _transition(subscription: Subscription, to: str) -> None:
-    if to not in ALLOWED_TRANSITIONS[subscription.status]:
-        raise ServiceError(
-            _("A %(status)s subscription cannot become %(to)s.")
-            % {"status": subscription.get_status_display().lower(), "to": Status(to).label.lower()},
-            code="invalid_state",
-        )
-    subscription.status = to
 
 
 def _require_active(subscription: Subscription) -> None:
@@ -574,13 +559,14 @@ def subscription_suspend(
 ) -> Subscription:
     subscription = _lock(subscription, expected_version)
     check(actor, subscription.customer, Action.SUSPEND, term=subscription.term)
-    old = subscription.status
-    _transition(subscription, Status.SUSPENDED)
+    changes = transition(
+        subscription, Status.SUSPENDED, actor=actor, cause=OperationKind.SUSPEND, record=False
+    )
     record_operation(
         subscription,
         OperationKind.SUSPEND,
         actor=actor,
-        changes={"status": [old, Status.SUSPENDED]},
+        changes=changes,
         payload={"status": Status.SUSPENDED},
     )
     _save(subscription, "status")
@@ -597,12 +583,14 @@ def subscription_reactivate(
         raise ServiceError(
             _("Only a suspended subscription can be reactivated."), code="invalid_state"
         )
-    _transition(subscription, Status.ACTIVE)
+    changes = transition(
+        subscription, Status.ACTIVE, actor=actor, cause=OperationKind.REACTIVATE, record=False
+    )
     record_operation(
         subscription,
         OperationKind.REACTIVATE,
         actor=actor,
-        changes={"status": [Status.SUSPENDED, Status.ACTIVE]},
+        changes=changes,
         payload={"status": Status.ACTIVE},
     )
     _save(subscription, "status")
@@ -637,14 +625,15 @@ def subscription_cancel(
     preview = (
         _preview(subscription, ProposedChange(quantity=0), now) if subscription.quantity else None
     )
-    old = subscription.status
-    _transition(subscription, Status.CANCELLED)
+    changes = transition(
+        subscription, Status.CANCELLED, actor=actor, cause=OperationKind.CANCEL, record=False
+    )
     subscription.lots.filter(quantity__gt=0).update(quantity=0)
     record_operation(
         subscription,
         OperationKind.CANCEL,
         actor=actor,
-        changes={"status": [old, Status.CANCELLED]},
+        changes=changes,
         payload={
             "status": Status.CANCELLED,
             **_amounts(subscription, preview, new_total=False),
@@ -668,14 +657,16 @@ def _abandon(actor: User, subscription: Subscription) -> Subscription:
     create.state = OperationState.REJECTED
     create.done_at = clock.now()
     create.save(update_fields=["state", "done_at"])
-    subscription.status = Status.CANCELLED
+    changes = transition(
+        subscription, Status.CANCELLED, actor=actor, cause=OperationKind.CANCEL, record=False
+    )
     subscription.lots.filter(quantity__gt=0).update(quantity=0)
     record_operation(
         subscription,
         OperationKind.CANCEL,
         actor=actor,
         local=True,
-        changes={"status": [Status.PENDING, Status.CANCELLED]},
+        changes=changes,
         payload={"status": Status.CANCELLED, "reason": "never_provisioned"},
     )
     subscription.sync_status = SyncStatus.SYNCHRONIZED
@@ -879,8 +870,11 @@ def fulfilment_complete(*, actor: User, operation: Operation, vendor_reference: 
     operation.result = {"vendor_reference": vendor_reference, "fulfilled_by": actor.get_username()}
     operation.save(update_fields=["state", "done_at", "result"])
     fields = ["sync_status", "synced_at"]
+    changes = None
     if operation.kind == OperationKind.CREATE:
-        subscription.status = Status.ACTIVE
+        changes = transition(
+            subscription, Status.ACTIVE, actor=actor, cause="fulfilled", record=False
+        )
         subscription.vendor_subscription_id = vendor_reference
         subscription.commitment_end_date = _commitment_end(subscription)
         fields += ["status", "vendor_subscription_id", "commitment_end_date"]
@@ -893,6 +887,7 @@ def fulfilment_complete(*, actor: User, operation: Operation, vendor_reference: 
         organisation=subscription.customer,
         obj=subscription,
         operation="subscription.fulfilled",
+        changes=changes,
         details={"operation": operation.kind, "vendor_reference": vendor_reference},
     )
     return operation
@@ -916,8 +911,11 @@ def fulfilment_reject(*, actor: User, operation: Operation, reason: str) -> Oper
     subscription.sync_error_code = "rejected"
     subscription.sync_error_message = reason
     fields = ["sync_status", "sync_error_code", "sync_error_message"]
+    changes = None
     if operation.kind == OperationKind.CREATE:
-        subscription.status = Status.CANCELLED
+        changes = transition(
+            subscription, Status.CANCELLED, actor=actor, cause="rejected", record=False
+        )
         fields.append("status")
     subscription.save(update_fields=fields)
     activity_record(
@@ -925,6 +923,7 @@ def fulfilment_reject(*, actor: User, operation: Operation, reason: str) -> Oper
         organisation=subscription.customer,
         obj=subscription,
         operation="subscription.rejected",
+        changes=changes,
         details={"operation": operation.kind, "reason": reason},
     )
     return operation

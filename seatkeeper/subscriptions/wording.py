@@ -16,6 +16,7 @@ from seatkeeper.catalog.models import BillingCycle, Term
 from seatkeeper.core.formatting import (
     format_adjustment,
     format_date,
+    format_datetime,
     format_money,
     format_quantity,
     format_unit_price,
@@ -151,6 +152,15 @@ def _rejected(entry: Entry) -> str:
     }
 
 
+def _status(entry: Entry) -> str:
+    if entry.get("cause") == "provisioned":
+        return _("The vendor set up %(object)s: it is now active.") % {"object": entry.object}
+    return _("%(object)s is now %(status)s.") % {
+        "object": entry.object,
+        "status": choice_value(Status)(entry.get("status"), entry).lower(),
+    }
+
+
 def _rights(entry: Entry) -> str:
     return _("%(actor)s changed what %(customer)s may do with its subscriptions.") % {
         "actor": entry.actor,
@@ -206,6 +216,9 @@ ACTIONS = {
     ),
     "subscription.expire": ActionWording(
         gettext_lazy("Subscription expired"), _expired, uses=frozenset({"ended"})
+    ),
+    "subscription.status": ActionWording(
+        gettext_lazy("Status changed"), _status, uses=frozenset({"status", "cause"})
     ),
     "subscription.refresh": ActionWording(
         gettext_lazy("Vendor facts refreshed"),
@@ -311,6 +324,12 @@ FIELDS = {
     "friendly_name": FieldWording(gettext_lazy("friendly name")),
     "po_number": FieldWording(gettext_lazy("PO number")),
     "external_identifier": FieldWording(gettext_lazy("external identifier")),
+    "commitment_end_date": FieldWording(
+        gettext_lazy("commitment end date"), lambda raw, entry: format_date(raw)
+    ),
+    "cancellation_allowed_until": FieldWording(
+        gettext_lazy("cancellable until"), lambda raw, entry: format_datetime(raw)
+    ),
     "from": FieldWording(gettext_lazy("from"), lambda raw, entry: format_date(raw)),
     "ended": FieldWording(gettext_lazy("ended"), lambda raw, entry: format_date(raw)),
     "vendor_reference": FieldWording(gettext_lazy("vendor reference")),

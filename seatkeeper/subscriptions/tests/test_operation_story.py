@@ -1,0 +1,127 @@
+"""The story of a subscription: every status change through the transition map and recorded,
+vendor dates recorded when they move, every attempt at the vendor kept, rejected changes rolled
+back or withdrawn, and renewal waits that end."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+
+import pytest
+
+from seatkeeper.activity.models import ActivityRecord
+from seatkeeper.core import clock
+from seatkeeper.core.errors import ServiceError
+from seatkeeper.subscriptions import lifecycle, services, tasks
+from seatkeeper.subscriptions.models import (
+    OperationKind,
+    OperationState,
+    RenewalOption,
+    Status,
+    Subscription,
+)
+from seatkeeper.subscriptions.tests.helpers import START, order
+from seatkeeper.subscriptions.transitions import transition
+
+PACKAGE = Path(services.__file__).parent
+
+
+@pytest.fixture
+def frozen():
+    with clock.frozen(START) as frozen:
+        yield frozen
+
+
+def _records(subscription: Subscription, operation: str) -> list[ActivityRecord]:
+    return list(
+        ActivityRecord.objects.filter(
+            object_type="subscription", object_id=str(subscription.pk), operation=operation
+        ).order_by("pk")
+    )
+
+
+def _term_end(subscription: Subscription) -> dt.datetime:
+    return dt.datetime.combine(
+        subscription.commitment_end_date + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC
+    )
+
+
+# --- 1. one transition function -----------------------------------------------------------------
+
+
+def test_no_status_is_set_outside_the_transition_function():
+    # Creating a subscription as pending is its first status, not a change.
+    assignment = re.compile(r"\.status\s*=[^=]|update\([^)]*\bstatus\s*=")
+    offenders = [
+        f"{path.name}:{number}"
+        for path in PACKAGE.glob("*.py")
+        if path.name != "transitions.py"
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if assignment.search(line) and "sync_status" not in line
+    ]
+    assert offenders == []
+
+
+def test_the_vendor_setting_a_subscription_up_is_recorded(cast, shop, frozen):
+    subscription = order(cast, shop)
+    assert subscription.status == Status.ACTIVE
+    (record,) = _records(subscription, "subscription.status")
+    changes = record.details["changes"]
+    assert changes["status"] == ["pending", "active"]
+    assert changes["commitment_end_date"] == [None, "2027-11-21"]
+    assert record.details["cause"] == "provisioned"
+
+
+def test_a_move_outside_the_map_is_refused_and_not_recorded(cast, shop, frozen):
+    subscription = order(cast, shop)
+    Subscription.objects.filter(pk=subscription.pk).update(status=Status.EXPIRED)
+    subscription.refresh_from_db()
+    before = ActivityRecord.objects.count()
+    with pytest.raises(ServiceError):
+        transition(subscription, Status.ACTIVE, actor=None, cause="test")
+    assert subscription.status == Status.EXPIRED
+    assert ActivityRecord.objects.count() == before
+
+
+def test_an_expiry_records_the_status_it_left(cast, shop, frozen):
+    subscription = order(cast, shop, term="P1M")
+    services.subscription_set_renewal(
+        actor=cast.reseller_admin, subscription=subscription, option=RenewalOption.NONE
+    )
+    frozen.set(_term_end(subscription))
+    assert lifecycle.run(clock.now())["expired"] == 1
+    (record,) = _records(subscription, "subscription.expire")
+    assert record.details["changes"]["status"] == ["active", "expired"]
+
+
+def test_a_vendor_date_refresh_is_recorded(cast, shop, frozen, monkeypatch):
+    subscription = order(cast, shop)
+    Subscription.objects.filter(pk=subscription.pk).update(commitment_end_date=None)
+    monkeypatch.setattr(tasks, "get_provider", lambda account: shop.provider)
+    assert tasks.refresh_vendor_facts.call() == 1
+    refresh = subscription.operations.get(kind=OperationKind.REFRESH)
+    assert refresh.state == OperationState.DONE
+    assert refresh.payload == {"commitment_end_date": "2027-11-21"}
+    (record,) = _records(subscription, "subscription.refresh")
+    assert record.details["changes"] == {"commitment_end_date": [None, "2027-11-21"]}
+
+
+def test_an_operation_whose_answer_moves_the_dates_records_them(cast, shop, frozen):
+    subscription = order(cast, shop)
+    vendor_id = subscription.vendor_subscription_id
+    from dataclasses import replace
+
+    shop.provider.subscriptions[vendor_id] = replace(
+        shop.provider.subscriptions[vendor_id], commitment_end=dt.date(2027, 12, 21)
+    )
+    services.subscription_edit_details(
+        actor=cast.reseller_admin, subscription=subscription, friendly_name="Renamed"
+    )
+    assert shop.provision(subscription) == "done"
+    subscription.refresh_from_db()
+    assert subscription.commitment_end_date == dt.date(2027, 12, 21)
+    kinds = list(subscription.operations.order_by("sequence").values_list("kind", flat=True))
+    assert kinds == [OperationKind.CREATE, OperationKind.RENAME, OperationKind.REFRESH]
+    (record,) = _records(subscription, "subscription.refresh")
+    assert record.details["changes"]["commitment_end_date"] == ["2027-11-21", "2027-12-21"]
