@@ -19,12 +19,14 @@ from functools import partial
 from django.db import transaction
 from django.db.models import F, Q
 
+from seatkeeper.activity.services import activity_record
 from seatkeeper.core import clock
 from seatkeeper.providers import interface as vendor
 from seatkeeper.providers.errors import ProviderError
 from seatkeeper.providers.registry import get_provider
-from seatkeeper.subscriptions import transitions
+from seatkeeper.subscriptions import attempts, transitions
 from seatkeeper.subscriptions.models import (
+    AttemptOutcome,
     Operation,
     OperationKind,
     OperationState,
@@ -276,6 +278,7 @@ def _succeeded(operation: Operation, facts: vendor.Subscription) -> None:
             "vendor_status": str(facts.status),
         },
     )
+    _record_success(operation, subscription, facts)
     dates = apply_vendor_facts(subscription, facts)
     if operation.kind == OperationKind.CREATE and subscription.status == Status.PENDING:
         # The vendor set it up: the status row carries the dates it sent with it.
@@ -285,6 +288,32 @@ def _succeeded(operation: Operation, facts: vendor.Subscription) -> None:
     else:
         record_vendor_dates(subscription, dates)
     subscription.save()
+
+
+def _record_success(
+    operation: Operation, subscription: Subscription, facts: vendor.Subscription
+) -> None:
+    """The try that worked, and in the activity log when it ends a run of failures (a retry's
+    success completes the story its failure started)."""
+    recovered = attempts.failed_before(operation)
+    attempts.record_attempt(
+        operation,
+        AttemptOutcome.DONE,
+        started_at=operation.claimed_at,
+        vendor_status=str(facts.status),
+    )
+    if recovered:
+        activity_record(
+            actor=None,
+            organisation=subscription.customer,
+            obj=subscription,
+            operation="subscription.vendor_done",
+            details={
+                "operation": operation.kind,
+                "sequence": operation.sequence,
+                "attempts": attempts.vendor_tries(operation),
+            },
+        )
 
 
 VENDOR_DATES = ("commitment_end_date", "cancellation_allowed_until")
@@ -389,7 +418,26 @@ def _failed(operation: Operation, error: ProviderError) -> None:
     subscription.sync_error_code = code[:40]
     subscription.sync_error_message = error.message
     subscription.save(update_fields=["sync_status", "sync_error_code", "sync_error_message"])
+    attempts.record_attempt(
+        operation,
+        AttemptOutcome.FAILED if permanent else AttemptOutcome.RETRYING,
+        started_at=operation.claimed_at,
+        error_code=code,
+        error_message=error.message,
+    )
     if permanent:
+        activity_record(
+            actor=None,
+            organisation=subscription.customer,
+            obj=subscription,
+            operation="subscription.vendor_failed",
+            details={
+                "operation": operation.kind,
+                "sequence": operation.sequence,
+                "error_code": code[:40],
+                "error_message": error.message,
+            },
+        )
         from seatkeeper.subscriptions import notifications
 
         transaction.on_commit(partial(notifications.provisioning_failed, operation_id=operation.pk))

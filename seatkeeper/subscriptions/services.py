@@ -32,7 +32,9 @@ from seatkeeper.pricing.engine import Audience, PriceRequest, PricingContext, pa
 from seatkeeper.pricing.quotes import ProposedChange, Quote, SubscriptionFacts, quote_change
 from seatkeeper.pricing.quotes import SeatLot as LotFact
 from seatkeeper.subscriptions import rules
+from seatkeeper.subscriptions.attempts import record_attempt
 from seatkeeper.subscriptions.models import (
+    AttemptOutcome,
     CustomerRights,
     LotKind,
     Operation,
@@ -657,6 +659,7 @@ def _abandon(actor: User, subscription: Subscription) -> Subscription:
     create.state = OperationState.REJECTED
     create.done_at = clock.now()
     create.save(update_fields=["state", "done_at"])
+    record_attempt(create, AttemptOutcome.WITHDRAWN, actor=actor)
     changes = transition(
         subscription, Status.CANCELLED, actor=actor, cause=OperationKind.CANCEL, record=False
     )
@@ -828,9 +831,11 @@ def operation_retry(*, actor: User, operation: Operation) -> Operation:
             % {"state": operation.get_state_display().lower()}
         )
     operation.state = OperationState.PENDING
+    # The worker's back-off starts again; the tries so far stay in the attempt log.
     operation.attempts = 0
     operation.next_attempt_at = clock.now()
     operation.save(update_fields=["state", "attempts", "next_attempt_at"])
+    record_attempt(operation, AttemptOutcome.RETRY_ASKED, actor=actor)
     subscription.sync_status = SyncStatus.PENDING
     subscription.save(update_fields=["sync_status"])
     activity_record(
@@ -869,6 +874,7 @@ def fulfilment_complete(*, actor: User, operation: Operation, vendor_reference: 
     operation.done_at = now
     operation.result = {"vendor_reference": vendor_reference, "fulfilled_by": actor.get_username()}
     operation.save(update_fields=["state", "done_at", "result"])
+    record_attempt(operation, AttemptOutcome.FULFILLED, actor=actor, vendor_status=vendor_reference)
     fields = ["sync_status", "synced_at"]
     changes = None
     if operation.kind == OperationKind.CREATE:
@@ -907,6 +913,7 @@ def fulfilment_reject(*, actor: User, operation: Operation, reason: str) -> Oper
     operation.done_at = clock.now()
     operation.error_message = reason
     operation.save(update_fields=["state", "done_at", "error_message"])
+    record_attempt(operation, AttemptOutcome.REJECTED, actor=actor, error_message=reason)
     subscription.sync_status = SyncStatus.FAILED
     subscription.sync_error_code = "rejected"
     subscription.sync_error_message = reason

@@ -296,7 +296,9 @@ def subscription_detail(request, pk: int):
         "lots": display.lot_views(subscription, audience=audience),
         "addons": addons.order_by("created_at"),
         "assigned": selectors.assigned_seats(subscription),
-        "history": selectors.history(subscription).select_related("requested_by__organisation"),
+        "history": selectors.history(subscription)
+        .select_related("requested_by__organisation")
+        .prefetch_related("attempt_log"),
         "failed": subscription.operations.filter(state=OperationState.FAILED).order_by("sequence"),
         "trial_converts": subscription.is_trial and subscription.auto_renew,
         "term_label": term_cycle_label(subscription.term, subscription.billing_cycle),

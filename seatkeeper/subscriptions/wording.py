@@ -161,6 +161,32 @@ def _status(entry: Entry) -> str:
     }
 
 
+def _vendor_failed(entry: Entry) -> str:
+    return _("The vendor refused “%(operation)s” for %(object)s: %(error)s") % {
+        "operation": _kind_label(entry.get("operation")),
+        "object": entry.object,
+        "error": " ".join(
+            str(part) for part in (entry.get("error_code"), entry.get("error_message")) if part
+        ),
+    }
+
+
+def _vendor_done(entry: Entry) -> str:
+    try:
+        count = int(entry.get("attempts"))
+    except (TypeError, ValueError):
+        count = 0
+    return ngettext(
+        "The vendor carried out “%(operation)s” for %(object)s after %(n)s attempt.",
+        "The vendor carried out “%(operation)s” for %(object)s after %(n)s attempts.",
+        count,
+    ) % {
+        "operation": _kind_label(entry.get("operation")),
+        "object": entry.object,
+        "n": format_quantity(count),
+    }
+
+
 def _rights(entry: Entry) -> str:
     return _("%(actor)s changed what %(customer)s may do with its subscriptions.") % {
         "actor": entry.actor,
@@ -219,6 +245,16 @@ ACTIONS = {
     ),
     "subscription.status": ActionWording(
         gettext_lazy("Status changed"), _status, uses=frozenset({"status", "cause"})
+    ),
+    "subscription.vendor_failed": ActionWording(
+        gettext_lazy("Refused by the vendor"),
+        _vendor_failed,
+        uses=frozenset({"operation", "sequence", "error_code", "error_message"}),
+    ),
+    "subscription.vendor_done": ActionWording(
+        gettext_lazy("Carried out by the vendor after failing"),
+        _vendor_done,
+        uses=frozenset({"operation", "sequence", "attempts"}),
     ),
     "subscription.refresh": ActionWording(
         gettext_lazy("Vendor facts refreshed"),

@@ -17,3 +17,13 @@ def term_cycle(subscription) -> str:
 @register.filter
 def operation_details(operation) -> str:
     return display.operation_details(operation)
+
+
+@register.filter
+def operation_tries(operation) -> int:
+    return display.operation_tries(operation)
+
+
+@register.filter
+def attempt_lines(operation) -> list[str]:
+    return display.attempt_lines(operation)

@@ -5,16 +5,23 @@ back or withdrawn, and renewal waits that end."""
 from __future__ import annotations
 
 import datetime as dt
+import html
 import re
 from pathlib import Path
 
 import pytest
+from rest_framework.test import APIClient
 
+from seatkeeper.accounts import services as account_services
 from seatkeeper.activity.models import ActivityRecord
+from seatkeeper.conftest import sign_in
 from seatkeeper.core import clock
 from seatkeeper.core.errors import ServiceError
+from seatkeeper.providers.errors import ValidationFailed
 from seatkeeper.subscriptions import lifecycle, services, tasks
 from seatkeeper.subscriptions.models import (
+    WORKER,
+    AttemptOutcome,
     OperationKind,
     OperationState,
     RenewalOption,
@@ -125,3 +132,82 @@ def test_an_operation_whose_answer_moves_the_dates_records_them(cast, shop, froz
     assert kinds == [OperationKind.CREATE, OperationKind.RENAME, OperationKind.REFRESH]
     (record,) = _records(subscription, "subscription.refresh")
     assert record.details["changes"]["commitment_end_date"] == ["2027-11-21", "2027-12-21"]
+
+
+# --- 2. retry keeps history ---------------------------------------------------------------------
+
+
+def _text(page: str) -> str:
+    return html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page)))
+
+
+def _failed_then_retried(cast, shop, frozen) -> Subscription:
+    subscription = order(cast, shop)
+    services.subscription_change_quantity(
+        actor=cast.reseller_admin, subscription=subscription, quantity=7
+    )
+    shop.provider.failures = [
+        ValidationFailed("Quantity outside limits", code="2002", http_status=400)
+    ]
+    assert shop.provision(subscription) == "failed"
+    frozen.advance(minutes=30)
+    failed = subscription.operations.get(state=OperationState.FAILED)
+    services.operation_retry(actor=cast.reseller_admin, operation=failed)
+    frozen.advance(minutes=1)
+    assert shop.provision(subscription) == "done"
+    return subscription
+
+
+def test_a_retry_keeps_every_attempt_and_the_vendors_error(cast, shop, frozen):
+    subscription = _failed_then_retried(cast, shop, frozen)
+    change = subscription.operations.get(kind=OperationKind.QUANTITY)
+    assert change.state == OperationState.DONE
+    rows = list(change.attempt_log.values_list("outcome", "by_name", "error_code"))
+    assert rows == [
+        (AttemptOutcome.FAILED, WORKER, "2002"),
+        (AttemptOutcome.RETRY_ASKED, "reselleradmin", ""),
+        (AttemptOutcome.DONE, WORKER, ""),
+    ]
+    assert change.attempt_log.get(outcome=AttemptOutcome.FAILED).error_message == (
+        "Quantity outside limits"
+    )
+
+
+def test_the_history_page_and_the_activity_log_tell_the_whole_story(cast, shop, frozen, client):
+    subscription = _failed_then_retried(cast, shop, frozen)
+    page = sign_in(client, "reselleradmin").get(f"/subscriptions/{subscription.pk}/")
+    history = _text(page.content.decode().split('id="history"')[1].split("</table>")[0])
+    assert "2 attempts" in history
+    assert "Failed: 2002 Quantity outside limits" in history
+    assert "reselleradmin · Sent again" in history
+    operations = [
+        record.operation
+        for record in ActivityRecord.objects.filter(
+            object_type="subscription", object_id=str(subscription.pk)
+        ).order_by("pk")
+    ]
+    assert operations[-4:] == [
+        "subscription.quantity",
+        "subscription.vendor_failed",
+        "subscription.retry",
+        "subscription.vendor_done",
+    ]
+    log = _text(sign_in(client, "reselleradmin").get("/activity/").content.decode())
+    assert "The vendor refused “Change quantity” for Office seats: 2002" in log
+    assert "The vendor carried out “Change quantity” for Office seats after 2 attempts." in log
+
+
+def test_the_api_history_lists_every_attempt(cast, shop, frozen):
+    subscription = _failed_then_retried(cast, shop, frozen)
+    api = APIClient()
+    _token, plain = account_services.api_token_create(actor=cast.reseller_admin, name="t")
+    api.credentials(HTTP_AUTHORIZATION=f"Token {plain}")
+    body = api.get(f"/api/v1/subscriptions/{subscription.pk}/history/").json()
+    change = next(row for row in body["results"] if row["kind"] == "quantity")
+    assert [row["outcome"] for row in change["attempt_history"]] == [
+        "failed",
+        "retry_asked",
+        "done",
+    ]
+    assert change["attempt_history"][0]["error_code"] == "2002"
+    assert change["attempt_history"][1]["by"] == "reselleradmin"
