@@ -372,6 +372,16 @@ class OperationRetryApi(APIView):
         return Response(OperationOutput(operation).data)
 
 
+class OperationWithdrawApi(APIView):
+    @extend_schema(operation_id="operations_withdraw", request=None, responses=OperationOutput)
+    def post(self, request, pk: int):
+        """Withdraw an operation the vendor refused or a person rejected: the subscription goes
+        back to what the vendor has and its later operations go on."""
+        operation = selectors.get_operation_for_user(request.user, pk)
+        operation = services.operation_withdraw(actor=request.user, operation=operation)
+        return Response(OperationOutput(operation).data)
+
+
 class SubscriptionHistoryApi(APIView):
     pagination_class = Pagination
 

@@ -311,6 +311,7 @@ class OperationState(models.TextChoices):
     FAILED = "failed", _("Failed")
     AWAITING_FULFILMENT = "awaiting_fulfilment", _("Awaiting fulfilment")
     REJECTED = "rejected", _("Rejected")
+    WITHDRAWN = "withdrawn", _("Withdrawn")
 
 
 # Who `OperationAttempt.by_name` names when the worker itself called the vendor.
@@ -348,6 +349,9 @@ class Operation(models.Model):
     error_code = models.CharField(max_length=40, blank=True)
     error_message = models.TextField(blank=True)
     result = models.JSONField(default=dict, blank=True)
+    # When a person decided what to do about a refused operation (sent it again or withdrew
+    # it); a failed or rejected operation without it waits for that decision.
+    settled_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["subscription", "sequence"]

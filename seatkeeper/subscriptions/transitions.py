@@ -41,12 +41,15 @@ def transition(
     cause: str,
     record: bool = True,
     changes: dict[str, list] | None = None,
+    undoing: bool = False,
 ) -> dict[str, list[Any]]:
     """Move `subscription` to `to` if the map allows it; returns the change as
     `{"status": [old, new]}`. With `record` (the default) it writes the activity row itself,
-    with any other `changes` that came with it (dates the vendor sent)."""
+    with any other `changes` that came with it (dates the vendor sent). `undoing` takes back a
+    move the vendor refused (cancelled back to active): allowed when the move undone was."""
     old = subscription.status
-    if to not in ALLOWED_TRANSITIONS[old]:
+    allowed = old in ALLOWED_TRANSITIONS[to] if undoing else to in ALLOWED_TRANSITIONS[old]
+    if not allowed:
         raise ServiceError(
             _("A %(status)s subscription cannot become %(to)s.")
             % {"status": Status(old).label.lower(), "to": Status(to).label.lower()},

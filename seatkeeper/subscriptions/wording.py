@@ -145,7 +145,27 @@ def _fulfilled(entry: Entry) -> str:
 
 
 def _rejected(entry: Entry) -> str:
-    return _("%(actor)s rejected “%(operation)s” for %(object)s.") % {
+    values = {
+        "actor": entry.actor,
+        "operation": _kind_label(entry.get("operation")),
+        "object": entry.object,
+    }
+    if entry.get("rolled_back"):
+        return (
+            _(
+                "%(actor)s rejected “%(operation)s” for %(object)s; the subscription is back "
+                "to what the vendor has."
+            )
+            % values
+        )
+    return _("%(actor)s rejected “%(operation)s” for %(object)s.") % values
+
+
+def _withdrawn(entry: Entry) -> str:
+    return _(
+        "%(actor)s withdrew “%(operation)s” for %(object)s, which the vendor refused; the "
+        "subscription is back to what the vendor has."
+    ) % {
         "actor": entry.actor,
         "operation": _kind_label(entry.get("operation")),
         "object": entry.object,
@@ -269,7 +289,14 @@ ACTIONS = {
         gettext_lazy("Fulfilled by hand"), _fulfilled, uses=frozenset({"operation"})
     ),
     "subscription.rejected": ActionWording(
-        gettext_lazy("Fulfilment rejected"), _rejected, uses=frozenset({"operation"})
+        gettext_lazy("Fulfilment rejected"),
+        _rejected,
+        uses=frozenset({"operation", "rolled_back"}),
+    ),
+    "subscription.withdrawn": ActionWording(
+        gettext_lazy("Refused change withdrawn"),
+        _withdrawn,
+        uses=frozenset({"operation", "sequence"}),
     ),
     "subscription.rights": ActionWording(gettext_lazy("Customer rights changed"), _rights),
     "tenant.link": ActionWording(

@@ -10,10 +10,13 @@ import re
 from pathlib import Path
 
 import pytest
+from django.db.models import Sum
 from rest_framework.test import APIClient
 
 from seatkeeper.accounts import services as account_services
 from seatkeeper.activity.models import ActivityRecord
+from seatkeeper.billing import charges
+from seatkeeper.billing.models import ChargeLine
 from seatkeeper.conftest import sign_in
 from seatkeeper.core import clock
 from seatkeeper.core.errors import ServiceError
@@ -27,6 +30,7 @@ from seatkeeper.subscriptions.models import (
     RenewalOption,
     Status,
     Subscription,
+    SyncStatus,
 )
 from seatkeeper.subscriptions.tests.helpers import START, order
 from seatkeeper.subscriptions.transitions import transition
@@ -211,3 +215,155 @@ def test_the_api_history_lists_every_attempt(cast, shop, frozen):
     ]
     assert change["attempt_history"][0]["error_code"] == "2002"
     assert change["attempt_history"][1]["by"] == "reselleradmin"
+
+
+# --- 3. a rejected manual change rolls back -----------------------------------------------------
+
+
+def _manual(cast, shop) -> Subscription:
+    line = services.OrderLine(
+        offer=shop.world.uc_business, quantity=4, term="P1M", billing_cycle="monthly"
+    )
+    subscription = services.order_place(
+        actor=cast.reseller_admin, customer=cast.customer, lines=[line]
+    ).subscriptions.get()
+    services.fulfilment_complete(
+        actor=cast.operator, operation=subscription.operations.get(), vendor_reference="UC-1"
+    )
+    subscription.refresh_from_db()
+    return subscription
+
+
+def _reject_no_renewal(cast, shop) -> tuple[Subscription, object]:
+    subscription = _manual(cast, shop)
+    services.subscription_set_renewal(
+        actor=cast.reseller_admin, subscription=subscription, option=RenewalOption.NONE
+    )
+    change = subscription.operations.get(kind=OperationKind.AUTO_RENEW)
+    services.fulfilment_reject(actor=cast.operator, operation=change, reason="Contract locked")
+    subscription.refresh_from_db()
+    change.refresh_from_db()
+    return subscription, change
+
+
+def test_a_rejected_renewal_change_rolls_back_and_says_so(cast, shop, frozen, client):
+    subscription, change = _reject_no_renewal(cast, shop)
+    assert (subscription.auto_renew, subscription.renewal_option) == (
+        True,
+        RenewalOption.EVERY_TIME,
+    )
+    assert change.state == OperationState.REJECTED and change.settled_at is None
+    (record,) = _records(subscription, "subscription.rejected")
+    assert record.details["changes"]["renewal_option"] == ["none", "every_time"]
+    account_services.user_update(actor=cast.cloud_admin, user=cast.reseller_admin, language="fr")
+    page = _text(
+        sign_in(client, "reselleradmin").get(f"/subscriptions/{subscription.pk}/").content.decode()
+    )
+    assert "l'abonnement a été ramené à ce qu'a l'éditeur" in page
+    assert "Toujours renouveler" in page  # the renewal option shown is the vendor's again
+    log = _text(client.get("/activity/").content.decode())
+    assert "l'abonnement est revenu à ce qu'a l'éditeur" in log
+
+
+def test_a_rejected_change_can_be_sent_again(cast, shop, frozen):
+    subscription, change = _reject_no_renewal(cast, shop)
+    services.operation_retry(actor=cast.reseller_admin, operation=change)
+    subscription.refresh_from_db()
+    change.refresh_from_db()
+    assert subscription.renewal_option == RenewalOption.NONE
+    assert change.settled_at is not None
+    again = subscription.operations.order_by("-sequence").first()
+    assert (again.kind, again.state) == (
+        OperationKind.AUTO_RENEW,
+        OperationState.AWAITING_FULFILMENT,
+    )
+
+
+def test_a_rejected_change_can_be_dropped(cast, shop, frozen):
+    subscription, change = _reject_no_renewal(cast, shop)
+    services.operation_withdraw(actor=cast.reseller_admin, operation=change)
+    subscription.refresh_from_db()
+    change.refresh_from_db()
+    assert change.state == OperationState.WITHDRAWN
+    assert subscription.sync_status == SyncStatus.SYNCHRONIZED
+    assert subscription.renewal_option == RenewalOption.EVERY_TIME
+
+
+# --- 4. a refused operation can be withdrawn ----------------------------------------------------
+
+
+def _refused_increase(cast, shop) -> tuple[Subscription, object]:
+    subscription = order(cast, shop)
+    services.subscription_change_quantity(
+        actor=cast.reseller_admin, subscription=subscription, quantity=7
+    )
+    services.subscription_edit_details(
+        actor=cast.reseller_admin, subscription=subscription, friendly_name="Renamed"
+    )
+    shop.provider.failures = [
+        ValidationFailed("Quantity outside limits", code="2002", http_status=400)
+    ]
+    assert shop.provision(subscription) == "failed"
+    assert shop.provision(subscription) == "held"
+    return subscription, subscription.operations.get(state=OperationState.FAILED)
+
+
+def test_withdrawing_a_refused_increase_restores_the_vendors_state_and_releases_the_rest(
+    cast, shop, frozen
+):
+    subscription, refused = _refused_increase(cast, shop)
+    assert subscription.lots.aggregate(total=Sum("quantity"))["total"] == 7
+    services.operation_withdraw(actor=cast.reseller_admin, operation=refused)
+    subscription.refresh_from_db()
+    assert subscription.quantity == 5
+    assert subscription.lots.aggregate(total=Sum("quantity"))["total"] == 5
+    (record,) = _records(subscription, "subscription.withdrawn")
+    assert record.details["changes"] == {"quantity": [7, 5]}
+    assert shop.provision(subscription) == "done"  # the rename it held goes on
+    subscription.refresh_from_db()
+    vendor = shop.provider.subscriptions[subscription.vendor_subscription_id]
+    assert (vendor.quantity, vendor.friendly_name) == (5, "Renamed")
+    assert subscription.sync_status == SyncStatus.SYNCHRONIZED
+
+
+def test_a_withdrawn_increase_is_never_billed(cast, shop, frozen):
+    subscription, refused = _refused_increase(cast, shop)
+    services.operation_withdraw(actor=cast.reseller_admin, operation=refused)
+    with clock.frozen(dt.datetime(2026, 12, 22, tzinfo=dt.UTC)):
+        charges.billing_run(account=cast.reseller, day=dt.date(2026, 11, 15), actor=None)
+    lines = list(ChargeLine.objects.filter(subscription=subscription))
+    assert [(line.kind, line.quantity) for line in lines] == [("cycle_fee", 5)]
+
+
+def test_a_withdrawn_decrease_gives_the_seats_back(cast, shop, frozen):
+    subscription = order(cast, shop)
+    frozen.advance(hours=1)
+    services.subscription_change_quantity(
+        actor=cast.reseller_admin, subscription=subscription, quantity=3
+    )
+    shop.provider.failures = [ValidationFailed("No", code="2002", http_status=400)]
+    assert shop.provision(subscription) == "failed"
+    refused = subscription.operations.get(state=OperationState.FAILED)
+    services.operation_withdraw(actor=cast.reseller_admin, operation=refused)
+    subscription.refresh_from_db()
+    assert subscription.quantity == 5
+    assert list(subscription.lots.values_list("quantity", flat=True)) == [5]
+
+
+def test_withdraw_from_the_page_the_queue_and_the_api(cast, shop, frozen, client):
+    subscription, refused = _refused_increase(cast, shop)
+    page = sign_in(client, "operator").get(f"/subscriptions/{subscription.pk}/").content.decode()
+    assert f'action="/operations/{refused.pk}/withdraw/"' in page
+    queue = client.get("/fulfilment/").content.decode()
+    assert f'action="/operations/{refused.pk}/withdraw/"' in queue
+    answer = client.post(f"/operations/{refused.pk}/withdraw/", {"back": "queue"})
+    assert answer.status_code == 302 and answer.url == "/fulfilment/"
+    refused.refresh_from_db()
+    assert refused.state == OperationState.WITHDRAWN
+    api = APIClient()
+    _token, plain = account_services.api_token_create(actor=cast.reseller_admin, name="t")
+    api.credentials(HTTP_AUTHORIZATION=f"Token {plain}")
+    again = api.post(f"/api/v1/operations/{refused.pk}/withdraw/")
+    assert again.status_code == 409  # already withdrawn
+    done = subscription.operations.get(kind=OperationKind.CREATE)
+    assert api.post(f"/api/v1/operations/{done.pk}/withdraw/").status_code == 409
