@@ -143,7 +143,10 @@ def _renew(subscription: Subscription, now: dt.datetime) -> None:
             subscription,
             OperationKind.AUTO_RENEW,
             actor=None,
-            changes={"auto_renew": [True, False]},
+            changes={
+                "auto_renew": [True, False],
+                "renewal_option": [RenewalOption.ONCE, RenewalOption.NONE],
+            },
             payload={
                 "auto_renew": False,
                 "renewal_option": RenewalOption.NONE,

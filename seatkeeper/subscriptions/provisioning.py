@@ -16,6 +16,7 @@ import logging
 from collections.abc import Callable
 from functools import partial
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 
@@ -172,7 +173,9 @@ def _send(operation: Operation, subscription: Subscription, provider: vendor.Pro
             facts = provider.cancel_subscription(customer_id=customer_id, subscription_id=target)
         elif kind == OperationKind.AUTO_RENEW:
             if payload.get("after_term_ends"):
-                _wait_for_renewal(provider, customer_id, target, payload["after_term_ends"])
+                _wait_for_renewal(
+                    provider, customer_id, target, payload["after_term_ends"], operation
+                )
             change = vendor.SubscriptionUpdate(
                 auto_renew=bool(payload["auto_renew"]),
                 **(_next_term_change(payload["next_term"]) if "next_term" in payload else {}),
@@ -209,15 +212,48 @@ def _next_term_change(next_term: dict | None) -> dict:
     }
 
 
+RENEWAL_NOT_SEEN = "renewal_not_seen"
+
+
+def renewal_wait() -> dt.timedelta:
+    """How long a change meant for the new term waits for the vendor's renewal
+    (`SEATKEEPER_RENEWAL_WAIT_HOURS`, 72 by default: Partner Center's 24 hours, twice over)."""
+    return dt.timedelta(hours=settings.SEATKEEPER_RENEWAL_WAIT_HOURS)
+
+
 def _wait_for_renewal(
-    provider: vendor.Provider, customer_id: str, subscription_id: str, old_end: str
+    provider: vendor.Provider,
+    customer_id: str,
+    subscription_id: str,
+    old_end: str,
+    operation: Operation,
 ) -> None:
     """Partner Center renews from 00:00 UTC the day after the term ends and may take up to 24
     hours. A change meant for the new term (turning auto-renew off after "renew once") waits
-    until the vendor shows it, or it would stop that very renewal."""
+    until the vendor shows it, or it would stop that very renewal. Not forever: a vendor that
+    expired the subscription instead never shows a new term, so after `renewal_wait()` from the
+    renewal day (or from a person's retry) the operation fails and the people are told."""
     facts = provider.get_subscription(customer_id=customer_id, subscription_id=subscription_id)
-    if facts.commitment_end is None or facts.commitment_end <= dt.date.fromisoformat(old_end):
-        raise WaitForVendor(clock.now() + RENEWAL_POLL)
+    end = dt.date.fromisoformat(old_end)
+    if facts.commitment_end is not None and facts.commitment_end > end:
+        return
+    started = dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
+    retried = (
+        operation.attempt_log.filter(outcome=AttemptOutcome.RETRY_ASKED)
+        .order_by("-at")
+        .values_list("at", flat=True)
+        .first()
+    )
+    limit = max(started, retried or started) + renewal_wait()
+    now = clock.now()
+    if now >= limit:
+        raise ProviderError(
+            f"the vendor showed no new term after the one ending {old_end} within "
+            f"{int(renewal_wait().total_seconds() // 3600)} hours (vendor status: {facts.status})",
+            code=RENEWAL_NOT_SEEN,
+            retryable=False,
+        )
+    raise WaitForVendor(min(now + RENEWAL_POLL, limit))
 
 
 def _create(

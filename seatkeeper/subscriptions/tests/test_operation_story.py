@@ -367,3 +367,47 @@ def test_withdraw_from_the_page_the_queue_and_the_api(cast, shop, frozen, client
     assert again.status_code == 409  # already withdrawn
     done = subscription.operations.get(kind=OperationKind.CREATE)
     assert api.post(f"/api/v1/operations/{done.pk}/withdraw/").status_code == 409
+
+
+# --- 5. a renewal wait that ends ----------------------------------------------------------------
+
+
+def _renewed_once_but_expired_at_the_vendor(cast, shop, frozen) -> Subscription:
+    """'Renew once' here; at the vendor the term ends and no new term ever appears."""
+    subscription = order(cast, shop, term="P1M")
+    services.subscription_set_renewal(
+        actor=cast.reseller_admin, subscription=subscription, option=RenewalOption.ONCE
+    )
+    shop.provision(subscription)
+    frozen.set(_term_end(subscription) + dt.timedelta(hours=1))
+    assert lifecycle.run(clock.now())["renewed"] == 1
+    return subscription
+
+
+def test_a_renewal_wait_fails_after_the_bound_and_emails_the_people_concerned(
+    cast, shop, frozen, settings, mailoutbox, django_capture_on_commit_callbacks
+):
+    settings.SEATKEEPER_RENEWAL_WAIT_HOURS = 24
+    subscription = _renewed_once_but_expired_at_the_vendor(cast, shop, frozen)
+    term_end = _term_end(subscription)  # from the dates before the local renewal
+    assert shop.provision(subscription) == "waiting"
+    waiting = subscription.operations.get(kind=OperationKind.AUTO_RENEW, state="pending")
+    assert waiting.next_attempt_at == clock.now() + dt.timedelta(minutes=30)
+    frozen.set(term_end + dt.timedelta(hours=23, minutes=50))
+    assert shop.provision(subscription) == "waiting"
+    waiting.refresh_from_db()
+    assert waiting.next_attempt_at <= term_end + dt.timedelta(hours=24)  # never past the bound
+    frozen.set(term_end + dt.timedelta(hours=24))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert shop.provision(subscription) == "failed"
+    waiting.refresh_from_db()
+    assert (waiting.state, waiting.error_code) == (OperationState.FAILED, "renewal_not_seen")
+    subscription.refresh_from_db()
+    assert subscription.sync_status == SyncStatus.FAILED
+    recipients = {address for mail in mailoutbox for address in mail.to}
+    assert cast.reseller_admin.email in recipients  # staff who can retry
+    assert cast.customer_admin.email in recipients  # whose subscription did not renew
+    assert "no new term has appeared" in mailoutbox[0].body
+    # A person's retry waits the whole bound again, not a single poll.
+    services.operation_retry(actor=cast.reseller_admin, operation=waiting)
+    assert shop.provision(subscription) == "waiting"
