@@ -27,3 +27,8 @@ def operation_tries(operation) -> int:
 @register.filter
 def attempt_lines(operation) -> list[str]:
     return display.attempt_lines(operation)
+
+
+@register.filter
+def vendor_error(operation) -> str:
+    return display.vendor_error(operation.error_code, operation.error_message)

@@ -385,7 +385,7 @@ def _renewed_once_but_expired_at_the_vendor(cast, shop, frozen) -> Subscription:
 
 
 def test_a_renewal_wait_fails_after_the_bound_and_emails_the_people_concerned(
-    cast, shop, frozen, settings, mailoutbox, django_capture_on_commit_callbacks
+    cast, shop, frozen, settings, mailoutbox, django_capture_on_commit_callbacks, client
 ):
     settings.SEATKEEPER_RENEWAL_WAIT_HOURS = 24
     subscription = _renewed_once_but_expired_at_the_vendor(cast, shop, frozen)
@@ -408,6 +408,11 @@ def test_a_renewal_wait_fails_after_the_bound_and_emails_the_people_concerned(
     assert cast.reseller_admin.email in recipients  # staff who can retry
     assert cast.customer_admin.email in recipients  # whose subscription did not renew
     assert "no new term has appeared" in mailoutbox[0].body
+    account_services.user_update(actor=cast.cloud_admin, user=cast.reseller_admin, language="fr")
+    page = _text(
+        sign_in(client, "reselleradmin").get(f"/subscriptions/{subscription.pk}/").content.decode()
+    )
+    assert "l'éditeur n'a montré aucune nouvelle période" in page
     # A person's retry waits the whole bound again, not a single poll.
     services.operation_retry(actor=cast.reseller_admin, operation=waiting)
     assert shop.provision(subscription) == "waiting"
