@@ -417,3 +417,26 @@ def test_a_renewal_wait_fails_after_the_bound_and_emails_the_people_concerned(
     # A person's retry waits the whole bound again, not a single poll.
     services.operation_retry(actor=cast.reseller_admin, operation=waiting)
     assert shop.provision(subscription) == "waiting"
+
+
+def test_a_later_change_of_the_same_field_stands_when_the_refused_one_is_withdrawn(
+    cast, shop, frozen
+):
+    subscription = order(cast, shop)
+    services.subscription_change_quantity(
+        actor=cast.reseller_admin, subscription=subscription, quantity=7
+    )
+    shop.provider.failures = [ValidationFailed("No", code="2002", http_status=400)]
+    assert shop.provision(subscription) == "failed"
+    subscription.refresh_from_db()
+    services.subscription_change_quantity(
+        actor=cast.reseller_admin, subscription=subscription, quantity=8
+    )
+    refused = subscription.operations.get(state=OperationState.FAILED)
+    services.operation_withdraw(actor=cast.reseller_admin, operation=refused)
+    subscription.refresh_from_db()
+    assert subscription.quantity == 8  # the later change is what people want now
+    later = subscription.operations.get(kind=OperationKind.QUANTITY, state="pending")
+    assert later.payload["_before"]["quantity"] == 5  # what the vendor has, if it fails too
+    assert shop.provision(subscription) == "done"
+    assert shop.provider.subscriptions[subscription.vendor_subscription_id].quantity == 8
