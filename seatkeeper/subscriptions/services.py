@@ -985,8 +985,11 @@ def _resync(subscription: Subscription) -> None:
     refused = operations.filter(
         state__in=[OperationState.FAILED, OperationState.REJECTED], settled_at__isnull=True
     )
-    if refused.exists():
+    first = refused.order_by("sequence").first()
+    if first is not None:
         subscription.sync_status = SyncStatus.FAILED
+        subscription.sync_error_code = first.error_code or "rejected"
+        subscription.sync_error_message = first.error_message
         return
     subscription.sync_error_code = subscription.sync_error_message = ""
     if operations.filter(state__in=OPEN_STATES).exists():
