@@ -267,6 +267,11 @@ MAILERS = {"default": mailer_from_url(EMAIL_URL)}
 DEFAULT_FROM_EMAIL = env_str("SEATKEEPER_FROM_EMAIL", "Seatkeeper <seatkeeper@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
+# --- Provisioning -----------------------------------------------------------------------------
+# How long a change meant for a renewed term waits for the vendor to show that term before it
+# fails and the people concerned are e-mailed.
+SEATKEEPER_RENEWAL_WAIT_HOURS = env_int("SEATKEEPER_RENEWAL_WAIT_HOURS", 72, minimum=1)
+
 # --- REST API ---------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -336,6 +336,15 @@ class SubscriptionRenewalApi(APIView):
         return _changed(request, subscription)
 
 
+class AttemptOutput(serializers.Serializer):
+    at = serializers.DateTimeField()
+    by = serializers.CharField(source="by_name", help_text='"worker", or the login of a person')
+    outcome = serializers.CharField()
+    vendor_status = serializers.CharField()
+    error_code = serializers.CharField()
+    error_message = serializers.CharField()
+
+
 class OperationOutput(serializers.Serializer):
     id = serializers.IntegerField()
     subscription = serializers.IntegerField(source="subscription_id")
@@ -348,6 +357,8 @@ class OperationOutput(serializers.Serializer):
     attempts = serializers.IntegerField()
     error_code = serializers.CharField()
     error_message = serializers.CharField()
+    # Every try and decision, kept across retries (`attempts` is the worker's current count).
+    attempt_history = AttemptOutput(source="attempt_log.all", many=True)
 
     def get_details(self, operation) -> str:
         return display.operation_details(operation)
@@ -361,6 +372,16 @@ class OperationRetryApi(APIView):
         return Response(OperationOutput(operation).data)
 
 
+class OperationWithdrawApi(APIView):
+    @extend_schema(operation_id="operations_withdraw", request=None, responses=OperationOutput)
+    def post(self, request, pk: int):
+        """Withdraw an operation the vendor refused or a person rejected: the subscription goes
+        back to what the vendor has and its later operations go on."""
+        operation = selectors.get_operation_for_user(request.user, pk)
+        operation = services.operation_withdraw(actor=request.user, operation=operation)
+        return Response(OperationOutput(operation).data)
+
+
 class SubscriptionHistoryApi(APIView):
     pagination_class = Pagination
 
@@ -370,7 +391,7 @@ class SubscriptionHistoryApi(APIView):
         return paginated(
             request,
             self,
-            selectors.history(subscription),
+            selectors.history(subscription).prefetch_related("attempt_log"),
             lambda rows_page: OperationOutput(rows_page, many=True).data,
         )
 

@@ -42,4 +42,9 @@ urlpatterns = [
     ),
     path("orders/", api.OrderApi.as_view(), name="api_orders"),
     path("operations/<int:pk>/retry/", api.OperationRetryApi.as_view(), name="api_operation_retry"),
+    path(
+        "operations/<int:pk>/withdraw/",
+        api.OperationWithdrawApi.as_view(),
+        name="api_operation_withdraw",
+    ),
 ]

@@ -12,11 +12,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from seatkeeper.accounts.models import Organisation, OrganisationKind, User
 from seatkeeper.activity.wording import Entry, actor_phrase, describe, is_customer_viewer
 from seatkeeper.core import clock
 from seatkeeper.core.errors import ServiceError
+from seatkeeper.core.formatting import format_datetime
 from seatkeeper.core.money import Money
 from seatkeeper.pricing.engine import (
     Audience,
@@ -28,7 +30,7 @@ from seatkeeper.pricing.engine import (
     visible_audiences,
 )
 from seatkeeper.pricing.quotes import ProposedChange
-from seatkeeper.subscriptions import services
+from seatkeeper.subscriptions import attempts, services
 from seatkeeper.subscriptions.models import (
     Operation,
     SeatLot,
@@ -303,5 +305,41 @@ def operation_details(operation: Operation) -> str:
     described = describe(operation_entry(operation))
     parts = [described.sentence, *described.details]
     if operation.error_message:
-        parts.append(f"{operation.error_code} {operation.error_message}".strip())
+        parts.append(vendor_error(operation.error_code, operation.error_message))
     return " ".join([parts[0], "; ".join(parts[1:])]).strip()
+
+
+# Errors Seatkeeper raises itself rather than the vendor: said in the reader's language.
+OWN_ERRORS = {
+    "renewal_not_seen": gettext_lazy(
+        "the vendor showed no new term within the renewal wait; the subscription may have "
+        "expired at the vendor."
+    ),
+}
+
+
+def vendor_error(code: str, message: str) -> str:
+    """The vendor's answer as shown: its code and message, or our own error in words."""
+    own = OWN_ERRORS.get(code)
+    return str(own) if own is not None else f"{code} {message}".strip()
+
+
+def operation_tries(operation: Operation) -> int:
+    """The worker's calls to the vendor for this operation, across every retry (operations
+    recorded before attempts were kept: the worker's counter)."""
+    rows = list(operation.attempt_log.all())
+    return attempts.vendor_tries(operation) if rows else operation.attempts
+
+
+def attempt_lines(operation: Operation) -> list[str]:
+    """Each try and decision, oldest first: "22 Nov 2026, 09:00 · Seatkeeper · Failed: 2002
+    Quantity outside limits"; "22 Nov 2026, 09:30 · reselleradmin · Sent again"."""
+    lines = []
+    for row in operation.attempt_log.all():
+        who = _("Seatkeeper") if row.by_worker else row.by_name
+        line = " · ".join([format_datetime(row.at), who, str(row.get_outcome_display())])
+        answer = vendor_error(row.error_code, row.error_message)
+        if answer:
+            line += f": {answer}"
+        lines.append(line)
+    return lines

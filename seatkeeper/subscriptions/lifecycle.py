@@ -25,6 +25,7 @@ from seatkeeper.subscriptions.models import (
     Status,
     Subscription,
 )
+from seatkeeper.subscriptions.transitions import transition
 
 BATCH = 500
 
@@ -54,20 +55,27 @@ def end_of_term(pk: int, now: dt.datetime) -> str | None:
     return "renewed"
 
 
-def _append(subscription: Subscription, kind: str, payload: dict) -> None:
+def _append(
+    subscription: Subscription, kind: str, payload: dict, changes: dict | None = None
+) -> None:
     """What the job did, in the history and the activity log, as the services record it."""
     from seatkeeper.subscriptions.services import record_operation
 
-    record_operation(subscription, kind, actor=None, payload=payload, local=True)
+    record_operation(subscription, kind, actor=None, payload=payload, changes=changes, local=True)
 
 
 def _expire(subscription: Subscription) -> None:
-    subscription.status = Status.EXPIRED
+    changes = transition(
+        subscription, Status.EXPIRED, actor=None, cause=OperationKind.EXPIRE, record=False
+    )
     subscription.lots.filter(quantity__gt=0).update(quantity=0)
     subscription.version += 1
     subscription.save(update_fields=["status", "version"])
     _append(
-        subscription, OperationKind.EXPIRE, {"ended": subscription.commitment_end_date.isoformat()}
+        subscription,
+        OperationKind.EXPIRE,
+        {"ended": subscription.commitment_end_date.isoformat()},
+        changes,
     )
 
 
@@ -135,7 +143,10 @@ def _renew(subscription: Subscription, now: dt.datetime) -> None:
             subscription,
             OperationKind.AUTO_RENEW,
             actor=None,
-            changes={"auto_renew": [True, False]},
+            changes={
+                "auto_renew": [True, False],
+                "renewal_option": [RenewalOption.ONCE, RenewalOption.NONE],
+            },
             payload={
                 "auto_renew": False,
                 "renewal_option": RenewalOption.NONE,

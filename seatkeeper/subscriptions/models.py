@@ -311,7 +311,11 @@ class OperationState(models.TextChoices):
     FAILED = "failed", _("Failed")
     AWAITING_FULFILMENT = "awaiting_fulfilment", _("Awaiting fulfilment")
     REJECTED = "rejected", _("Rejected")
+    WITHDRAWN = "withdrawn", _("Withdrawn")
 
+
+# Who `OperationAttempt.by_name` names when the worker itself called the vendor.
+WORKER = "worker"
 
 OPEN_STATES = (
     OperationState.PENDING,
@@ -345,6 +349,9 @@ class Operation(models.Model):
     error_code = models.CharField(max_length=40, blank=True)
     error_message = models.TextField(blank=True)
     result = models.JSONField(default=dict, blank=True)
+    # When a person decided what to do about a refused operation (sent it again or withdrew
+    # it); a failed or rejected operation without it waits for that decision.
+    settled_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["subscription", "sequence"]
@@ -363,3 +370,46 @@ class Operation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} #{self.sequence}"
+
+
+class AttemptOutcome(models.TextChoices):
+    DONE = "done", _("Done")
+    RETRYING = "retrying", _("Failed, tried again later")
+    FAILED = "failed", _("Failed")
+    RETRY_ASKED = "retry_asked", _("Sent again")
+    FULFILLED = "fulfilled", _("Carried out by hand")
+    REJECTED = "rejected", _("Rejected")
+    ROLLED_BACK = "rolled_back", _("Rolled back to what the vendor has")
+    WITHDRAWN = "withdrawn", _("Withdrawn")
+
+
+# Outcomes of the worker's own calls to the vendor (the others are a person's decisions).
+VENDOR_OUTCOMES = (AttemptOutcome.DONE, AttemptOutcome.RETRYING, AttemptOutcome.FAILED)
+
+
+class OperationAttempt(models.Model):
+    """One try of an operation, or one decision about it, kept for good: when, by whom (the
+    worker, or a person who retried, fulfilled, rejected or withdrew it) and what the vendor
+    answered. A retry starts a new try; the earlier ones and their errors stay."""
+
+    operation = models.ForeignKey(Operation, on_delete=models.CASCADE, related_name="attempt_log")
+    at = models.DateTimeField(_("when"), default=clock.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    by_name = models.CharField(_("by"), max_length=200)  # "worker" for the worker's own tries
+    outcome = models.CharField(_("outcome"), max_length=16, choices=AttemptOutcome.choices)
+    vendor_status = models.CharField(max_length=40, blank=True)
+    error_code = models.CharField(_("vendor error code"), max_length=40, blank=True)
+    error_message = models.TextField(_("vendor error"), blank=True)
+
+    class Meta:
+        ordering = ["operation", "at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.operation} {self.outcome} {self.at:%Y-%m-%d %H:%M}"
+
+    @property
+    def by_worker(self) -> bool:
+        return self.by_id is None and self.by_name == WORKER

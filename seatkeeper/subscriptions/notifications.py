@@ -63,10 +63,21 @@ def provisioning_failed(*, operation_id: int) -> int:
         "subscription", "subscription__customer", "subscription__offer"
     ).get(pk=operation_id)
     subscription = operation.subscription
+    recipients = _staff_for(subscription.customer)
+    renewal_not_seen = operation.error_code == "renewal_not_seen"
+    if renewal_not_seen:
+        # Their subscription did not renew as they chose: the customer's admins hear it too.
+        seen = {user.pk for user in recipients}
+        recipients += [u for u in _admins_for(subscription.customer) if u.pk not in seen]
     return _send(
         "failed",
-        _staff_for(subscription.customer),
-        {"subscription": subscription, "operation": operation, "link": _link(subscription)},
+        recipients,
+        {
+            "subscription": subscription,
+            "operation": operation,
+            "link": _link(subscription),
+            "renewal_not_seen": renewal_not_seen,
+        },
     )
 
 

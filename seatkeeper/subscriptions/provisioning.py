@@ -16,14 +16,18 @@ import logging
 from collections.abc import Callable
 from functools import partial
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 
+from seatkeeper.activity.services import activity_record
 from seatkeeper.core import clock
 from seatkeeper.providers import interface as vendor
 from seatkeeper.providers.errors import ProviderError
 from seatkeeper.providers.registry import get_provider
+from seatkeeper.subscriptions import attempts, transitions
 from seatkeeper.subscriptions.models import (
+    AttemptOutcome,
     Operation,
     OperationKind,
     OperationState,
@@ -31,6 +35,7 @@ from seatkeeper.subscriptions.models import (
     Subscription,
     SyncStatus,
 )
+from seatkeeper.subscriptions.transitions import transition
 
 logger = logging.getLogger(__name__)
 
@@ -168,7 +173,9 @@ def _send(operation: Operation, subscription: Subscription, provider: vendor.Pro
             facts = provider.cancel_subscription(customer_id=customer_id, subscription_id=target)
         elif kind == OperationKind.AUTO_RENEW:
             if payload.get("after_term_ends"):
-                _wait_for_renewal(provider, customer_id, target, payload["after_term_ends"])
+                _wait_for_renewal(
+                    provider, customer_id, target, payload["after_term_ends"], operation
+                )
             change = vendor.SubscriptionUpdate(
                 auto_renew=bool(payload["auto_renew"]),
                 **(_next_term_change(payload["next_term"]) if "next_term" in payload else {}),
@@ -205,15 +212,48 @@ def _next_term_change(next_term: dict | None) -> dict:
     }
 
 
+RENEWAL_NOT_SEEN = "renewal_not_seen"
+
+
+def renewal_wait() -> dt.timedelta:
+    """How long a change meant for the new term waits for the vendor's renewal
+    (`SEATKEEPER_RENEWAL_WAIT_HOURS`, 72 by default: Partner Center's 24 hours, twice over)."""
+    return dt.timedelta(hours=settings.SEATKEEPER_RENEWAL_WAIT_HOURS)
+
+
 def _wait_for_renewal(
-    provider: vendor.Provider, customer_id: str, subscription_id: str, old_end: str
+    provider: vendor.Provider,
+    customer_id: str,
+    subscription_id: str,
+    old_end: str,
+    operation: Operation,
 ) -> None:
     """Partner Center renews from 00:00 UTC the day after the term ends and may take up to 24
     hours. A change meant for the new term (turning auto-renew off after "renew once") waits
-    until the vendor shows it, or it would stop that very renewal."""
+    until the vendor shows it, or it would stop that very renewal. Not forever: a vendor that
+    expired the subscription instead never shows a new term, so after `renewal_wait()` from the
+    renewal day (or from a person's retry) the operation fails and the people are told."""
     facts = provider.get_subscription(customer_id=customer_id, subscription_id=subscription_id)
-    if facts.commitment_end is None or facts.commitment_end <= dt.date.fromisoformat(old_end):
-        raise WaitForVendor(clock.now() + RENEWAL_POLL)
+    end = dt.date.fromisoformat(old_end)
+    if facts.commitment_end is not None and facts.commitment_end > end:
+        return
+    started = dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
+    retried = (
+        operation.attempt_log.filter(outcome=AttemptOutcome.RETRY_ASKED)
+        .order_by("-at")
+        .values_list("at", flat=True)
+        .first()
+    )
+    limit = max(started, retried or started) + renewal_wait()
+    now = clock.now()
+    if now >= limit:
+        raise ProviderError(
+            f"the vendor showed no new term after the one ending {old_end} within "
+            f"{int(renewal_wait().total_seconds() // 3600)} hours (vendor status: {facts.status})",
+            code=RENEWAL_NOT_SEEN,
+            retryable=False,
+        )
+    raise WaitForVendor(min(now + RENEWAL_POLL, limit))
 
 
 def _create(
@@ -274,15 +314,51 @@ def _succeeded(operation: Operation, facts: vendor.Subscription) -> None:
             "vendor_status": str(facts.status),
         },
     )
-    apply_vendor_facts(subscription, facts)
+    _record_success(operation, subscription, facts)
+    dates = apply_vendor_facts(subscription, facts)
     if operation.kind == OperationKind.CREATE and subscription.status == Status.PENDING:
-        subscription.status = Status.ACTIVE
+        # The vendor set it up: the status row carries the dates it sent with it.
+        transition(
+            subscription, Status.ACTIVE, actor=None, cause=transitions.PROVISIONED, changes=dates
+        )
+    else:
+        record_vendor_dates(subscription, dates)
     subscription.save()
 
 
-def apply_vendor_facts(subscription: Subscription, facts: vendor.Subscription) -> None:
+def _record_success(
+    operation: Operation, subscription: Subscription, facts: vendor.Subscription
+) -> None:
+    """The try that worked, and in the activity log when it ends a run of failures (a retry's
+    success completes the story its failure started)."""
+    recovered = attempts.failed_before(operation)
+    attempts.record_attempt(
+        operation,
+        AttemptOutcome.DONE,
+        started_at=operation.claimed_at,
+        vendor_status=str(facts.status),
+    )
+    if recovered:
+        activity_record(
+            actor=None,
+            organisation=subscription.customer,
+            obj=subscription,
+            operation="subscription.vendor_done",
+            details={
+                "operation": operation.kind,
+                "sequence": operation.sequence,
+                "attempts": attempts.vendor_tries(operation),
+            },
+        )
+
+
+VENDOR_DATES = ("commitment_end_date", "cancellation_allowed_until")
+
+
+def apply_vendor_facts(subscription: Subscription, facts: vendor.Subscription) -> dict[str, list]:
     """Copy what only the vendor knows. Desired fields (quantity, names, renewal changes) are the
-    people's and are never overwritten by a sync."""
+    people's and are never overwritten by a sync. Returns the dates it moved, as
+    `{field: [old, new]}` in ISO text, for the caller to record (`record_vendor_dates`)."""
     subscription.vendor_subscription_id = facts.id or subscription.vendor_subscription_id
     if facts.order_id:
         subscription.vendor_order_id = facts.order_id
@@ -294,11 +370,38 @@ def apply_vendor_facts(subscription: Subscription, facts: vendor.Subscription) -
         and subscription.commitment_end_date
         and facts.commitment_end < subscription.commitment_end_date
     ):
-        return
+        return {}
+    before = {field: getattr(subscription, field) for field in VENDOR_DATES}
     if facts.commitment_end:
         subscription.commitment_end_date = facts.commitment_end
     if facts.cancellation_allowed_until:
         subscription.cancellation_allowed_until = facts.cancellation_allowed_until
+    return {
+        field: [_iso(before[field]), _iso(getattr(subscription, field))]
+        for field in VENDOR_DATES
+        if getattr(subscription, field) != before[field]
+    }
+
+
+def _iso(value: dt.date | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def record_vendor_dates(subscription: Subscription, dates: dict[str, list]) -> None:
+    """Dates the vendor moved, in the history and the activity log (a "vendor facts refreshed"
+    operation, done at once). Nothing moved, nothing recorded."""
+    if not dates:
+        return
+    from seatkeeper.subscriptions.services import record_operation
+
+    record_operation(
+        subscription,
+        OperationKind.REFRESH,
+        actor=None,
+        payload={field: new for field, (_old, new) in dates.items()},
+        changes=dates,
+        local=True,
+    )
 
 
 def _settle(subscription_id: int) -> None:
@@ -351,7 +454,26 @@ def _failed(operation: Operation, error: ProviderError) -> None:
     subscription.sync_error_code = code[:40]
     subscription.sync_error_message = error.message
     subscription.save(update_fields=["sync_status", "sync_error_code", "sync_error_message"])
+    attempts.record_attempt(
+        operation,
+        AttemptOutcome.FAILED if permanent else AttemptOutcome.RETRYING,
+        started_at=operation.claimed_at,
+        error_code=code,
+        error_message=error.message,
+    )
     if permanent:
+        activity_record(
+            actor=None,
+            organisation=subscription.customer,
+            obj=subscription,
+            operation="subscription.vendor_failed",
+            details={
+                "operation": operation.kind,
+                "sequence": operation.sequence,
+                "error_code": code[:40],
+                "error_message": error.message,
+            },
+        )
         from seatkeeper.subscriptions import notifications
 
         transaction.on_commit(partial(notifications.provisioning_failed, operation_id=operation.pk))

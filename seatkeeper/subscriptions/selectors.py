@@ -120,6 +120,23 @@ def fulfilment_queue(user: User) -> QuerySet[Operation]:
     )
 
 
+REFUSED = Q(state=OperationState.FAILED) | Q(state=OperationState.REJECTED, settled_at__isnull=True)
+
+
+def refused_operations(subscription: Subscription) -> QuerySet[Operation]:
+    """Operations the vendor refused, or a person rejected, waiting for someone to send them
+    again or withdraw them."""
+    return subscription.operations.filter(REFUSED).order_by("sequence")
+
+
+def refused_queue(user: User) -> QuerySet[Operation]:
+    return (
+        Operation.objects.filter(REFUSED, subscription__in=subscriptions_visible_to(user))
+        .select_related("subscription", "subscription__customer", "subscription__offer")
+        .order_by("requested_at")
+    )
+
+
 def rights_of(customer: Organisation) -> CustomerRights:
     return CustomerRights.objects.filter(customer=customer).first() or CustomerRights(
         customer=customer

@@ -32,7 +32,10 @@ from seatkeeper.pricing.engine import Audience, PriceRequest, PricingContext, pa
 from seatkeeper.pricing.quotes import ProposedChange, Quote, SubscriptionFacts, quote_change
 from seatkeeper.pricing.quotes import SeatLot as LotFact
 from seatkeeper.subscriptions import rules
+from seatkeeper.subscriptions.attempts import record_attempt
 from seatkeeper.subscriptions.models import (
+    OPEN_STATES,
+    AttemptOutcome,
     CustomerRights,
     LotKind,
     Operation,
@@ -48,15 +51,10 @@ from seatkeeper.subscriptions.models import (
 )
 from seatkeeper.subscriptions.permissions import Action, check
 from seatkeeper.subscriptions.selectors import assigned_seats
+from seatkeeper.subscriptions.transitions import ALLOWED_TRANSITIONS, transition
 
-# Lifecycles are data: the statuses each status may move to.
-ALLOWED_TRANSITIONS: dict[str, set[str]] = {
-    Status.PENDING: {Status.ACTIVE, Status.CANCELLED},
-    Status.ACTIVE: {Status.SUSPENDED, Status.CANCELLED, Status.EXPIRED},
-    Status.SUSPENDED: {Status.ACTIVE, Status.CANCELLED, Status.EXPIRED},
-    Status.EXPIRED: set(),
-    Status.CANCELLED: set(),
-}
+__all__ = ["ALLOWED_TRANSITIONS"]  # lifecycles are data; kept importable from here
+
 # Operations the vendor must carry out; the others are recorded here only.
 VENDOR_KINDS = {
     OperationKind.CREATE,
@@ -67,6 +65,19 @@ VENDOR_KINDS = {
     OperationKind.AUTO_RENEW,
     OperationKind.RENAME,
     OperationKind.SCHEDULE_RENEWAL,
+}
+
+
+# Desired fields the vendor holds too: what a refused operation rolls back.
+VENDOR_FIELDS = {
+    "quantity",
+    "status",
+    "auto_renew",
+    "renewal_option",
+    "renewal_quantity",
+    "renewal_term",
+    "renewal_billing_cycle",
+    "friendly_name",
 }
 
 
@@ -209,6 +220,12 @@ def record_operation(
     else:
         state = OperationState.PENDING
     now = clock.now()
+    before = {
+        field: old for field, (old, _new) in (changes or {}).items() if field in VENDOR_FIELDS
+    }
+    if before:
+        # Hidden from the wording ("_"): what a rollback restores if the vendor refuses.
+        payload = {**payload, "_before": before}
     operation = Operation.objects.create(
         subscription=subscription,
         sequence=sequence,
@@ -260,16 +277,6 @@ def _save(subscription: Subscription, *fields: str) -> None:
     subscription.version += 1
     subscription.updated_at = clock.now()
     subscription.save(update_fields=[*fields, "version", "updated_at", "sync_status"])
-
-
-def _transition(subscription: Subscription, to: str) -> None:
-    if to not in ALLOWED_TRANSITIONS[subscription.status]:
-        raise ServiceError(
-            _("A %(status)s subscription cannot become %(to)s.")
-            % {"status": subscription.get_status_display().lower(), "to": Status(to).label.lower()},
-            code="invalid_state",
-        )
-    subscription.status = to
 
 
 def _require_active(subscription: Subscription) -> None:
@@ -486,7 +493,7 @@ def subscription_change_quantity(
             quantity=quantity,
             subscription_ref=str(subscription.pk),
         )
-        SeatLot.objects.create(
+        seats = SeatLot.objects.create(
             subscription=subscription,
             kind=LotKind.INCREASE,
             quantity=quantity - old,
@@ -496,8 +503,9 @@ def subscription_change_quantity(
             purchased_at=now,
             cancellable_until=rules.window_end(now),
         )
+        lot_effects = {str(seats.pk): quantity - old}
     else:
-        _take_seats(subscription, old - quantity)
+        lot_effects = _take_seats(subscription, old - quantity)
     subscription.quantity = quantity
     changes: dict[str, list] = {"quantity": [old, quantity]}
     vendor_drops_renewal_changes = rules.quantity_change_clears_renewal_changes(subscription)
@@ -519,6 +527,7 @@ def subscription_change_quantity(
             "previous": old,
             **_amounts(subscription, preview),
             "renewal_changes_cleared": cleared,
+            "_lots": lot_effects,
         },
     )
     next_term = subscription.next_term()
@@ -553,8 +562,10 @@ def _check_removable(subscription: Subscription, count: int, now: dt.datetime) -
     raise ServiceError(message, field="quantity", code="window_closed")
 
 
-def _take_seats(subscription: Subscription, count: int) -> None:
-    """Newest seats go first: they are the ones still refundable."""
+def _take_seats(subscription: Subscription, count: int) -> dict[str, int]:
+    """Newest seats go first: they are the ones still refundable. Returns the seats taken from
+    each lot, negative (`{lot id: -n}`), for a rollback to give back."""
+    taken_from: dict[str, int] = {}
     for lot in (
         subscription.lots.select_for_update()
         .filter(quantity__gt=0)
@@ -566,6 +577,8 @@ def _take_seats(subscription: Subscription, count: int) -> None:
         lot.quantity -= taken
         count -= taken
         lot.save(update_fields=["quantity"])
+        taken_from[str(lot.pk)] = -taken
+    return taken_from
 
 
 @transaction.atomic
@@ -574,13 +587,14 @@ def subscription_suspend(
 ) -> Subscription:
     subscription = _lock(subscription, expected_version)
     check(actor, subscription.customer, Action.SUSPEND, term=subscription.term)
-    old = subscription.status
-    _transition(subscription, Status.SUSPENDED)
+    changes = transition(
+        subscription, Status.SUSPENDED, actor=actor, cause=OperationKind.SUSPEND, record=False
+    )
     record_operation(
         subscription,
         OperationKind.SUSPEND,
         actor=actor,
-        changes={"status": [old, Status.SUSPENDED]},
+        changes=changes,
         payload={"status": Status.SUSPENDED},
     )
     _save(subscription, "status")
@@ -597,12 +611,14 @@ def subscription_reactivate(
         raise ServiceError(
             _("Only a suspended subscription can be reactivated."), code="invalid_state"
         )
-    _transition(subscription, Status.ACTIVE)
+    changes = transition(
+        subscription, Status.ACTIVE, actor=actor, cause=OperationKind.REACTIVATE, record=False
+    )
     record_operation(
         subscription,
         OperationKind.REACTIVATE,
         actor=actor,
-        changes={"status": [Status.SUSPENDED, Status.ACTIVE]},
+        changes=changes,
         payload={"status": Status.ACTIVE},
     )
     _save(subscription, "status")
@@ -637,17 +653,21 @@ def subscription_cancel(
     preview = (
         _preview(subscription, ProposedChange(quantity=0), now) if subscription.quantity else None
     )
-    old = subscription.status
-    _transition(subscription, Status.CANCELLED)
-    subscription.lots.filter(quantity__gt=0).update(quantity=0)
+    changes = transition(
+        subscription, Status.CANCELLED, actor=actor, cause=OperationKind.CANCEL, record=False
+    )
+    lot_effects = _take_seats(
+        subscription, sum(subscription.lots.values_list("quantity", flat=True))
+    )
     record_operation(
         subscription,
         OperationKind.CANCEL,
         actor=actor,
-        changes={"status": [old, Status.CANCELLED]},
+        changes=changes,
         payload={
             "status": Status.CANCELLED,
             **_amounts(subscription, preview, new_total=False),
+            "_lots": lot_effects,
         },
     )
     _save(subscription, "status")
@@ -666,16 +686,19 @@ def _abandon(actor: User, subscription: Subscription) -> Subscription:
             code="invalid_state",
         )
     create.state = OperationState.REJECTED
-    create.done_at = clock.now()
-    create.save(update_fields=["state", "done_at"])
-    subscription.status = Status.CANCELLED
+    create.done_at = create.settled_at = clock.now()
+    create.save(update_fields=["state", "done_at", "settled_at"])
+    record_attempt(create, AttemptOutcome.WITHDRAWN, actor=actor)
+    changes = transition(
+        subscription, Status.CANCELLED, actor=actor, cause=OperationKind.CANCEL, record=False
+    )
     subscription.lots.filter(quantity__gt=0).update(quantity=0)
     record_operation(
         subscription,
         OperationKind.CANCEL,
         actor=actor,
         local=True,
-        changes={"status": [Status.PENDING, Status.CANCELLED]},
+        changes=changes,
         payload={"status": Status.CANCELLED, "reason": "never_provisioned"},
     )
     subscription.sync_status = SyncStatus.SYNCHRONIZED
@@ -827,19 +850,25 @@ def subscription_edit_details(
 
 @transaction.atomic
 def operation_retry(*, actor: User, operation: Operation) -> Operation:
-    """Send a failed operation again (the later ones it held follow it)."""
+    """Send a failed operation again (the later ones it held follow it). A rejected one (its
+    change was rolled back) is asked for again: the same change, as a new operation, checked
+    like any change."""
     subscription = _lock(operation.subscription, None)
     check(actor, subscription.customer, Action.RETRY)
     operation = Operation.objects.select_for_update().get(pk=operation.pk)
+    if operation.state == OperationState.REJECTED and operation.settled_at is None:
+        return _ask_again(actor, subscription, operation)
     if operation.state != OperationState.FAILED:
         raise Conflict(
             _("Only a failed operation can be retried; this one is %(state)s.")
             % {"state": operation.get_state_display().lower()}
         )
     operation.state = OperationState.PENDING
+    # The worker's back-off starts again; the tries so far stay in the attempt log.
     operation.attempts = 0
     operation.next_attempt_at = clock.now()
     operation.save(update_fields=["state", "attempts", "next_attempt_at"])
+    record_attempt(operation, AttemptOutcome.RETRY_ASKED, actor=actor)
     subscription.sync_status = SyncStatus.PENDING
     subscription.save(update_fields=["sync_status"])
     activity_record(
@@ -848,6 +877,164 @@ def operation_retry(*, actor: User, operation: Operation) -> Operation:
         obj=subscription,
         operation="subscription.retry",
         details={"operation": operation.sequence, "kind": operation.kind},
+    )
+    from seatkeeper.subscriptions.tasks import provision
+
+    transaction.on_commit(partial(provision.enqueue, subscription_id=subscription.pk))
+    return operation
+
+
+def _ask_again(actor: User, subscription: Subscription, operation: Operation) -> Operation:
+    """The change a person rejected, asked for again through its own service."""
+    payload = operation.payload
+    kind = operation.kind
+    if kind == OperationKind.QUANTITY:
+        call = partial(subscription_change_quantity, quantity=int(payload["quantity"]))
+    elif kind == OperationKind.SUSPEND:
+        call = subscription_suspend
+    elif kind == OperationKind.REACTIVATE:
+        call = subscription_reactivate
+    elif kind == OperationKind.CANCEL:
+        call = subscription_cancel
+    elif kind == OperationKind.AUTO_RENEW:
+        call = partial(subscription_set_renewal, option=payload["renewal_option"])
+    elif kind == OperationKind.SCHEDULE_RENEWAL:
+        call = partial(
+            subscription_schedule_renewal,
+            quantity=payload.get("renewal_quantity"),
+            term=payload.get("renewal_term", ""),
+            billing_cycle=payload.get("renewal_billing_cycle", ""),
+        )
+    elif kind == OperationKind.RENAME:
+        call = partial(
+            subscription_edit_details,
+            friendly_name=payload["friendly_name"],
+            po_number=subscription.po_number,
+            external_identifier=subscription.external_identifier,
+        )
+    else:
+        raise Conflict(_("A rejected order cannot be sent again: place a new order."))
+    call(actor=actor, subscription=subscription)
+    operation.settled_at = clock.now()
+    operation.save(update_fields=["settled_at"])
+    record_attempt(operation, AttemptOutcome.RETRY_ASKED, actor=actor)
+    activity_record(
+        actor=actor,
+        organisation=subscription.customer,
+        obj=subscription,
+        operation="subscription.retry",
+        details={"operation": operation.sequence, "kind": operation.kind},
+    )
+    return operation
+
+
+def _roll_back(subscription: Subscription, operation: Operation) -> dict[str, list]:
+    """Put the desired state back where it was before `operation`, which the vendor never
+    carried out: what the vendor has. A field a later open operation changes again is left to
+    that operation (it is sent next) and that operation now rolls back to this one's "before".
+    Seat lots bought or emptied by the operation are given back; the lot rows stay, so billing
+    still pairs each lot with its operation (and bills neither: the operation is not done).
+    Returns the changes as `{field: [current, restored]}`."""
+    before = dict(operation.payload.get("_before") or {})
+    if not before and operation.kind == OperationKind.QUANTITY:
+        before = {"quantity": operation.payload.get("previous")}  # recorded before `_before`
+    later = list(
+        subscription.operations.select_for_update().filter(
+            sequence__gt=operation.sequence, state__in=OPEN_STATES
+        )
+    )
+    changes: dict[str, list] = {}
+    for field, value in before.items():
+        successor = next((op for op in later if field in (op.payload.get("_before") or {})), None)
+        if successor is not None:
+            successor.payload = {
+                **successor.payload,
+                "_before": {**successor.payload["_before"], field: value},
+            }
+            successor.save(update_fields=["payload"])
+            continue
+        if getattr(subscription, field) == value:
+            continue
+        if field == "status":
+            changes.update(
+                transition(
+                    subscription,
+                    value,
+                    actor=None,
+                    cause="rolled_back",
+                    record=False,
+                    undoing=True,
+                )
+            )
+            continue
+        changes[field] = [getattr(subscription, field), value]
+        setattr(subscription, field, value)
+    if "quantity" in changes or "status" in changes:
+        for lot_id, seats in (operation.payload.get("_lots") or {}).items():
+            lot = SeatLot.objects.select_for_update().filter(pk=int(lot_id)).first()
+            if lot is not None:
+                lot.quantity = max(0, lot.quantity - seats)
+                lot.save(update_fields=["quantity"])
+    return changes
+
+
+def _resync(subscription: Subscription) -> None:
+    """The sync status from the operations left: failed while a refused one waits for a
+    person, pending while any is open, else synchronized."""
+    operations = subscription.operations
+    refused = operations.filter(
+        state__in=[OperationState.FAILED, OperationState.REJECTED], settled_at__isnull=True
+    )
+    first = refused.order_by("sequence").first()
+    if first is not None:
+        subscription.sync_status = SyncStatus.FAILED
+        subscription.sync_error_code = first.error_code or "rejected"
+        subscription.sync_error_message = first.error_message
+        return
+    subscription.sync_error_code = subscription.sync_error_message = ""
+    if operations.filter(state__in=OPEN_STATES).exists():
+        subscription.sync_status = SyncStatus.PENDING
+    else:
+        subscription.sync_status = SyncStatus.SYNCHRONIZED
+        subscription.synced_at = clock.now()
+
+
+@transaction.atomic
+def operation_withdraw(*, actor: User, operation: Operation) -> Operation:
+    """Withdraw an operation the vendor refused for good (failed) or a person rejected: its
+    change is taken back here (the desired state goes back to what the vendor has, recorded)
+    and the later operations it held go on. Nothing of it is billed: it never became done."""
+    subscription = _lock(operation.subscription, None)
+    check(actor, subscription.customer, Action.RETRY)
+    operation = Operation.objects.select_for_update().get(pk=operation.pk)
+    refused = operation.state == OperationState.FAILED or (
+        operation.state == OperationState.REJECTED and operation.settled_at is None
+    )
+    if not refused:
+        raise Conflict(
+            _("Only an operation the vendor refused can be withdrawn; this one is %(state)s.")
+            % {"state": operation.get_state_display().lower()}
+        )
+    if operation.kind == OperationKind.CREATE:
+        raise Conflict(_("An order that never went through is cancelled, not withdrawn."))
+    changes = _roll_back(subscription, operation)
+    now = clock.now()
+    operation.state = OperationState.WITHDRAWN
+    operation.settled_at = now
+    operation.done_at = operation.done_at or now
+    operation.save(update_fields=["state", "settled_at", "done_at"])
+    record_attempt(operation, AttemptOutcome.WITHDRAWN, actor=actor)
+    _resync(subscription)
+    subscription.version += 1
+    subscription.updated_at = now
+    subscription.save()
+    activity_record(
+        actor=actor,
+        organisation=subscription.customer,
+        obj=subscription,
+        operation="subscription.withdrawn",
+        changes=changes,
+        details={"operation": operation.kind, "sequence": operation.sequence},
     )
     from seatkeeper.subscriptions.tasks import provision
 
@@ -878,9 +1065,13 @@ def fulfilment_complete(*, actor: User, operation: Operation, vendor_reference: 
     operation.done_at = now
     operation.result = {"vendor_reference": vendor_reference, "fulfilled_by": actor.get_username()}
     operation.save(update_fields=["state", "done_at", "result"])
+    record_attempt(operation, AttemptOutcome.FULFILLED, actor=actor, vendor_status=vendor_reference)
     fields = ["sync_status", "synced_at"]
+    changes = None
     if operation.kind == OperationKind.CREATE:
-        subscription.status = Status.ACTIVE
+        changes = transition(
+            subscription, Status.ACTIVE, actor=actor, cause="fulfilled", record=False
+        )
         subscription.vendor_subscription_id = vendor_reference
         subscription.commitment_end_date = _commitment_end(subscription)
         fields += ["status", "vendor_subscription_id", "commitment_end_date"]
@@ -893,6 +1084,7 @@ def fulfilment_complete(*, actor: User, operation: Operation, vendor_reference: 
         organisation=subscription.customer,
         obj=subscription,
         operation="subscription.fulfilled",
+        changes=changes,
         details={"operation": operation.kind, "vendor_reference": vendor_reference},
     )
     return operation
@@ -900,6 +1092,9 @@ def fulfilment_complete(*, actor: User, operation: Operation, vendor_reference: 
 
 @transaction.atomic
 def fulfilment_reject(*, actor: User, operation: Operation, reason: str) -> Operation:
+    """A person could not carry out a manual vendor's operation. A rejected order cancels the
+    subscription; a rejected change is rolled back (the page shows what the vendor has) and
+    waits for someone to send it again or drop it."""
     subscription = _lock(operation.subscription, None)
     check(actor, subscription.customer, Action.FULFIL)
     operation = Operation.objects.select_for_update().get(pk=operation.pk)
@@ -908,24 +1103,36 @@ def fulfilment_reject(*, actor: User, operation: Operation, reason: str) -> Oper
     reason = reason.strip()
     if not reason:
         raise ValidationError({"reason": _("Say why the operation is rejected.")})
+    now = clock.now()
     operation.state = OperationState.REJECTED
-    operation.done_at = clock.now()
+    operation.done_at = now
     operation.error_message = reason
-    operation.save(update_fields=["state", "done_at", "error_message"])
+    if operation.kind == OperationKind.CREATE:
+        operation.settled_at = now  # nothing to decide: the subscription ends
+        changes = transition(
+            subscription, Status.CANCELLED, actor=actor, cause="rejected", record=False
+        )
+    else:
+        changes = _roll_back(subscription, operation)
+    operation.save(update_fields=["state", "done_at", "error_message", "settled_at"])
+    record_attempt(operation, AttemptOutcome.REJECTED, actor=actor, error_message=reason)
     subscription.sync_status = SyncStatus.FAILED
     subscription.sync_error_code = "rejected"
     subscription.sync_error_message = reason
-    fields = ["sync_status", "sync_error_code", "sync_error_message"]
-    if operation.kind == OperationKind.CREATE:
-        subscription.status = Status.CANCELLED
-        fields.append("status")
-    subscription.save(update_fields=fields)
+    if changes and operation.kind != OperationKind.CREATE:
+        subscription.version += 1
+    subscription.save()
     activity_record(
         actor=actor,
         organisation=subscription.customer,
         obj=subscription,
         operation="subscription.rejected",
-        details={"operation": operation.kind, "reason": reason},
+        changes=changes,
+        details={
+            "operation": operation.kind,
+            "reason": reason,
+            "rolled_back": bool(changes) and operation.kind != OperationKind.CREATE,
+        },
     )
     return operation
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from django.db import transaction
 from django.tasks import task
 
 from seatkeeper.core import clock
@@ -54,15 +55,22 @@ def refresh_vendor_facts() -> int:
         except ProviderError as error:
             logger.warning("refresh of subscription %s failed: %s", subscription.pk, error)
             continue
-        provisioning.apply_vendor_facts(subscription, facts)
-        subscription.save(
-            update_fields=[
-                "vendor_subscription_id",
-                "vendor_order_id",
-                "commitment_end_date",
-                "cancellation_allowed_until",
-            ]
-        )
+        with transaction.atomic():
+            locked = (
+                Subscription.objects.select_for_update()
+                .select_related("customer")
+                .get(pk=subscription.pk)
+            )
+            dates = provisioning.apply_vendor_facts(locked, facts)
+            provisioning.record_vendor_dates(locked, dates)
+            locked.save(
+                update_fields=[
+                    "vendor_subscription_id",
+                    "vendor_order_id",
+                    "commitment_end_date",
+                    "cancellation_allowed_until",
+                ]
+            )
         refreshed += 1
     return refreshed
 

@@ -37,5 +37,6 @@ urlpatterns = [
     ),
     path("subscriptions/<int:pk>/edit/", views.subscription_edit, name="subscription_edit"),
     path("operations/<int:pk>/retry/", views.operation_retry, name="operation_retry"),
+    path("operations/<int:pk>/withdraw/", views.operation_withdraw, name="operation_withdraw"),
     path("fulfilment/", views.fulfilment_queue, name="fulfilment_queue"),
 ]

@@ -308,8 +308,10 @@ def subscription_detail(request, pk: int):
         "lots": display.lot_views(subscription, audience=audience),
         "addons": addons.order_by("created_at"),
         "assigned": selectors.assigned_seats(subscription),
-        "history": selectors.history(subscription).select_related("requested_by__organisation"),
-        "failed": subscription.operations.filter(state=OperationState.FAILED).order_by("sequence"),
+        "history": selectors.history(subscription)
+        .select_related("requested_by__organisation")
+        .prefetch_related("attempt_log"),
+        "refused": selectors.refused_operations(subscription),
         "trial_converts": subscription.is_trial and subscription.auto_renew,
         # While the vendor works on a change, the page refreshes itself until it settles (a
         # change waiting for a person in the fulfilment queue does not poll).
@@ -776,6 +778,32 @@ def operation_retry(request, pk: int):
         messages.error(request, error.message)
     else:
         messages.success(request, _("The operation was sent to the vendor again."))
+    return _back(request, operation)
+
+
+@login_required
+@refusals_shown
+@require_POST
+def operation_withdraw(request, pk: int):
+    operation = selectors.get_operation_for_user(request.user, pk)
+    try:
+        services.operation_withdraw(actor=request.user, operation=operation)
+    except PermissionRefused as error:
+        raise PermissionDenied(error.message) from error
+    except ServiceError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(
+            request,
+            _("The change was withdrawn: the subscription is back to what the vendor has."),
+        )
+    return _back(request, operation)
+
+
+def _back(request, operation: Operation):
+    """Back to the fulfilment queue when the button was there, else to the subscription."""
+    if request.POST.get("back") == "queue":
+        return redirect("fulfilment_queue")
     return redirect("subscription_detail", pk=operation.subscription_id)
 
 
@@ -1117,9 +1145,15 @@ def fulfilment_queue(request):
         failed_form, failed_pk = form, operation.pk
         status = status if status != 200 else 400
     queue = list(selectors.fulfilment_queue(request.user)[:200])
+    refused = list(selectors.refused_queue(request.user)[:200])
     return render(
         request,
         "subscriptions/fulfilment_queue.html",
-        {"queue": queue, "failed_form": failed_form, "failed_pk": failed_pk},
+        {
+            "queue": queue,
+            "refused": refused,
+            "failed_form": failed_form,
+            "failed_pk": failed_pk,
+        },
         status=status,
     )

@@ -16,6 +16,7 @@ from seatkeeper.catalog.models import BillingCycle, Term
 from seatkeeper.core.formatting import (
     format_adjustment,
     format_date,
+    format_datetime,
     format_money,
     format_quantity,
     format_unit_price,
@@ -144,10 +145,65 @@ def _fulfilled(entry: Entry) -> str:
 
 
 def _rejected(entry: Entry) -> str:
-    return _("%(actor)s rejected “%(operation)s” for %(object)s.") % {
+    values = {
         "actor": entry.actor,
         "operation": _kind_label(entry.get("operation")),
         "object": entry.object,
+    }
+    if entry.get("rolled_back"):
+        return (
+            _(
+                "%(actor)s rejected “%(operation)s” for %(object)s; the subscription is back "
+                "to what the vendor has."
+            )
+            % values
+        )
+    return _("%(actor)s rejected “%(operation)s” for %(object)s.") % values
+
+
+def _withdrawn(entry: Entry) -> str:
+    return _(
+        "%(actor)s withdrew “%(operation)s” for %(object)s, which the vendor refused; the "
+        "subscription is back to what the vendor has."
+    ) % {
+        "actor": entry.actor,
+        "operation": _kind_label(entry.get("operation")),
+        "object": entry.object,
+    }
+
+
+def _status(entry: Entry) -> str:
+    if entry.get("cause") == "provisioned":
+        return _("The vendor set up %(object)s: it is now active.") % {"object": entry.object}
+    return _("%(object)s is now %(status)s.") % {
+        "object": entry.object,
+        "status": choice_value(Status)(entry.get("status"), entry).lower(),
+    }
+
+
+def _vendor_failed(entry: Entry) -> str:
+    return _("The vendor refused “%(operation)s” for %(object)s: %(error)s") % {
+        "operation": _kind_label(entry.get("operation")),
+        "object": entry.object,
+        "error": " ".join(
+            str(part) for part in (entry.get("error_code"), entry.get("error_message")) if part
+        ),
+    }
+
+
+def _vendor_done(entry: Entry) -> str:
+    try:
+        count = int(entry.get("attempts"))
+    except (TypeError, ValueError):
+        count = 0
+    return ngettext(
+        "The vendor carried out “%(operation)s” for %(object)s after %(n)s attempt.",
+        "The vendor carried out “%(operation)s” for %(object)s after %(n)s attempts.",
+        count,
+    ) % {
+        "operation": _kind_label(entry.get("operation")),
+        "object": entry.object,
+        "n": format_quantity(count),
     }
 
 
@@ -207,6 +263,19 @@ ACTIONS = {
     "subscription.expire": ActionWording(
         gettext_lazy("Subscription expired"), _expired, uses=frozenset({"ended"})
     ),
+    "subscription.status": ActionWording(
+        gettext_lazy("Status changed"), _status, uses=frozenset({"status", "cause"})
+    ),
+    "subscription.vendor_failed": ActionWording(
+        gettext_lazy("Refused by the vendor"),
+        _vendor_failed,
+        uses=frozenset({"operation", "sequence", "error_code", "error_message"}),
+    ),
+    "subscription.vendor_done": ActionWording(
+        gettext_lazy("Carried out by the vendor after failing"),
+        _vendor_done,
+        uses=frozenset({"operation", "sequence", "attempts"}),
+    ),
     "subscription.refresh": ActionWording(
         gettext_lazy("Vendor facts refreshed"),
         _simple(gettext_noop("%(actor)s updated %(object)s with what the vendor knows.")),
@@ -220,7 +289,14 @@ ACTIONS = {
         gettext_lazy("Fulfilled by hand"), _fulfilled, uses=frozenset({"operation"})
     ),
     "subscription.rejected": ActionWording(
-        gettext_lazy("Fulfilment rejected"), _rejected, uses=frozenset({"operation"})
+        gettext_lazy("Fulfilment rejected"),
+        _rejected,
+        uses=frozenset({"operation", "rolled_back"}),
+    ),
+    "subscription.withdrawn": ActionWording(
+        gettext_lazy("Refused change withdrawn"),
+        _withdrawn,
+        uses=frozenset({"operation", "sequence"}),
     ),
     "subscription.rights": ActionWording(gettext_lazy("Customer rights changed"), _rights),
     "tenant.link": ActionWording(
@@ -311,6 +387,12 @@ FIELDS = {
     "friendly_name": FieldWording(gettext_lazy("friendly name")),
     "po_number": FieldWording(gettext_lazy("PO number")),
     "external_identifier": FieldWording(gettext_lazy("external identifier")),
+    "commitment_end_date": FieldWording(
+        gettext_lazy("commitment end date"), lambda raw, entry: format_date(raw)
+    ),
+    "cancellation_allowed_until": FieldWording(
+        gettext_lazy("cancellable until"), lambda raw, entry: format_datetime(raw)
+    ),
     "from": FieldWording(gettext_lazy("from"), lambda raw, entry: format_date(raw)),
     "ended": FieldWording(gettext_lazy("ended"), lambda raw, entry: format_date(raw)),
     "vendor_reference": FieldWording(gettext_lazy("vendor reference")),

@@ -17,3 +17,18 @@ def term_cycle(subscription) -> str:
 @register.filter
 def operation_details(operation) -> str:
     return display.operation_details(operation)
+
+
+@register.filter
+def operation_tries(operation) -> int:
+    return display.operation_tries(operation)
+
+
+@register.filter
+def attempt_lines(operation) -> list[str]:
+    return display.attempt_lines(operation)
+
+
+@register.filter
+def vendor_error(operation) -> str:
+    return display.vendor_error(operation.error_code, operation.error_message)
