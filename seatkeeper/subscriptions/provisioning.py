@@ -7,12 +7,19 @@ subscription (later operations wait behind it; other subscriptions carry on) unt
 retries it. A claim older than CLAIM_TIMEOUT belongs to a worker that died: the sweep hands the
 operation to another worker, which sends it again with the same request key (MS-RequestId), so the
 vendor answers with the order it already created instead of creating a second one.
+
+Every claim carries a fresh token (a fencing token). A worker that was only stalled, not dead,
+may wake up after its operation went to another worker: it checks its token before each vendor
+write and records its result only where the token still matches (compare-and-set), so it changes
+nothing on either side. A stale ETag (Partner Center 2055) on a claimed operation is never simply
+sent again: the claim is checked, the subscription read again, and a change already there is done.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import uuid
 from collections.abc import Callable
 from functools import partial
 
@@ -21,7 +28,7 @@ from django.db.models import F, Q
 
 from seatkeeper.core import clock
 from seatkeeper.providers import interface as vendor
-from seatkeeper.providers.errors import ProviderError
+from seatkeeper.providers.errors import ProviderError, StaleVersion
 from seatkeeper.providers.registry import get_provider
 from seatkeeper.subscriptions.models import (
     Operation,
@@ -52,6 +59,10 @@ CYCLES = {
 }
 
 
+class ClaimLost(Exception):
+    """Another worker holds the operation now; this one must stop and change nothing."""
+
+
 class WaitForVendor(Exception):
     """The vendor accepted the work but has not finished it; look again later."""
 
@@ -80,14 +91,32 @@ def next_operation(subscription_id: int) -> Operation | None:
     )
 
 
-def _claim(operation: Operation, now: dt.datetime) -> bool:
+def _claim(operation: Operation, now: dt.datetime) -> uuid.UUID | None:
+    """Claim the operation for this worker; returns the claim's fencing token (None: lost)."""
     claimable = Q(state=OperationState.PENDING, next_attempt_at__lte=now) | Q(
         state=OperationState.RUNNING, claimed_at__lt=now - CLAIM_TIMEOUT
     )
+    token = uuid.uuid4()
     won = Operation.objects.filter(claimable, pk=operation.pk).update(
-        state=OperationState.RUNNING, claimed_at=now, attempts=F("attempts") + 1
+        state=OperationState.RUNNING,
+        claimed_at=now,
+        claim_token=token,
+        attempts=F("attempts") + 1,
     )
-    return won == 1
+    return token if won == 1 else None
+
+
+def _held(operation: Operation):
+    """The operation's row, only while this worker's claim on it holds."""
+    return Operation.objects.filter(
+        pk=operation.pk, state=OperationState.RUNNING, claim_token=operation.claim_token
+    )
+
+
+def check_claim(operation: Operation) -> None:
+    """Raise ClaimLost unless this worker still holds the operation (before each vendor write)."""
+    if not _held(operation).exists():
+        raise ClaimLost(f"operation {operation.pk} was handed to another worker")
 
 
 def provision_subscription(
@@ -102,11 +131,18 @@ def provision_subscription(
         if operation.state == OperationState.FAILED:
             return "held"
         now = clock.now()
-        if not _claim(operation, now):
+        token = _claim(operation, now)
+        if token is None:
             return "busy"
         operation.refresh_from_db()
+        if operation.claim_token != token:
+            return "busy"
         try:
             _execute(operation, provider_factory)
+        except ClaimLost:
+            # Stalled past the claim: the operation is another worker's now. Leave it alone.
+            logger.warning("operation %s: claim lost, its result is not recorded", operation.pk)
+            return "superseded"
         except WaitForVendor as waiting:
             _reschedule(operation, waiting.until or now + VENDOR_POLL, counts=False)
             return "waiting"
@@ -153,19 +189,16 @@ def _send(operation: Operation, subscription: Subscription, provider: vendor.Pro
             raise ProviderError("the subscription has no vendor id yet", retryable=True)
         target = subscription.vendor_subscription_id
         payload = operation.payload
+        update = partial(_update, operation, provider, customer_id, target)
         if kind == OperationKind.QUANTITY:
-            change = vendor.SubscriptionUpdate(quantity=int(payload["quantity"]))
-            facts = provider.update_subscription(
-                customer_id=customer_id, subscription_id=target, change=change
-            )
+            facts = update(vendor.SubscriptionUpdate(quantity=int(payload["quantity"])))
         elif kind == OperationKind.SUSPEND:
-            facts = provider.suspend_subscription(customer_id=customer_id, subscription_id=target)
+            facts = update(vendor.SubscriptionUpdate(status=vendor.SubscriptionStatus.SUSPENDED))
         elif kind == OperationKind.REACTIVATE:
-            facts = provider.reactivate_subscription(
-                customer_id=customer_id, subscription_id=target
-            )
+            facts = update(vendor.SubscriptionUpdate(status=vendor.SubscriptionStatus.ACTIVE))
         elif kind == OperationKind.CANCEL:
-            facts = provider.cancel_subscription(customer_id=customer_id, subscription_id=target)
+            # New-commerce cancellation is the subscription PATCHed to status "deleted".
+            facts = update(vendor.SubscriptionUpdate(status=vendor.SubscriptionStatus.DELETED))
         elif kind == OperationKind.AUTO_RENEW:
             if payload.get("after_term_ends"):
                 _wait_for_renewal(provider, customer_id, target, payload["after_term_ends"])
@@ -173,22 +206,64 @@ def _send(operation: Operation, subscription: Subscription, provider: vendor.Pro
                 auto_renew=bool(payload["auto_renew"]),
                 **(_next_term_change(payload["next_term"]) if "next_term" in payload else {}),
             )
-            facts = provider.update_subscription(
-                customer_id=customer_id, subscription_id=target, change=change
-            )
+            facts = update(change)
         elif kind == OperationKind.SCHEDULE_RENEWAL:
             change = vendor.SubscriptionUpdate(**_next_term_change(payload.get("next_term")))
-            facts = provider.update_subscription(
-                customer_id=customer_id, subscription_id=target, change=change
-            )
+            facts = update(change)
         elif kind == OperationKind.RENAME:
             change = vendor.SubscriptionUpdate(friendly_name=payload["friendly_name"])
-            facts = provider.update_subscription(
-                customer_id=customer_id, subscription_id=target, change=change
-            )
+            facts = update(change)
         else:
             raise ProviderError(f"nothing to send for {kind}", retryable=False)
     _succeeded(operation, facts)
+
+
+# Rounds of "read, check the claim, write" before a stale ETag reaches the operation as a failure.
+STALE_ROUNDS = 2
+
+
+def _update(
+    operation: Operation,
+    provider: vendor.Provider,
+    customer_id: str,
+    target: str,
+    change: vendor.SubscriptionUpdate,
+) -> vendor.Subscription:
+    """A fenced update: the claim is checked between the fresh read and each write. After a
+    stale ETag the claim is checked again and the subscription read again; a change already
+    there (another worker's, or ours whose answer was lost) is done, not sent a second time."""
+    fence = partial(check_claim, operation)
+    for round_number in range(STALE_ROUNDS):
+        try:
+            return provider.update_subscription(
+                customer_id=customer_id,
+                subscription_id=target,
+                change=change,
+                stale_retries=0,
+                before_write=fence,
+            )
+        except StaleVersion:
+            fence()
+            current = provider.get_subscription(customer_id=customer_id, subscription_id=target)
+            if _already_applied(current, change):
+                return current
+            if round_number == STALE_ROUNDS - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _already_applied(facts: vendor.Subscription, change: vendor.SubscriptionUpdate) -> bool:
+    wanted = {
+        "quantity": change.quantity,
+        "friendly_name": change.friendly_name,
+        "auto_renew": change.auto_renew,
+        "status": change.status,
+    }
+    if change.next_term is not None and facts.next_term != change.next_term:
+        return False
+    if change.clear_next_term and facts.next_term is not None:
+        return False
+    return all(value is None or getattr(facts, name) == value for name, value in wanted.items())
 
 
 def _next_term_change(next_term: dict | None) -> dict:
@@ -232,16 +307,19 @@ def _create(
             billing_cycle=CYCLES.get(subscription.billing_cycle, vendor.BillingCycle.MONTHLY),
             friendly_name=subscription.friendly_name,
         )
+        check_claim(operation)
         orders = provider.create_order(
             customer_id=customer_id, lines=[line], request_key=str(operation.request_key)
         )
         order_id = orders[0].id
         # Kept at once, in its own commit: whatever happens next, we poll this order rather than
-        # ever placing another one.
+        # ever placing another one. (A worker whose claim moved records nothing: the new holder
+        # sends the same request key and learns the same order.)
         with transaction.atomic():
-            Operation.objects.filter(pk=operation.pk).update(
+            if not _held(operation).update(
                 result={**operation.result, "vendor_order_id": order_id}
-            )
+            ):
+                raise ClaimLost(f"operation {operation.pk} was handed to another worker")
             Subscription.objects.filter(pk=subscription.pk).update(vendor_order_id=order_id)
         operation.result = {**operation.result, "vendor_order_id": order_id}
     order = provider.get_order(customer_id=customer_id, order_id=order_id)
@@ -263,7 +341,7 @@ def _create(
 def _succeeded(operation: Operation, facts: vendor.Subscription) -> None:
     now = clock.now()
     subscription = Subscription.objects.select_for_update().get(pk=operation.subscription_id)
-    Operation.objects.filter(pk=operation.pk).update(
+    recorded = _held(operation).update(
         state=OperationState.DONE,
         done_at=now,
         error_code="",
@@ -274,6 +352,8 @@ def _succeeded(operation: Operation, facts: vendor.Subscription) -> None:
             "vendor_status": str(facts.status),
         },
     )
+    if not recorded:  # compare-and-set: only the claim's holder records the result
+        raise ClaimLost(f"operation {operation.pk} was handed to another worker")
     apply_vendor_facts(subscription, facts)
     if operation.kind == OperationKind.CREATE and subscription.status == Status.PENDING:
         subscription.status = Status.ACTIVE
@@ -314,7 +394,7 @@ def _settle(subscription_id: int) -> None:
 
 
 def _reschedule(operation: Operation, when: dt.datetime, *, counts: bool) -> None:
-    Operation.objects.filter(pk=operation.pk).update(
+    _held(operation).update(
         state=OperationState.PENDING,
         next_attempt_at=when,
         claimed_at=None,
@@ -328,7 +408,7 @@ def _failed(operation: Operation, error: ProviderError) -> None:
     code = error.code or (str(error.http_status) if error.http_status else "error")
     permanent = not error.retryable or operation.attempts >= MAX_ATTEMPTS
     if permanent:
-        Operation.objects.filter(pk=operation.pk).update(
+        recorded = _held(operation).update(
             state=OperationState.FAILED,
             error_code=code[:40],
             error_message=error.message,
@@ -340,7 +420,7 @@ def _failed(operation: Operation, error: ProviderError) -> None:
         retry_after = getattr(error, "retry_after", None)
         if retry_after:
             wait = max(wait, dt.timedelta(seconds=float(retry_after)))
-        Operation.objects.filter(pk=operation.pk).update(
+        recorded = _held(operation).update(
             state=OperationState.PENDING,
             next_attempt_at=clock.now() + wait,
             claimed_at=None,
@@ -348,6 +428,8 @@ def _failed(operation: Operation, error: ProviderError) -> None:
             error_message=error.message,
         )
         subscription.sync_status = SyncStatus.PENDING
+    if not recorded:
+        return  # the operation is another worker's now; its outcome is theirs to record
     subscription.sync_error_code = code[:40]
     subscription.sync_error_message = error.message
     subscription.save(update_fields=["sync_status", "sync_error_code", "sync_error_message"])

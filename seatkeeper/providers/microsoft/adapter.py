@@ -424,6 +424,7 @@ class MicrosoftProvider:
         subscription_id: str,
         change: i.SubscriptionUpdate,
         stale_retries: int = 1,
+        before_write: Callable[[], None] | None = None,
     ) -> i.Subscription:
         """GET the subscription fresh, apply `change`, PATCH the full resource with its etag.
 
@@ -431,10 +432,16 @@ class MicrosoftProvider:
         A stale etag (400, code 2055) means somebody changed the subscription between our GET
         and PATCH; our change holds absolute values, so applying it once more to the new state
         is safe. After `stale_retries` such rounds StaleVersion reaches the caller.
+
+        `before_write` runs between the GET and each PATCH and may raise to stop the write (the
+        worker checks there that its claim on the operation still holds). With the etag read
+        before it, a write that slips past it after another worker's lands is refused as stale.
         """
         correlation_id = new_id()
         for round_number in range(stale_retries + 1):
             current = self._subscription_json(customer_id, subscription_id, correlation_id)
+            if before_write is not None:
+                before_write()
             try:
                 return self.patch_subscription(
                     customer_id=customer_id,
