@@ -28,7 +28,7 @@ from django.db.models import F, Q
 
 from seatkeeper.core import clock
 from seatkeeper.providers import interface as vendor
-from seatkeeper.providers.errors import ProviderError, StaleVersion
+from seatkeeper.providers.errors import ProviderError, StaleVersion, Throttled
 from seatkeeper.providers.registry import get_provider
 from seatkeeper.subscriptions.models import (
     Operation,
@@ -49,6 +49,11 @@ CLAIM_TIMEOUT = dt.timedelta(minutes=10)
 VENDOR_POLL = dt.timedelta(seconds=20)
 # How soon to look again for a renewal Partner Center has not carried out yet (it may take a day).
 RENEWAL_POLL = dt.timedelta(minutes=30)
+# The longest the worker waits for a vendor's Retry-After (or the shared rate limiter) inside a
+# task; a longer wait reschedules the operation, and the worker moves on to other customers.
+THROTTLE_PATIENCE_SECONDS = 2.0
+# When the vendor throttles without saying for how long.
+THROTTLE_DEFAULT_WAIT = dt.timedelta(seconds=30)
 
 CYCLES = {
     "monthly": vendor.BillingCycle.MONTHLY,
@@ -146,6 +151,9 @@ def provision_subscription(
         except WaitForVendor as waiting:
             _reschedule(operation, waiting.until or now + VENDOR_POLL, counts=False)
             return "waiting"
+        except Throttled as error:
+            _throttled(operation, error)
+            return "throttled"
         except ProviderError as error:
             _failed(operation, error)
             return "retrying" if error.retryable and operation.attempts < MAX_ATTEMPTS else "failed"
@@ -161,7 +169,9 @@ def _provider(
     subscription: Subscription, provider_factory: ProviderFactory | None
 ) -> vendor.Provider:
     # Looked up at call time so tests can hand the worker a connector with an injected clock.
-    return (provider_factory or get_provider)(subscription.tenant.account)
+    if provider_factory is not None:
+        return provider_factory(subscription.tenant.account)
+    return get_provider(subscription.tenant.account, throttle_patience=THROTTLE_PATIENCE_SECONDS)
 
 
 def _execute(operation: Operation, provider_factory: ProviderFactory | None) -> None:
@@ -400,6 +410,31 @@ def _reschedule(operation: Operation, when: dt.datetime, *, counts: bool) -> Non
         claimed_at=None,
         attempts=F("attempts") if counts else F("attempts") - 1,
     )
+
+
+@transaction.atomic
+def _throttled(operation: Operation, error: Throttled) -> None:
+    """The vendor asked us to wait: try again when it said, and not as a failed attempt."""
+    wait = (
+        dt.timedelta(seconds=float(error.retry_after))
+        if error.retry_after
+        else THROTTLE_DEFAULT_WAIT
+    )
+    code = error.code or "429"
+    rescheduled = _held(operation).update(
+        state=OperationState.PENDING,
+        next_attempt_at=clock.now() + wait,
+        claimed_at=None,
+        attempts=F("attempts") - 1,
+        error_code=code[:40],
+        error_message=error.message,
+    )
+    if rescheduled:
+        Subscription.objects.filter(pk=operation.subscription_id).update(
+            sync_status=SyncStatus.PENDING,
+            sync_error_code=code[:40],
+            sync_error_message=error.message,
+        )
 
 
 @transaction.atomic

@@ -6,6 +6,7 @@ out, logged with its raw text and counted on the listing (`.skipped`), the other
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -99,8 +100,13 @@ class MicrosoftProvider:
         limiter: RateLimiter | None = None,
         budget: ThrottleBudget | None = None,
         max_connections: int = 20,
+        throttle_patience: float | None = None,
     ) -> MicrosoftProvider:
-        """Build the connector for one provider account (decrypting its secrets)."""
+        """Build the connector for one provider account (decrypting its secrets).
+
+        `throttle_patience`: the longest a call waits for a Retry-After or the shared rate
+        limiter before Throttled reaches the caller (with how long the vendor asked to wait), for
+        callers that have other work to do meanwhile; None waits as the retry policy allows."""
         ca_bundle = account.ca_bundle_path or None
         credentials = Credentials(
             authority_host=account.authority_url,
@@ -145,7 +151,11 @@ class MicrosoftProvider:
             on_consent_lost=record_consent_lost,
         )
         budget = budget or ThrottleBudget.from_settings()
-        limiter = limiter or RateLimiter(store=default_store(), sleep=sleep)
+        if throttle_patience is not None:
+            retry = dataclasses.replace(retry or RetryPolicy(), max_retry_after=throttle_patience)
+        limiter = limiter or RateLimiter(
+            store=default_store(), sleep=sleep, max_wait=throttle_patience
+        )
         account_key = str(account_pk)
         client = PartnerCenterClient(
             base_url=account.api_base_url,
