@@ -26,7 +26,7 @@ from functools import partial
 from django.db import transaction
 from django.db.models import F, Q
 
-from seatkeeper.core import clock
+from seatkeeper.core import clock, workers
 from seatkeeper.providers import interface as vendor
 from seatkeeper.providers.errors import ProviderError, StaleVersion, Throttled
 from seatkeeper.providers.registry import get_provider
@@ -96,15 +96,22 @@ def next_operation(subscription_id: int) -> Operation | None:
     )
 
 
+def _abandoned(now: dt.datetime) -> Q:
+    """Running operations whose worker is dead (its lease lapsed or its process is gone), or
+    whose claim is older than CLAIM_TIMEOUT (claims made outside a registered worker)."""
+    return Q(state=OperationState.RUNNING) & (
+        Q(claimed_at__lt=now - CLAIM_TIMEOUT) | workers.claimed_by_the_dead(now)
+    )
+
+
 def _claim(operation: Operation, now: dt.datetime) -> uuid.UUID | None:
     """Claim the operation for this worker; returns the claim's fencing token (None: lost)."""
-    claimable = Q(state=OperationState.PENDING, next_attempt_at__lte=now) | Q(
-        state=OperationState.RUNNING, claimed_at__lt=now - CLAIM_TIMEOUT
-    )
+    claimable = Q(state=OperationState.PENDING, next_attempt_at__lte=now) | _abandoned(now)
     token = uuid.uuid4()
     won = Operation.objects.filter(claimable, pk=operation.pk).update(
         state=OperationState.RUNNING,
         claimed_at=now,
+        claimed_by=workers.current_worker_id(),
         claim_token=token,
         attempts=F("attempts") + 1,
     )
@@ -476,9 +483,7 @@ def _failed(operation: Operation, error: ProviderError) -> None:
 
 def due_subscription_ids(now: dt.datetime, limit: int = 500) -> list[int]:
     """Subscriptions with an operation due now, or one abandoned by a worker that died."""
-    due = Q(state=OperationState.PENDING, next_attempt_at__lte=now) | Q(
-        state=OperationState.RUNNING, claimed_at__lt=now - CLAIM_TIMEOUT
-    )
+    due = Q(state=OperationState.PENDING, next_attempt_at__lte=now) | _abandoned(now)
     return list(
         Operation.objects.filter(due)
         .order_by()

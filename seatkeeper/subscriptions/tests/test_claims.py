@@ -137,3 +137,28 @@ def test_a_result_is_recorded_only_by_the_claims_holder(cast, shop):
         provisioning._failed(operation, errors.Unavailable("down", http_status=503))
     operation.refresh_from_db()
     assert (operation.state, operation.error_code) == (OperationState.RUNNING, "")
+
+
+def test_an_operation_of_a_worker_that_died_is_taken_over_at_once(cast, shop):
+    from seatkeeper.core import workers
+    from seatkeeper.core.models import WorkerProcess
+
+    with clock.frozen(START):
+        subscription = _ordered(cast, shop)
+        services.subscription_change_quantity(
+            actor=cast.reseller_admin, subscription=subscription, quantity=30
+        )
+        operation = subscription.operations.get(kind="quantity")
+        # A worker claimed it a moment ago and is still alive...
+        dying = workers.register()
+        assert provisioning._claim(operation, clock.now())
+        workers._current = None
+        assert shop.provision(subscription) == "busy"
+        assert subscription.pk not in provisioning.due_subscription_ids(clock.now())
+        # ...then its process is gone (reaped by the next worker to start): no claim timeout.
+        WorkerProcess.objects.filter(worker_id=dying).update(stopped_at=clock.now())
+        assert provisioning.due_subscription_ids(clock.now()) == [subscription.pk]
+        assert shop.provision(subscription) == "done"
+    operation.refresh_from_db()
+    assert (operation.state, operation.attempts) == (OperationState.DONE, 2)
+    assert shop.provider.subscriptions[subscription.vendor_subscription_id].quantity == 30
