@@ -28,7 +28,8 @@ from django.db.models import F, Q
 
 from seatkeeper.core import clock, workers
 from seatkeeper.providers import interface as vendor
-from seatkeeper.providers.errors import ProviderError, StaleVersion, Throttled
+from seatkeeper.providers.errors import ProviderError, StaleVersion, Throttled, Unavailable
+from seatkeeper.providers.models import ProviderAccount
 from seatkeeper.providers.registry import get_provider
 from seatkeeper.subscriptions.models import (
     Operation,
@@ -54,6 +55,8 @@ RENEWAL_POLL = dt.timedelta(minutes=30)
 THROTTLE_PATIENCE_SECONDS = 2.0
 # When the vendor throttles without saying for how long.
 THROTTLE_DEFAULT_WAIT = dt.timedelta(seconds=30)
+# While an account's queue is paused by a vendor outage, how often one operation probes it.
+OUTAGE_PROBE = dt.timedelta(minutes=2)
 
 CYCLES = {
     "monthly": vendor.BillingCycle.MONTHLY,
@@ -151,17 +154,26 @@ def provision_subscription(
             return "busy"
         try:
             _execute(operation, provider_factory)
+            _vendor_answered(operation)
         except ClaimLost:
             # Stalled past the claim: the operation is another worker's now. Leave it alone.
             logger.warning("operation %s: claim lost, its result is not recorded", operation.pk)
             return "superseded"
         except WaitForVendor as waiting:
             _reschedule(operation, waiting.until or now + VENDOR_POLL, counts=False)
+            _vendor_answered(operation)
             return "waiting"
         except Throttled as error:
             _throttled(operation, error)
             return "throttled"
+        except Unavailable as error:
+            if _vendor_unavailable(operation, error):
+                return "paused"
+            _failed(operation, error)
+            return "retrying" if operation.attempts < MAX_ATTEMPTS else "failed"
         except ProviderError as error:
+            if error.http_status and error.http_status < 500:
+                _vendor_answered(operation)  # a refusal is an answer
             _failed(operation, error)
             return "retrying" if error.retryable and operation.attempts < MAX_ATTEMPTS else "failed"
         except Exception as error:  # a bug or an unexpected outage must not lose the operation
@@ -419,6 +431,55 @@ def _reschedule(operation: Operation, when: dt.datetime, *, counts: bool) -> Non
     )
 
 
+def _account_id(operation: Operation) -> int | None:
+    return (
+        Subscription.objects.filter(pk=operation.subscription_id)
+        .values_list("tenant__account_id", flat=True)
+        .first()
+    )
+
+
+def _vendor_unavailable(operation: Operation, error: Unavailable) -> bool:
+    """No answer from the vendor, after the connector's own retries. Once several operations in
+    a row met it, it is an outage, not this operation's failure: the account's queue pauses (one
+    notice), and the operation waits for the vendor without spending an attempt."""
+    from seatkeeper.providers import services as provider_services
+
+    account_id = _account_id(operation)
+    if account_id is None:
+        return False
+    if not provider_services.account_vendor_unavailable(account_id=account_id, error=str(error)):
+        return False
+    code = error.code or (str(error.http_status) if error.http_status else "unavailable")
+    with transaction.atomic():
+        waits = _held(operation).update(
+            state=OperationState.PENDING,
+            next_attempt_at=clock.now() + OUTAGE_PROBE,
+            claimed_at=None,
+            attempts=F("attempts") - 1,
+            error_code=code[:40],
+            error_message=error.message,
+        )
+        if waits:
+            Subscription.objects.filter(pk=operation.subscription_id).update(
+                sync_status=SyncStatus.PENDING,
+                sync_error_code=code[:40],
+                sync_error_message=error.message,
+            )
+    return True
+
+
+def _vendor_answered(operation: Operation) -> None:
+    """An answer ends an outage; a paused queue resumes at once."""
+    from seatkeeper.providers import services as provider_services
+
+    account_id = _account_id(operation)
+    if account_id is not None and provider_services.account_vendor_answered(account_id=account_id):
+        from seatkeeper.subscriptions import tasks
+
+        transaction.on_commit(tasks.provisioning_sweep.enqueue)
+
+
 @transaction.atomic
 def _throttled(operation: Operation, error: Throttled) -> None:
     """The vendor asked us to wait: try again when it said, and not as a failed attempt."""
@@ -482,11 +543,26 @@ def _failed(operation: Operation, error: ProviderError) -> None:
 
 
 def due_subscription_ids(now: dt.datetime, limit: int = 500) -> list[int]:
-    """Subscriptions with an operation due now, or one abandoned by a worker that died."""
+    """Subscriptions with an operation due now, or one abandoned by a worker that died. Of an
+    account paused by a vendor outage only one, the probe that finds out when it answers again."""
     due = Q(state=OperationState.PENDING, next_attempt_at__lte=now) | _abandoned(now)
-    return list(
+    paused = list(
+        ProviderAccount.objects.filter(outage_paused_at__isnull=False).values_list("pk", flat=True)
+    )
+    ids = list(
         Operation.objects.filter(due)
+        .exclude(subscription__tenant__account_id__in=paused)
         .order_by()
         .values_list("subscription_id", flat=True)
         .distinct()[:limit]
     )
+    for account_id in paused:
+        probe = (
+            Operation.objects.filter(due, subscription__tenant__account_id=account_id)
+            .order_by("next_attempt_at", "pk")
+            .values_list("subscription_id", flat=True)
+            .first()
+        )
+        if probe is not None:
+            ids.append(probe)
+    return ids
