@@ -103,3 +103,39 @@ def test_a_throttled_customer_does_not_hold_up_another_customers_operation(conne
     # One subscription each at the vendor: nothing ordered twice.
     assert _vendor_count(connected, connected.customer_id) == before[0] + 1
     assert _vendor_count(connected, other_customer_id) == before[1] + 1
+
+
+def test_storms_on_order_creation_and_a_lost_answer_never_order_twice(connected):
+    """429s on the cart, 5xx on the checkout, then a checkout the vendor carried out whose
+    answer was lost: the order is placed once, and both sides agree."""
+    before = _vendor_count(connected, connected.customer_id)
+    customer = f"/v1/customers/{connected.customer_id}"
+    connected.sandbox.admin.set_faults(
+        script=[
+            {"method": "POST", "path": f"{customer}/carts", "status": 429, "times": 4},
+            {"method": "POST", "path": f"{customer}/carts/*/checkout", "status": 503, "times": 4},
+            {"method": "POST", "path": f"{customer}/carts/*/checkout", "status": "lost"},
+            {"method": "GET", "path": f"{customer}/orders/*", "status": 502, "times": 2},
+        ]
+    )
+    subscription = _order(connected, connected.cast.customer, 4)
+    connected.run_worker()
+    for _ in range(12):
+        subscription.refresh_from_db()
+        if subscription.sync_status == SyncStatus.SYNCHRONIZED:
+            break
+        connected.clock.sleep(600)
+        connected.sweep()
+    subscription.refresh_from_db()
+    assert (subscription.status, subscription.sync_status) == (
+        Status.ACTIVE,
+        SyncStatus.SYNCHRONIZED,
+    )
+    lost = [
+        call for call in connected.sandbox.admin.calls(method="POST") if call.get("fault") == "lost"
+    ]
+    assert len(lost) == 1  # the lost answer did happen
+    assert _vendor_count(connected, connected.customer_id) == before + 1
+    assert connected.vendor_subscription(subscription)["quantity"] == 4
+    operation = subscription.operations.get()
+    assert operation.state == OperationState.DONE
