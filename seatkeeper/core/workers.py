@@ -67,9 +67,11 @@ def register(worker_id: str | None = None) -> str:
 
 
 def beat(worker_id: str) -> None:
-    WorkerProcess.objects.filter(worker_id=worker_id, stopped_at__isnull=True).update(
-        beat_at=clock.now()
-    )
+    """Renew the lease. A worker that was only stalled (declared dead meanwhile) comes back to
+    life; whatever it had claimed may be another's by now, which the claims' fencing handles."""
+    if _current != worker_id:
+        return  # stopped (or never started) in this process: no lease to renew
+    WorkerProcess.objects.filter(worker_id=worker_id).update(beat_at=clock.now(), stopped_at=None)
 
 
 def stop(worker_id: str) -> None:
