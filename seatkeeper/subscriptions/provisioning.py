@@ -32,6 +32,7 @@ from seatkeeper.providers.errors import ProviderError, StaleVersion, Throttled, 
 from seatkeeper.providers.models import ProviderAccount
 from seatkeeper.providers.registry import get_provider
 from seatkeeper.subscriptions.models import (
+    OPEN_STATES,
     Operation,
     OperationKind,
     OperationState,
@@ -386,6 +387,15 @@ def _succeeded(operation: Operation, facts: vendor.Subscription) -> None:
     apply_vendor_facts(subscription, facts)
     if operation.kind == OperationKind.CREATE and subscription.status == Status.PENDING:
         subscription.status = Status.ACTIVE
+    if not Operation.objects.filter(
+        subscription_id=subscription.pk, state__in=OPEN_STATES
+    ).exists():
+        # The last open operation: synchronized in the same commit, so a worker dying right
+        # after it cannot leave the subscription "pending" with nothing left to do.
+        subscription.sync_status = SyncStatus.SYNCHRONIZED
+        subscription.sync_error_code = ""
+        subscription.sync_error_message = ""
+        subscription.synced_at = now
     subscription.save()
 
 

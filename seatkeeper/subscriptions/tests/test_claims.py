@@ -162,3 +162,20 @@ def test_an_operation_of_a_worker_that_died_is_taken_over_at_once(cast, shop):
     operation.refresh_from_db()
     assert (operation.state, operation.attempts) == (OperationState.DONE, 2)
     assert shop.provider.subscriptions[subscription.vendor_subscription_id].quantity == 30
+
+
+def test_a_worker_dying_right_after_the_last_success_leaves_the_subscription_synchronized(
+    cast, shop
+):
+    with clock.frozen(START):
+        subscription = _ordered(cast, shop)
+        services.subscription_change_quantity(
+            actor=cast.reseller_admin, subscription=subscription, quantity=30
+        )
+        operation = subscription.operations.get(kind="quantity")
+        assert provisioning._claim(operation, clock.now())
+        operation.refresh_from_db()
+        # The worker records the vendor's answer and dies before looking for more work.
+        provisioning._execute(operation, lambda account: shop.provider)
+    subscription.refresh_from_db()
+    assert (subscription.quantity, subscription.sync_status) == (30, SyncStatus.SYNCHRONIZED)
