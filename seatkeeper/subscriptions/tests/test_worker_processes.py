@@ -17,6 +17,7 @@ from django.db import connection
 from django_tasks_db.models import DBTaskResult
 
 from seatkeeper.core import clock
+from seatkeeper.core import workers as workers_module
 from seatkeeper.core.models import WorkerProcess
 from seatkeeper.subscriptions import provisioning, services, tasks
 from seatkeeper.subscriptions.models import Operation, OperationState, Status, SyncStatus
@@ -186,9 +187,10 @@ def test_a_stalled_worker_resuming_after_its_claim_moved_changes_nothing(connect
     workers.start("taker")
     # Its lease lapses; the sweep hands the operation to the other worker.
     wait_for(
-        lambda: subscription.pk in provisioning.due_subscription_ids(clock.now()),
+        lambda: not workers_module.living(clock.now()).filter(worker_id=stalled_id).exists(),
         what="the lease to lapse",
     )
+    assert subscription.pk in provisioning.due_subscription_ids(clock.now())
     tasks.provisioning_sweep.call()
     wait_for(_all_done, what="both changes done by the other worker")
     os.kill(stalled.pid, signal.SIGCONT)  # it wakes up with its old claim, sees it gone, stops
