@@ -178,6 +178,10 @@ else:
     # Nothing shared lives in this cache on one machine: state that several processes must agree
     # on (rate limits, schedules, locks) is in the database.
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# Worker leases (seatkeeper.core.workers): how often a worker renews its lease, and how long
+# without renewal before it counts as dead and its claims go to the other workers.
+WORKER_HEARTBEAT_SECONDS = env_int("SEATKEEPER_WORKER_HEARTBEAT_SECONDS", 10, minimum=1)
+WORKER_LIVENESS_SECONDS = env_int("SEATKEEPER_WORKER_LIVENESS_SECONDS", 60, minimum=2)
 
 # --- Authentication ---------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"

@@ -23,3 +23,19 @@ class ScheduleSlot(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class WorkerProcess(models.Model):
+    """A running `seatkeeper worker`: its lease on the work it claims. The worker renews
+    `beat_at` every few seconds; a worker that stopped beating, or whose process is gone from
+    its machine, is dead, and what it had claimed can be taken over at once."""
+
+    worker_id = models.CharField(max_length=64, primary_key=True)
+    hostname = models.CharField(max_length=255)
+    pid = models.PositiveIntegerField()
+    started_at = models.DateTimeField()
+    beat_at = models.DateTimeField()
+    stopped_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.worker_id} ({self.hostname}:{self.pid})"

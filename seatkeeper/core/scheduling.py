@@ -25,13 +25,27 @@ class Periodic:
     name: str
     every: dt.timedelta
     task: Task
+    # Also run when a worker starts: work a crashed worker left is taken over at once.
+    at_worker_start: bool = False
 
 
 PERIODIC: dict[str, Periodic] = {}
 
 
-def register_periodic(name: str, every: dt.timedelta, task: Task) -> None:
-    PERIODIC[name] = Periodic(name=name, every=every, task=task)
+def register_periodic(
+    name: str, every: dt.timedelta, task: Task, *, at_worker_start: bool = False
+) -> None:
+    PERIODIC[name] = Periodic(name=name, every=every, task=task, at_worker_start=at_worker_start)
+
+
+def run_at_worker_start() -> list[str]:
+    """Enqueue the jobs that recover work (a worker starts, perhaps after a crash)."""
+    started = []
+    for job in PERIODIC.values():
+        if job.at_worker_start:
+            job.task.enqueue()
+            started.append(job.name)
+    return started
 
 
 def run_due(now: dt.datetime | None = None) -> list[str]:

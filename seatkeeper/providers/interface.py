@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Protocol, runtime_checkable
@@ -688,7 +688,13 @@ class Provider(Protocol):
         self, *, customer_id: str, subscription_id: str
     ) -> RecordList[Subscription]: ...
     def update_subscription(
-        self, *, customer_id: str, subscription_id: str, change: SubscriptionUpdate
+        self,
+        *,
+        customer_id: str,
+        subscription_id: str,
+        change: SubscriptionUpdate,
+        stale_retries: int = 1,
+        before_write: Callable[[], None] | None = None,
     ) -> Subscription: ...
     def suspend_subscription(self, *, customer_id: str, subscription_id: str) -> Subscription: ...
     def reactivate_subscription(

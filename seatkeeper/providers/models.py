@@ -74,6 +74,14 @@ class ProviderAccount(TimestampedModel):
     # The smallest expiry warning (in days before expiry) already e-mailed for the current token
     # lifetime; cleared whenever the token is used again.
     expiry_warning_days = models.PositiveSmallIntegerField(null=True, blank=True)
+    # A vendor outage seen by the provisioning worker: since when the vendor stopped answering
+    # (5xx, timeouts, refused connections), how many operations met it, and when the queue of
+    # this account was paused (OUTAGE_THRESHOLD operations in a row; the cloud admins are told
+    # once). Cleared when the vendor answers again.
+    outage_since = models.DateTimeField(_("vendor unreachable since"), null=True, blank=True)
+    outage_failures = models.PositiveIntegerField(default=0)
+    outage_paused_at = models.DateTimeField(_("provisioning paused"), null=True, blank=True)
+    outage_error = models.CharField(_("vendor error"), max_length=500, blank=True)
 
     class Meta:
         ordering = ["name"]

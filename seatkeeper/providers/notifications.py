@@ -59,6 +59,16 @@ def consent_lost(*, account_id: int) -> int:
     )
 
 
+def vendor_outage(*, account_id: int) -> int:
+    """One notice for an outage, however many operations wait behind it."""
+    account = ProviderAccount.objects.select_related("organisation").get(pk=account_id)
+    return _send(
+        "vendor_outage",
+        _cloud_admins(account),
+        {"account": account, "link": _link(account)},
+    )
+
+
 def _due_threshold(remaining: dt.timedelta) -> int | None:
     due = [days for days in EXPIRY_WARNING_DAYS if remaining <= dt.timedelta(days=days)]
     return min(due) if due else None

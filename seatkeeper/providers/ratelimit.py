@@ -19,6 +19,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 
 from seatkeeper.core import clock
+from seatkeeper.providers.errors import Throttled
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -166,10 +167,14 @@ class RateLimiter:
         store: BucketStore,
         sleep: Callable[[float], None] = clock.sleep,
         now: Callable[[], float] = _clock_seconds,
+        max_wait: float | None = None,
     ) -> None:
         self.store = store
         self.sleep = sleep
         self.now = now
+        # A caller with other work to do (the provisioning worker) waits at most this long and
+        # is told how long the rest would be (Throttled.retry_after) instead; None waits it out.
+        self.max_wait = max_wait
         self.waited = 0.0  # total seconds slept; read by the benchmark
 
     def acquire(self, limits: Sequence[Limit], *, cost: float = 1.0) -> None:
@@ -178,6 +183,12 @@ class RateLimiter:
                 wait = self.store.take(limit=limit, cost=cost, now=self.now())
                 if wait <= 0:
                     break
+                if self.max_wait is not None and wait > self.max_wait:
+                    raise Throttled(
+                        "the vendor's request budget is spent for now",
+                        retry_after=wait,
+                        code="429",
+                    )
                 # Sleep a hair longer than needed so the refill has really happened.
                 pause = math.ceil(wait * 1000) / 1000
                 self.waited += pause

@@ -406,6 +406,87 @@ def account_consent_lost(
     return True
 
 
+# Operations meeting a vendor outage (no answer after the connector's own retries), in a row and
+# with no answer in between, before the account's provisioning queue is paused.
+OUTAGE_THRESHOLD = 3
+
+
+def account_vendor_unavailable(*, account_id: int, error: str) -> bool:
+    """An operation found the vendor not answering. Returns whether the account's queue is
+    paused: from the OUTAGE_THRESHOLD-th operation in a row on, it is an outage rather than one
+    operation's problem. The pause is recorded and e-mailed to the cloud admins once."""
+    now = clock.now()
+    with transaction.atomic():
+        account = (
+            ProviderAccount.objects.select_for_update()
+            .select_related("organisation")
+            .get(pk=account_id)
+        )
+        if account.outage_since is None:
+            account.outage_since = now
+            account.outage_failures = 0
+        account.outage_failures += 1
+        account.outage_error = error[:500]
+        if account.outage_paused_at is None and account.outage_failures >= OUTAGE_THRESHOLD:
+            account.outage_paused_at = now
+            activity_record(
+                actor=None,
+                organisation=account.organisation,
+                obj=account,
+                operation="provider_account.outage",
+                details={"error": error[:500]},
+            )
+            transaction.on_commit(partial(notifications.vendor_outage, account_id=account.pk))
+        account.save(
+            update_fields=[
+                "outage_since",
+                "outage_failures",
+                "outage_paused_at",
+                "outage_error",
+                "updated_at",
+            ]
+        )
+        return account.outage_paused_at is not None
+
+
+def account_vendor_answered(*, account_id: int) -> bool:
+    """The vendor answered again: the outage is over. Returns whether a paused queue resumes
+    (recorded in the activity log)."""
+    if not ProviderAccount.objects.filter(pk=account_id, outage_since__isnull=False).exists():
+        return False  # the usual case, without a lock
+    with transaction.atomic():
+        account = (
+            ProviderAccount.objects.select_for_update()
+            .select_related("organisation")
+            .get(pk=account_id)
+        )
+        if account.outage_since is None:
+            return False
+        paused = account.outage_paused_at is not None
+        if paused:
+            activity_record(
+                actor=None,
+                organisation=account.organisation,
+                obj=account,
+                operation="provider_account.outage_over",
+                details={"since": account.outage_since.isoformat()},
+            )
+        account.outage_since = None
+        account.outage_failures = 0
+        account.outage_paused_at = None
+        account.outage_error = ""
+        account.save(
+            update_fields=[
+                "outage_since",
+                "outage_failures",
+                "outage_paused_at",
+                "outage_error",
+                "updated_at",
+            ]
+        )
+        return paused
+
+
 @dataclass(frozen=True, kw_only=True)
 class ConnectionResult:
     ok: bool

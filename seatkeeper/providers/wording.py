@@ -23,6 +23,19 @@ ACTIONS = {
         gettext_lazy("Consent refused by the vendor"),
         said(gettext_noop("The vendor refused the consent of %(object)s.")),
     ),
+    "provider_account.outage": ActionWording(
+        gettext_lazy("Provisioning paused: the vendor is not answering"),
+        said(
+            gettext_noop(
+                "The vendor stopped answering for %(object)s; provisioning is paused until it "
+                "answers again."
+            )
+        ),
+    ),
+    "provider_account.outage_over": ActionWording(
+        gettext_lazy("Provisioning resumed: the vendor answers again"),
+        said(gettext_noop("The vendor answers again for %(object)s; provisioning resumed.")),
+    ),
 }
 
 FIELDS = {
@@ -35,4 +48,5 @@ FIELDS = {
     "consented_by": FieldWording(gettext_lazy("consented by")),
     "error": FieldWording(gettext_lazy("error")),
     "description": FieldWording(gettext_lazy("description")),
+    "since": FieldWording(gettext_lazy("unreachable since")),
 }

@@ -133,6 +133,16 @@ class FrontDoor:
                 response = await self._front(scope, method, path)
                 if isinstance(response, str):
                     fault = response
+                    if response == "lost":
+                        # The vendor acts, then its answer is lost on the way back.
+                        async def discard(message: Message) -> None:
+                            return None
+
+                        await self.app(scope, receive, discard)
+                        await send_plain(
+                            {"type": "http.response.start", "status": 504, "headers": []}
+                        )
+                        raise DroppedConnection(path)
                     if response == "timeout":
                         await asyncio.sleep(sandbox.faults.timeout_s)
                         await send_plain(
@@ -165,8 +175,8 @@ class FrontDoor:
         if faults.latency_ms and path.startswith(faults.path_prefix or "/"):
             await asyncio.sleep(faults.latency_ms / 1000)
         rolled = faults.roll(method, path)
-        if rolled == "timeout":
-            return "timeout"
+        if rolled in ("timeout", "lost"):
+            return str(rolled)
         if rolled is not None:
             status = int(rolled)
             if status == 429:

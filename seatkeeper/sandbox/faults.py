@@ -33,7 +33,8 @@ PRESETS: dict[str, dict[str, Any]] = {
 @dataclass
 class ScriptedFault:
     """Answer the next ``times`` requests matching METHOD and a path glob with ``status`` (or
-    ``timeout``), so a test can script exactly which call fails."""
+    ``timeout``: dropped unanswered and not carried out; or ``lost``: carried out, then the
+    answer is dropped), so a test can script exactly which call fails."""
 
     method: str = "*"
     path: str = "*"

@@ -16,7 +16,10 @@ class SubscriptionsConfig(AppConfig):
         from seatkeeper.subscriptions import tasks
 
         register_periodic(
-            "subscriptions.provisioning_sweep", dt.timedelta(minutes=1), tasks.provisioning_sweep
+            "subscriptions.provisioning_sweep",
+            dt.timedelta(minutes=1),
+            tasks.provisioning_sweep,
+            at_worker_start=True,
         )
         register_periodic(
             "subscriptions.refresh_vendor_facts",

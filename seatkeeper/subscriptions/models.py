@@ -343,6 +343,11 @@ class Operation(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
+    # A new value on every claim (a fencing token): a worker whose claim moved to another worker
+    # finds it changed and neither writes to the vendor nor records its result.
+    claim_token = models.UUIDField(null=True, blank=True, editable=False)
+    # The worker holding the claim (seatkeeper.core.workers); its death frees the claim at once.
+    claimed_by = models.CharField(max_length=64, blank=True, editable=False)
     done_at = models.DateTimeField(null=True, blank=True)
     # Sent as MS-RequestId: the same key on every attempt, so a retried create is the same order.
     request_key = models.UUIDField(default=uuid.uuid4, editable=False)

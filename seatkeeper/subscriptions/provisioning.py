@@ -7,12 +7,19 @@ subscription (later operations wait behind it; other subscriptions carry on) unt
 retries it. A claim older than CLAIM_TIMEOUT belongs to a worker that died: the sweep hands the
 operation to another worker, which sends it again with the same request key (MS-RequestId), so the
 vendor answers with the order it already created instead of creating a second one.
+
+Every claim carries a fresh token (a fencing token). A worker that was only stalled, not dead,
+may wake up after its operation went to another worker: it checks its token before each vendor
+write and records its result only where the token still matches (compare-and-set), so it changes
+nothing on either side. A stale ETag (Partner Center 2055) on a claimed operation is never simply
+sent again: the claim is checked, the subscription read again, and a change already there is done.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import uuid
 from collections.abc import Callable
 from functools import partial
 
@@ -21,12 +28,14 @@ from django.db import transaction
 from django.db.models import F, Q
 
 from seatkeeper.activity.services import activity_record
-from seatkeeper.core import clock
+from seatkeeper.core import clock, workers
 from seatkeeper.providers import interface as vendor
-from seatkeeper.providers.errors import ProviderError
+from seatkeeper.providers.errors import ProviderError, StaleVersion, Throttled, Unavailable
+from seatkeeper.providers.models import ProviderAccount
 from seatkeeper.providers.registry import get_provider
 from seatkeeper.subscriptions import attempts, transitions
 from seatkeeper.subscriptions.models import (
+    OPEN_STATES,
     AttemptOutcome,
     Operation,
     OperationKind,
@@ -47,6 +56,13 @@ CLAIM_TIMEOUT = dt.timedelta(minutes=10)
 VENDOR_POLL = dt.timedelta(seconds=20)
 # How soon to look again for a renewal Partner Center has not carried out yet (it may take a day).
 RENEWAL_POLL = dt.timedelta(minutes=30)
+# The longest the worker waits for a vendor's Retry-After (or the shared rate limiter) inside a
+# task; a longer wait reschedules the operation, and the worker moves on to other customers.
+THROTTLE_PATIENCE_SECONDS = 2.0
+# When the vendor throttles without saying for how long.
+THROTTLE_DEFAULT_WAIT = dt.timedelta(seconds=30)
+# While an account's queue is paused by a vendor outage, how often one operation probes it.
+OUTAGE_PROBE = dt.timedelta(minutes=2)
 
 CYCLES = {
     "monthly": vendor.BillingCycle.MONTHLY,
@@ -55,6 +71,10 @@ CYCLES = {
     "prepaid": vendor.BillingCycle.ONE_TIME,
     "none": vendor.BillingCycle.NONE,
 }
+
+
+class ClaimLost(Exception):
+    """Another worker holds the operation now; this one must stop and change nothing."""
 
 
 class WaitForVendor(Exception):
@@ -85,14 +105,39 @@ def next_operation(subscription_id: int) -> Operation | None:
     )
 
 
-def _claim(operation: Operation, now: dt.datetime) -> bool:
-    claimable = Q(state=OperationState.PENDING, next_attempt_at__lte=now) | Q(
-        state=OperationState.RUNNING, claimed_at__lt=now - CLAIM_TIMEOUT
+def _abandoned(now: dt.datetime) -> Q:
+    """Running operations whose worker is dead (its lease lapsed or its process is gone), or
+    whose claim is older than CLAIM_TIMEOUT (claims made outside a registered worker)."""
+    return Q(state=OperationState.RUNNING) & (
+        Q(claimed_at__lt=now - CLAIM_TIMEOUT) | workers.claimed_by_the_dead(now)
     )
+
+
+def _claim(operation: Operation, now: dt.datetime) -> uuid.UUID | None:
+    """Claim the operation for this worker; returns the claim's fencing token (None: lost)."""
+    claimable = Q(state=OperationState.PENDING, next_attempt_at__lte=now) | _abandoned(now)
+    token = uuid.uuid4()
     won = Operation.objects.filter(claimable, pk=operation.pk).update(
-        state=OperationState.RUNNING, claimed_at=now, attempts=F("attempts") + 1
+        state=OperationState.RUNNING,
+        claimed_at=now,
+        claimed_by=workers.current_worker_id(),
+        claim_token=token,
+        attempts=F("attempts") + 1,
     )
-    return won == 1
+    return token if won == 1 else None
+
+
+def _held(operation: Operation):
+    """The operation's row, only while this worker's claim on it holds."""
+    return Operation.objects.filter(
+        pk=operation.pk, state=OperationState.RUNNING, claim_token=operation.claim_token
+    )
+
+
+def check_claim(operation: Operation) -> None:
+    """Raise ClaimLost unless this worker still holds the operation (before each vendor write)."""
+    if not _held(operation).exists():
+        raise ClaimLost(f"operation {operation.pk} was handed to another worker")
 
 
 def provision_subscription(
@@ -107,15 +152,34 @@ def provision_subscription(
         if operation.state == OperationState.FAILED:
             return "held"
         now = clock.now()
-        if not _claim(operation, now):
+        token = _claim(operation, now)
+        if token is None:
             return "busy"
         operation.refresh_from_db()
+        if operation.claim_token != token:
+            return "busy"
         try:
             _execute(operation, provider_factory)
+            _vendor_answered(operation)
+        except ClaimLost:
+            # Stalled past the claim: the operation is another worker's now. Leave it alone.
+            logger.warning("operation %s: claim lost, its result is not recorded", operation.pk)
+            return "superseded"
         except WaitForVendor as waiting:
             _reschedule(operation, waiting.until or now + VENDOR_POLL, counts=False)
+            _vendor_answered(operation)
             return "waiting"
+        except Throttled as error:
+            _throttled(operation, error)
+            return "throttled"
+        except Unavailable as error:
+            if _vendor_unavailable(operation, error):
+                return "paused"
+            _failed(operation, error)
+            return "retrying" if operation.attempts < MAX_ATTEMPTS else "failed"
         except ProviderError as error:
+            if error.http_status and error.http_status < 500:
+                _vendor_answered(operation)  # a refusal is an answer
             _failed(operation, error)
             return "retrying" if error.retryable and operation.attempts < MAX_ATTEMPTS else "failed"
         except Exception as error:  # a bug or an unexpected outage must not lose the operation
@@ -130,7 +194,9 @@ def _provider(
     subscription: Subscription, provider_factory: ProviderFactory | None
 ) -> vendor.Provider:
     # Looked up at call time so tests can hand the worker a connector with an injected clock.
-    return (provider_factory or get_provider)(subscription.tenant.account)
+    if provider_factory is not None:
+        return provider_factory(subscription.tenant.account)
+    return get_provider(subscription.tenant.account, throttle_patience=THROTTLE_PATIENCE_SECONDS)
 
 
 def _execute(operation: Operation, provider_factory: ProviderFactory | None) -> None:
@@ -158,19 +224,16 @@ def _send(operation: Operation, subscription: Subscription, provider: vendor.Pro
             raise ProviderError("the subscription has no vendor id yet", retryable=True)
         target = subscription.vendor_subscription_id
         payload = operation.payload
+        update = partial(_update, operation, provider, customer_id, target)
         if kind == OperationKind.QUANTITY:
-            change = vendor.SubscriptionUpdate(quantity=int(payload["quantity"]))
-            facts = provider.update_subscription(
-                customer_id=customer_id, subscription_id=target, change=change
-            )
+            facts = update(vendor.SubscriptionUpdate(quantity=int(payload["quantity"])))
         elif kind == OperationKind.SUSPEND:
-            facts = provider.suspend_subscription(customer_id=customer_id, subscription_id=target)
+            facts = update(vendor.SubscriptionUpdate(status=vendor.SubscriptionStatus.SUSPENDED))
         elif kind == OperationKind.REACTIVATE:
-            facts = provider.reactivate_subscription(
-                customer_id=customer_id, subscription_id=target
-            )
+            facts = update(vendor.SubscriptionUpdate(status=vendor.SubscriptionStatus.ACTIVE))
         elif kind == OperationKind.CANCEL:
-            facts = provider.cancel_subscription(customer_id=customer_id, subscription_id=target)
+            # New-commerce cancellation is the subscription PATCHed to status "deleted".
+            facts = update(vendor.SubscriptionUpdate(status=vendor.SubscriptionStatus.DELETED))
         elif kind == OperationKind.AUTO_RENEW:
             if payload.get("after_term_ends"):
                 _wait_for_renewal(
@@ -180,22 +243,64 @@ def _send(operation: Operation, subscription: Subscription, provider: vendor.Pro
                 auto_renew=bool(payload["auto_renew"]),
                 **(_next_term_change(payload["next_term"]) if "next_term" in payload else {}),
             )
-            facts = provider.update_subscription(
-                customer_id=customer_id, subscription_id=target, change=change
-            )
+            facts = update(change)
         elif kind == OperationKind.SCHEDULE_RENEWAL:
             change = vendor.SubscriptionUpdate(**_next_term_change(payload.get("next_term")))
-            facts = provider.update_subscription(
-                customer_id=customer_id, subscription_id=target, change=change
-            )
+            facts = update(change)
         elif kind == OperationKind.RENAME:
             change = vendor.SubscriptionUpdate(friendly_name=payload["friendly_name"])
-            facts = provider.update_subscription(
-                customer_id=customer_id, subscription_id=target, change=change
-            )
+            facts = update(change)
         else:
             raise ProviderError(f"nothing to send for {kind}", retryable=False)
     _succeeded(operation, facts)
+
+
+# Rounds of "read, check the claim, write" before a stale ETag reaches the operation as a failure.
+STALE_ROUNDS = 2
+
+
+def _update(
+    operation: Operation,
+    provider: vendor.Provider,
+    customer_id: str,
+    target: str,
+    change: vendor.SubscriptionUpdate,
+) -> vendor.Subscription:
+    """A fenced update: the claim is checked between the fresh read and each write. After a
+    stale ETag the claim is checked again and the subscription read again; a change already
+    there (another worker's, or ours whose answer was lost) is done, not sent a second time."""
+    fence = partial(check_claim, operation)
+    for round_number in range(STALE_ROUNDS):
+        try:
+            return provider.update_subscription(
+                customer_id=customer_id,
+                subscription_id=target,
+                change=change,
+                stale_retries=0,
+                before_write=fence,
+            )
+        except StaleVersion:
+            fence()
+            current = provider.get_subscription(customer_id=customer_id, subscription_id=target)
+            if _already_applied(current, change):
+                return current
+            if round_number == STALE_ROUNDS - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _already_applied(facts: vendor.Subscription, change: vendor.SubscriptionUpdate) -> bool:
+    wanted = {
+        "quantity": change.quantity,
+        "friendly_name": change.friendly_name,
+        "auto_renew": change.auto_renew,
+        "status": change.status,
+    }
+    if change.next_term is not None and facts.next_term != change.next_term:
+        return False
+    if change.clear_next_term and facts.next_term is not None:
+        return False
+    return all(value is None or getattr(facts, name) == value for name, value in wanted.items())
 
 
 def _next_term_change(next_term: dict | None) -> dict:
@@ -272,16 +377,19 @@ def _create(
             billing_cycle=CYCLES.get(subscription.billing_cycle, vendor.BillingCycle.MONTHLY),
             friendly_name=subscription.friendly_name,
         )
+        check_claim(operation)
         orders = provider.create_order(
             customer_id=customer_id, lines=[line], request_key=str(operation.request_key)
         )
         order_id = orders[0].id
         # Kept at once, in its own commit: whatever happens next, we poll this order rather than
-        # ever placing another one.
+        # ever placing another one. (A worker whose claim moved records nothing: the new holder
+        # sends the same request key and learns the same order.)
         with transaction.atomic():
-            Operation.objects.filter(pk=operation.pk).update(
+            if not _held(operation).update(
                 result={**operation.result, "vendor_order_id": order_id}
-            )
+            ):
+                raise ClaimLost(f"operation {operation.pk} was handed to another worker")
             Subscription.objects.filter(pk=subscription.pk).update(vendor_order_id=order_id)
         operation.result = {**operation.result, "vendor_order_id": order_id}
     order = provider.get_order(customer_id=customer_id, order_id=order_id)
@@ -303,7 +411,7 @@ def _create(
 def _succeeded(operation: Operation, facts: vendor.Subscription) -> None:
     now = clock.now()
     subscription = Subscription.objects.select_for_update().get(pk=operation.subscription_id)
-    Operation.objects.filter(pk=operation.pk).update(
+    recorded = _held(operation).update(
         state=OperationState.DONE,
         done_at=now,
         error_code="",
@@ -314,6 +422,8 @@ def _succeeded(operation: Operation, facts: vendor.Subscription) -> None:
             "vendor_status": str(facts.status),
         },
     )
+    if not recorded:  # compare-and-set: only the claim's holder records the result
+        raise ClaimLost(f"operation {operation.pk} was handed to another worker")
     _record_success(operation, subscription, facts)
     dates = apply_vendor_facts(subscription, facts)
     if operation.kind == OperationKind.CREATE and subscription.status == Status.PENDING:
@@ -323,6 +433,15 @@ def _succeeded(operation: Operation, facts: vendor.Subscription) -> None:
         )
     else:
         record_vendor_dates(subscription, dates)
+    if not Operation.objects.filter(
+        subscription_id=subscription.pk, state__in=OPEN_STATES
+    ).exists():
+        # The last open operation: synchronized in the same commit, so a worker dying right
+        # after it cannot leave the subscription "pending" with nothing left to do.
+        subscription.sync_status = SyncStatus.SYNCHRONIZED
+        subscription.sync_error_code = ""
+        subscription.sync_error_message = ""
+        subscription.synced_at = now
     subscription.save()
 
 
@@ -417,12 +536,86 @@ def _settle(subscription_id: int) -> None:
 
 
 def _reschedule(operation: Operation, when: dt.datetime, *, counts: bool) -> None:
-    Operation.objects.filter(pk=operation.pk).update(
+    _held(operation).update(
         state=OperationState.PENDING,
         next_attempt_at=when,
         claimed_at=None,
         attempts=F("attempts") if counts else F("attempts") - 1,
     )
+
+
+def _account_id(operation: Operation) -> int | None:
+    return (
+        Subscription.objects.filter(pk=operation.subscription_id)
+        .values_list("tenant__account_id", flat=True)
+        .first()
+    )
+
+
+def _vendor_unavailable(operation: Operation, error: Unavailable) -> bool:
+    """No answer from the vendor, after the connector's own retries. Once several operations in
+    a row met it, it is an outage, not this operation's failure: the account's queue pauses (one
+    notice), and the operation waits for the vendor without spending an attempt."""
+    from seatkeeper.providers import services as provider_services
+
+    account_id = _account_id(operation)
+    if account_id is None:
+        return False
+    if not provider_services.account_vendor_unavailable(account_id=account_id, error=str(error)):
+        return False
+    code = error.code or (str(error.http_status) if error.http_status else "unavailable")
+    with transaction.atomic():
+        waits = _held(operation).update(
+            state=OperationState.PENDING,
+            next_attempt_at=clock.now() + OUTAGE_PROBE,
+            claimed_at=None,
+            attempts=F("attempts") - 1,
+            error_code=code[:40],
+            error_message=error.message,
+        )
+        if waits:
+            Subscription.objects.filter(pk=operation.subscription_id).update(
+                sync_status=SyncStatus.PENDING,
+                sync_error_code=code[:40],
+                sync_error_message=error.message,
+            )
+    return True
+
+
+def _vendor_answered(operation: Operation) -> None:
+    """An answer ends an outage; a paused queue resumes at once."""
+    from seatkeeper.providers import services as provider_services
+
+    account_id = _account_id(operation)
+    if account_id is not None and provider_services.account_vendor_answered(account_id=account_id):
+        from seatkeeper.subscriptions import tasks
+
+        transaction.on_commit(tasks.provisioning_sweep.enqueue)
+
+
+@transaction.atomic
+def _throttled(operation: Operation, error: Throttled) -> None:
+    """The vendor asked us to wait: try again when it said, and not as a failed attempt."""
+    wait = (
+        dt.timedelta(seconds=float(error.retry_after))
+        if error.retry_after
+        else THROTTLE_DEFAULT_WAIT
+    )
+    code = error.code or "429"
+    rescheduled = _held(operation).update(
+        state=OperationState.PENDING,
+        next_attempt_at=clock.now() + wait,
+        claimed_at=None,
+        attempts=F("attempts") - 1,
+        error_code=code[:40],
+        error_message=error.message,
+    )
+    if rescheduled:
+        Subscription.objects.filter(pk=operation.subscription_id).update(
+            sync_status=SyncStatus.PENDING,
+            sync_error_code=code[:40],
+            sync_error_message=error.message,
+        )
 
 
 @transaction.atomic
@@ -431,7 +624,7 @@ def _failed(operation: Operation, error: ProviderError) -> None:
     code = error.code or (str(error.http_status) if error.http_status else "error")
     permanent = not error.retryable or operation.attempts >= MAX_ATTEMPTS
     if permanent:
-        Operation.objects.filter(pk=operation.pk).update(
+        recorded = _held(operation).update(
             state=OperationState.FAILED,
             error_code=code[:40],
             error_message=error.message,
@@ -443,7 +636,7 @@ def _failed(operation: Operation, error: ProviderError) -> None:
         retry_after = getattr(error, "retry_after", None)
         if retry_after:
             wait = max(wait, dt.timedelta(seconds=float(retry_after)))
-        Operation.objects.filter(pk=operation.pk).update(
+        recorded = _held(operation).update(
             state=OperationState.PENDING,
             next_attempt_at=clock.now() + wait,
             claimed_at=None,
@@ -451,6 +644,8 @@ def _failed(operation: Operation, error: ProviderError) -> None:
             error_message=error.message,
         )
         subscription.sync_status = SyncStatus.PENDING
+    if not recorded:
+        return  # the operation is another worker's now; its outcome is theirs to record
     subscription.sync_error_code = code[:40]
     subscription.sync_error_message = error.message
     subscription.save(update_fields=["sync_status", "sync_error_code", "sync_error_message"])
@@ -480,13 +675,26 @@ def _failed(operation: Operation, error: ProviderError) -> None:
 
 
 def due_subscription_ids(now: dt.datetime, limit: int = 500) -> list[int]:
-    """Subscriptions with an operation due now, or one abandoned by a worker that died."""
-    due = Q(state=OperationState.PENDING, next_attempt_at__lte=now) | Q(
-        state=OperationState.RUNNING, claimed_at__lt=now - CLAIM_TIMEOUT
+    """Subscriptions with an operation due now, or one abandoned by a worker that died. Of an
+    account paused by a vendor outage only one, the probe that finds out when it answers again."""
+    due = Q(state=OperationState.PENDING, next_attempt_at__lte=now) | _abandoned(now)
+    paused = list(
+        ProviderAccount.objects.filter(outage_paused_at__isnull=False).values_list("pk", flat=True)
     )
-    return list(
+    ids = list(
         Operation.objects.filter(due)
+        .exclude(subscription__tenant__account_id__in=paused)
         .order_by()
         .values_list("subscription_id", flat=True)
         .distinct()[:limit]
     )
+    for account_id in paused:
+        probe = (
+            Operation.objects.filter(due, subscription__tenant__account_id=account_id)
+            .order_by("next_attempt_at", "pk")
+            .values_list("subscription_id", flat=True)
+            .first()
+        )
+        if probe is not None:
+            ids.append(probe)
+    return ids

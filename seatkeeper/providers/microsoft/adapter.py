@@ -6,6 +6,7 @@ out, logged with its raw text and counted on the listing (`.skipped`), the other
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -99,8 +100,13 @@ class MicrosoftProvider:
         limiter: RateLimiter | None = None,
         budget: ThrottleBudget | None = None,
         max_connections: int = 20,
+        throttle_patience: float | None = None,
     ) -> MicrosoftProvider:
-        """Build the connector for one provider account (decrypting its secrets)."""
+        """Build the connector for one provider account (decrypting its secrets).
+
+        `throttle_patience`: the longest a call waits for a Retry-After or the shared rate
+        limiter before Throttled reaches the caller (with how long the vendor asked to wait), for
+        callers that have other work to do meanwhile; None waits as the retry policy allows."""
         ca_bundle = account.ca_bundle_path or None
         credentials = Credentials(
             authority_host=account.authority_url,
@@ -145,7 +151,11 @@ class MicrosoftProvider:
             on_consent_lost=record_consent_lost,
         )
         budget = budget or ThrottleBudget.from_settings()
-        limiter = limiter or RateLimiter(store=default_store(), sleep=sleep)
+        if throttle_patience is not None:
+            retry = dataclasses.replace(retry or RetryPolicy(), max_retry_after=throttle_patience)
+        limiter = limiter or RateLimiter(
+            store=default_store(), sleep=sleep, max_wait=throttle_patience
+        )
         account_key = str(account_pk)
         client = PartnerCenterClient(
             base_url=account.api_base_url,
@@ -424,6 +434,7 @@ class MicrosoftProvider:
         subscription_id: str,
         change: i.SubscriptionUpdate,
         stale_retries: int = 1,
+        before_write: Callable[[], None] | None = None,
     ) -> i.Subscription:
         """GET the subscription fresh, apply `change`, PATCH the full resource with its etag.
 
@@ -431,10 +442,16 @@ class MicrosoftProvider:
         A stale etag (400, code 2055) means somebody changed the subscription between our GET
         and PATCH; our change holds absolute values, so applying it once more to the new state
         is safe. After `stale_retries` such rounds StaleVersion reaches the caller.
+
+        `before_write` runs between the GET and each PATCH and may raise to stop the write (the
+        worker checks there that its claim on the operation still holds). With the etag read
+        before it, a write that slips past it after another worker's lands is refused as stale.
         """
         correlation_id = new_id()
         for round_number in range(stale_retries + 1):
             current = self._subscription_json(customer_id, subscription_id, correlation_id)
+            if before_write is not None:
+                before_write()
             try:
                 return self.patch_subscription(
                     customer_id=customer_id,

@@ -230,6 +230,9 @@ class PartnerCenterClient:
         self.stats.throttled += 1
         wait = self.retry.retry_after(response.headers.get("Retry-After"))
         if wait > self.retry.max_retry_after or attempt >= self.retry.max_attempts:
+            if self.limiter is not None:
+                # The caller goes on with other work; the others sharing the bucket still wait.
+                self.limiter.hold_off(limits, seconds=wait)
             raise Throttled(
                 f"{self.service} throttled the request",
                 retry_after=wait,

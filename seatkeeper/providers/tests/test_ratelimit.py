@@ -8,6 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from seatkeeper.providers.errors import Throttled
 from seatkeeper.providers.models import RateLimitBucket
 from seatkeeper.providers.ratelimit import (
     BucketStore,
@@ -85,6 +86,25 @@ def test_hold_off_makes_every_worker_wait_the_retry_after() -> None:
 
     # then: the other worker only got its token after the 30 s
     assert time.now() - started >= 30
+
+
+@pytest.mark.django_db
+def test_a_worker_with_other_work_is_told_how_long_to_wait_instead_of_sleeping() -> None:
+    # given: a bucket the vendor told us to leave alone for 30 s
+    time = FakeTime()
+    store = DatabaseBucketStore()
+    limit = Limit(key="held-impatient", rate=10.0, capacity=10)
+    told = RateLimiter(store=store, sleep=time.sleep, now=time.now)
+    told.acquire([limit])
+    told.hold_off([limit], seconds=30)
+    impatient = RateLimiter(store=store, sleep=time.sleep, now=time.now, max_wait=2.0)
+    started = time.now()
+
+    # when / then: no sleeping through it; the wait comes back as Throttled.retry_after
+    with pytest.raises(Throttled) as throttled:
+        impatient.acquire([limit])
+    assert time.now() == started
+    assert 29 <= throttled.value.retry_after <= 31
 
 
 @pytest.mark.django_db

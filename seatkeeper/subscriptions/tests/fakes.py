@@ -21,6 +21,8 @@ class FakeSubscriptionsProvider:
         self.calls: list[str] = []
         self.failures: list[errors.ProviderError] = []  # raised by the next calls, in order
         self.complete_after_polls = complete_after_polls
+        # Run once inside the next update, between its read and its write (a stalled worker).
+        self.between_read_and_write = None
         self._polls: dict[str, int] = {}
         self._ids = itertools.count(1)
 
@@ -92,9 +94,27 @@ class FakeSubscriptionsProvider:
         self._maybe_fail("get_subscription")
         return self.subscriptions[subscription_id]
 
-    def update_subscription(self, *, customer_id, subscription_id, change):
+    def update_subscription(
+        self, *, customer_id, subscription_id, change, stale_retries=1, before_write=None
+    ):
         self._maybe_fail("update_subscription")
-        current = self.subscriptions[subscription_id]
+        current = self.subscriptions[subscription_id]  # the fresh GET (its etag)
+        if self.between_read_and_write is not None:
+            hook, self.between_read_and_write = self.between_read_and_write, None
+            hook()
+        if before_write is not None:
+            before_write()
+        if self.subscriptions[subscription_id] is not current:  # 2055: the etag went stale
+            if stale_retries > 0:
+                return self.update_subscription(
+                    customer_id=customer_id,
+                    subscription_id=subscription_id,
+                    change=change,
+                    stale_retries=stale_retries - 1,
+                    before_write=before_write,
+                )
+            raise errors.StaleVersion("stale etag", code="2055", http_status=400)
+        self.calls.append("patch")
         values = {
             key: value
             for key, value in (

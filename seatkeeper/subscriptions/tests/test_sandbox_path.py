@@ -107,11 +107,12 @@ def connected(clean_sandbox, test_clock, settings, monkeypatch) -> Connected:
         ca_bundle_path=str(sbx.ca_cert),
     )
 
-    def factory(account):
+    def factory(account, **options):
         return MicrosoftProvider.from_account(
             account,
             sleep=test_clock.sleep,
             retry=RetryPolicy(max_attempts=3, base_delay=0.2, max_delay=1.0),
+            **options,
         )
 
     monkeypatch.setattr(provisioning, "get_provider", factory)
@@ -272,7 +273,7 @@ def test_throttling_and_outages_are_retried_until_the_vendor_answers(connected):
     assert subscription.sync_status == SyncStatus.PENDING
     assert subscription.sync_error_code == "429"
     assert subscription.operations.get(kind="quantity").state == OperationState.PENDING
-    for _ in range(4):
+    for _ in range(6):
         connected.clock.sleep(3600)
         connected.sweep()
     subscription.refresh_from_db()

@@ -14,7 +14,8 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import close_old_connections
 
-from seatkeeper.core.scheduling import run_due
+from seatkeeper.core import workers
+from seatkeeper.core.scheduling import run_at_worker_start, run_due
 
 logger = logging.getLogger(__name__)
 SCHEDULER_INTERVAL_SECONDS = 15
@@ -56,6 +57,16 @@ class Command(BaseCommand):
         **options,
     ) -> None:
         stop = threading.Event()
+        # This worker's lease: claims carry its id, a heartbeat keeps it alive. Workers that
+        # died (on this machine: whose process is gone) are reaped now, and the recovery jobs
+        # run at once, so their operations do not wait for any timeout.
+        worker_id = workers.register()
+        threading.Thread(
+            target=workers.heartbeat_loop, args=(worker_id, stop), daemon=True, name="heartbeat"
+        ).start()
+        workers.reap()
+        if not batch:
+            run_at_worker_start()
         if not no_scheduler and not batch:
             threading.Thread(
                 target=_scheduler_loop, args=(stop,), daemon=True, name="scheduler"
@@ -68,7 +79,13 @@ class Command(BaseCommand):
                 )
             else:
                 call_command(
-                    "db_worker", queue_name=queue, reload=False, batch=batch, startup_delay=False
+                    "db_worker",
+                    queue_name=queue,
+                    reload=False,
+                    batch=batch,
+                    startup_delay=False,
+                    worker_id=worker_id,
                 )
         finally:
             stop.set()
+            workers.stop(worker_id)
