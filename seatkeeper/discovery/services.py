@@ -203,8 +203,11 @@ def _in_progress(run_id: int) -> bool:
 
 def list_customers(run_id: int, *, provider: vendor.Provider | None = None) -> list[str]:
     """Read the vendor's customer list into the run's checkpoint, page by page; returns the ids
-    of the customers to import. Stops between pages when the run is stopped."""
+    of the customers to import (none when the list was read already). Stops between pages
+    when the run is stopped."""
     run = DiscoveryRun.objects.select_related("account").get(pk=run_id)
+    if run.listed:
+        return []  # whoever listed it (or resumed it) handed its customers out already
     owned = provider is None
     provider = provider or get_provider(run.account)
     before = provider.calls_made
@@ -259,7 +262,11 @@ def list_customers(run_id: int, *, provider: vendor.Provider | None = None) -> l
 def import_customer(
     run_id: int, vendor_customer_id: str, *, provider: vendor.Provider | None = None
 ) -> str:
-    """Import one customer of a run with every kind; returns what became of it."""
+    """Import one customer of a run with every kind; returns what became of it.
+
+    The customer's checkpoint row is locked for the whole import and marked done in the same
+    transaction, so two workers handed the same customer (a resume racing a late task) never
+    import it twice: the second waits, then finds it done."""
     row = (
         RunCustomer.objects.select_related("run__account__organisation")
         .filter(run_id=run_id, vendor_customer_id=vendor_customer_id)
@@ -282,17 +289,31 @@ def import_customer(
     context = kinds.CustomerContext(run=run, account=run.account, provider=provider, facts=facts)
     try:
         with transaction.atomic():
+            locked = RunCustomer.objects.select_for_update().get(pk=row.pk)
+            if locked.state == CustomerState.DONE:
+                return "done"
             for module in kinds.kinds():
                 module.import_customer(context)
+            RunCustomer.objects.filter(pk=row.pk).update(
+                state=CustomerState.DONE,
+                counts=context.plain_counts(),
+                problems=context.problems[:100],
+                calls=locked.calls + provider.calls_made - before,
+                error_code="",
+                error_message="",
+                finished_at=clock.now(),
+            )
     except AuthFailed as error:
         _fail(run_id, error)
-        RunCustomer.objects.filter(pk=row.pk).update(calls=row.calls + provider.calls_made - before)
+        RunCustomer.objects.filter(pk=row.pk).exclude(state=CustomerState.DONE).update(
+            calls=row.calls + provider.calls_made - before
+        )
         return "error"
     except Exception as error:  # one customer's failure, whatever it is, never stops the run
         if not isinstance(error, ProviderError | IntegrityError | ServiceError):
             logger.exception("discovery %s: customer %s failed", run_id, vendor_customer_id)
         code, message = _error_text(error)
-        RunCustomer.objects.filter(pk=row.pk).update(
+        RunCustomer.objects.filter(pk=row.pk).exclude(state=CustomerState.DONE).update(
             state=CustomerState.ERROR,
             error_code=code,
             error_message=message,
@@ -304,15 +325,6 @@ def import_customer(
     finally:
         if owned:
             provider.close()
-    RunCustomer.objects.filter(pk=row.pk).update(
-        state=CustomerState.DONE,
-        counts=context.plain_counts(),
-        problems=context.problems[:100],
-        calls=row.calls + provider.calls_made - before,
-        error_code="",
-        error_message="",
-        finished_at=clock.now(),
-    )
     return "done"
 
 
@@ -355,7 +367,9 @@ def run_inline(run: DiscoveryRun, *, provider: vendor.Provider | None = None) ->
     owned = provider is None
     provider = provider or get_provider(run.account)
     try:
-        for vendor_customer_id in list_customers(run.pk, provider=provider):
+        list_customers(run.pk, provider=provider)
+        run.refresh_from_db()
+        for vendor_customer_id in _open_customer_ids(run):
             import_customer(run.pk, vendor_customer_id, provider=provider)
     finally:
         if owned:
