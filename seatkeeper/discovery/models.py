@@ -46,6 +46,12 @@ class Trigger(models.TextChoices):
     SYSTEM = "system", _("Seatkeeper (command)")
 
 
+class RunMode(models.TextChoices):
+    FULL = "full", _("Full")
+    # Only the customers Partner Center's audit records say changed since the last run.
+    INCREMENTAL = "incremental", _("Incremental")
+
+
 class DiscoveryRun(TimestampedModel):
     account = models.ForeignKey(
         "providers.ProviderAccount",
@@ -57,6 +63,11 @@ class DiscoveryRun(TimestampedModel):
         _("state"), max_length=16, choices=RunState.choices, default=RunState.NOT_STARTED
     )
     trigger = models.CharField(_("started by"), max_length=16, choices=Trigger.choices)
+    mode = models.CharField(
+        _("kind of run"), max_length=16, choices=RunMode.choices, default=RunMode.FULL
+    )
+    # Incremental runs: the audit records read are those from this moment's day on.
+    since = models.DateTimeField(_("changes since"), null=True, blank=True)
     started_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
@@ -199,3 +210,23 @@ class ResellerLink(models.Model):
 
     def __str__(self) -> str:
         return f"{self.vendor_reseller_id} -> {self.reseller}"
+
+
+class Schedule(TimestampedModel):
+    """When an account is discovered again by itself: incremental runs every `every_hours`
+    (twice a day by default), a full one when the last full run is `full_every_days` old."""
+
+    account = models.OneToOneField(
+        "providers.ProviderAccount", on_delete=models.CASCADE, related_name="discovery_schedule"
+    )
+    enabled = models.BooleanField(_("runs by itself"), default=True)
+    every_hours = models.PositiveSmallIntegerField(_("every (hours)"), default=12)
+    full_every_days = models.PositiveSmallIntegerField(_("full run every (days)"), default=7)
+    next_run_at = models.DateTimeField(_("next run"))
+
+    class Meta:
+        verbose_name = _("discovery schedule")
+        verbose_name_plural = _("discovery schedules")
+
+    def __str__(self) -> str:
+        return f"Discovery schedule of {self.account}"

@@ -14,6 +14,7 @@ refused (consent revoked, partner tenant unknown), ends the run in Error with th
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections import Counter
 from functools import partial
@@ -30,17 +31,21 @@ from seatkeeper.discovery.models import (
     CustomerState,
     DiscoveryRun,
     RunCustomer,
+    RunMode,
     RunState,
+    Schedule,
     Trigger,
 )
 from seatkeeper.providers import interface as vendor
-from seatkeeper.providers.errors import AuthFailed, ProviderError
+from seatkeeper.providers.errors import AuthFailed, NotFound, ProviderError
 from seatkeeper.providers.models import ConsentStatus, ProviderAccount
 from seatkeeper.providers.registry import get_provider
 
 logger = logging.getLogger(__name__)
 
 PAGE_SIZE = 500
+# Audit records and our clock may disagree by a little: read a few minutes before `since`.
+AUDIT_MARGIN = dt.timedelta(minutes=10)
 
 
 # --- starting, stopping, resuming -----------------------------------------------------------
@@ -74,9 +79,12 @@ def run_start(
     account: ProviderAccount,
     trigger: str = Trigger.PERSON,
     enqueue: bool = True,
+    incremental: bool = False,
 ) -> DiscoveryRun:
     """Start a run of `account` (one at a time per account). `enqueue=False` leaves the work to
-    the caller (`run_inline`)."""
+    the caller (`run_inline`). An incremental run reads only the customers that Partner
+    Center's audit records show changed since the last run began; with no run before it, the
+    run is a full one."""
     _require(actor, account)
     account = ProviderAccount.objects.select_for_update().get(pk=account.pk)
     if not account.is_active:
@@ -85,19 +93,27 @@ def run_start(
         raise ServiceError(_("The partner's consent is needed first: sign in with Microsoft."))
     if account.discovery_runs.filter(state=RunState.IN_PROGRESS).exists():
         raise Conflict(_("A discovery of this account is already in progress."))
+    since = None
+    if incremental:
+        last = (
+            account.discovery_runs.filter(state=RunState.COMPLETED).order_by("-started_at").first()
+        )
+        since = last.started_at if last else None
     run = DiscoveryRun.objects.create(
         account=account,
         trigger=trigger,
         started_by=actor,
         state=RunState.IN_PROGRESS,
         started_at=clock.now(),
+        mode=RunMode.INCREMENTAL if since else RunMode.FULL,
+        since=since,
     )
     activity_record(
         actor=actor,
         organisation=account.organisation,
         obj=run,
         operation="discovery.start",
-        details={"account": account.name, "trigger": trigger},
+        details={"account": account.name, "trigger": trigger, "mode": run.mode},
     )
     if enqueue:
         _enqueue_listing(run)
@@ -213,7 +229,12 @@ def list_customers(run_id: int, *, provider: vendor.Provider | None = None) -> l
     before = provider.calls_made
     cursor = run.listing_cursor or None
     try:
-        while _in_progress(run_id):
+        if run.mode == RunMode.INCREMENTAL:
+            _list_changed_customers(run, provider)
+            DiscoveryRun.objects.filter(pk=run_id).update(
+                listed=True, listing_calls=run.listing_calls + provider.calls_made - before
+            )
+        while run.mode == RunMode.FULL and _in_progress(run_id):
             try:
                 page = provider.customers_page(cursor=cursor, page_size=PAGE_SIZE)
             except ProviderError as error:
@@ -257,6 +278,50 @@ def list_customers(run_id: int, *, provider: vendor.Provider | None = None) -> l
     if not run.listed or run.state != RunState.IN_PROGRESS:
         return []
     return _open_customer_ids(run)
+
+
+def _list_changed_customers(run: DiscoveryRun, provider: vendor.Provider) -> None:
+    """The customers Partner Center's audit records name since the run's `since` (the records
+    are asked for by day; what happened earlier that day is read again, harmlessly)."""
+    from seatkeeper.subscriptions.models import Tenant
+
+    changed: dict[str, str] = {}
+    for record in provider.list_audit_records(since=run.since.date()):
+        if record.customer_id and record.operation_date >= run.since - AUDIT_MARGIN:
+            changed.setdefault(record.customer_id, record.customer_name)
+    known = {
+        tenant.vendor_customer_id: tenant
+        for tenant in Tenant.objects.filter(
+            account=run.account, vendor_customer_id__in=list(changed)
+        ).select_related("customer")
+    }
+    rows = []
+    for customer_id, name in changed.items():
+        tenant = known.get(customer_id)
+        if tenant is not None:
+            rows.append(
+                RunCustomer(
+                    run=run,
+                    vendor_customer_id=customer_id,
+                    company_name=(name or tenant.customer.name)[:300],
+                    domain=tenant.domain,
+                )
+            )
+            continue
+        try:
+            facts = provider.get_customer(customer_id=customer_id)
+        except NotFound:
+            continue  # a tenant that is no longer the partner's customer
+        rows.append(
+            RunCustomer(
+                run=run,
+                vendor_customer_id=facts.id,
+                company_name=facts.company_name[:300],
+                domain=facts.domain[:255],
+                vendor_reseller_id=(facts.associated_partner_id or "")[:64],
+            )
+        )
+    RunCustomer.objects.bulk_create(rows, ignore_conflicts=True)
 
 
 def import_customer(
@@ -420,3 +485,79 @@ class Figures:
 
 def run_figures(run: DiscoveryRun) -> Figures:
     return Figures(run)
+
+
+# --- the schedule -------------------------------------------------------------------------------
+
+
+def schedule_for(account: ProviderAccount) -> Schedule:
+    schedule = Schedule.objects.filter(account=account).first()
+    if schedule is None:
+        schedule, _created = Schedule.objects.get_or_create(
+            account=account,
+            defaults={"next_run_at": clock.now() + dt.timedelta(hours=Schedule().every_hours)},
+        )
+    return schedule
+
+
+@transaction.atomic
+def schedule_set(
+    *, actor: User, account: ProviderAccount, enabled: bool, every_hours: int
+) -> Schedule:
+    _require(actor, account)
+    if not 1 <= every_hours <= 168:
+        raise ServiceError(_("Run it every 1 to 168 hours."), field="every_hours")
+    schedule = schedule_for(account)
+    schedule.enabled = enabled
+    schedule.every_hours = every_hours
+    schedule.next_run_at = clock.now() + dt.timedelta(hours=every_hours)
+    schedule.updated_at = clock.now()
+    schedule.save()
+    activity_record(
+        actor=actor,
+        organisation=account.organisation,
+        obj=schedule,
+        operation="discovery.schedule",
+        details={"enabled": enabled, "every_hours": every_hours},
+    )
+    return schedule
+
+
+def start_scheduled(now: dt.datetime | None = None) -> list[DiscoveryRun]:
+    """Start the runs whose schedule is due: incremental, or full when the last full run is
+    older than the schedule says. Each slot is claimed by a conditional update, so two
+    schedulers never start the same run."""
+    now = now or clock.now()
+    started = []
+    accounts = ProviderAccount.objects.filter(
+        is_active=True, discovery_runs__state=RunState.COMPLETED
+    ).distinct()
+    for account in accounts:
+        schedule = schedule_for(account)
+        if not schedule.enabled or schedule.next_run_at > now:
+            continue
+        claimed = Schedule.objects.filter(pk=schedule.pk, next_run_at__lte=now).update(
+            next_run_at=now + dt.timedelta(hours=schedule.every_hours)
+        )
+        if not claimed or account.consent_status != ConsentStatus.GRANTED:
+            continue
+        last_full = (
+            account.discovery_runs.filter(state=RunState.COMPLETED, mode=RunMode.FULL)
+            .order_by("-started_at")
+            .first()
+        )
+        full_due = last_full is None or last_full.started_at <= now - dt.timedelta(
+            days=schedule.full_every_days
+        )
+        try:
+            started.append(
+                run_start(
+                    actor=None,
+                    account=account,
+                    trigger=Trigger.SCHEDULE,
+                    incremental=not full_due,
+                )
+            )
+        except ServiceError as error:
+            logger.info("scheduled discovery of %s not started: %s", account.pk, error.message)
+    return started

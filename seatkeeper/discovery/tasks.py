@@ -23,3 +23,12 @@ def discovery_customer(run_id: int, vendor_customer_id: str) -> str:
     outcome = services.import_customer(run_id, vendor_customer_id)
     services.complete_if_done(run_id)
     return outcome
+
+
+# How often the scheduler looks for accounts due a run (each account has its own schedule).
+SCHEDULE_CHECK_MINUTES = 15
+
+
+@task()
+def discovery_schedule() -> int:
+    return len(services.start_scheduled())

@@ -5,6 +5,7 @@ from seatkeeper.discovery import views
 urlpatterns = [
     path("", views.run_list, name="discovery_runs"),
     path("accounts/<int:account_pk>/start/", views.run_start, name="discovery_start"),
+    path("accounts/<int:account_pk>/schedule/", views.schedule_set, name="discovery_schedule"),
     path("runs/<int:pk>/", views.run_detail, name="discovery_run"),
     path("runs/<int:pk>/progress/", views.run_progress, name="discovery_run_progress"),
     path("runs/<int:pk>/stop/", views.run_stop, name="discovery_run_stop"),

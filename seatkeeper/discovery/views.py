@@ -37,7 +37,11 @@ def run_list(request):
         "discovery/run_list.html",
         {
             "rows": [(run, services.run_figures(run)) for run in runs],
-            "accounts": selectors.accounts_for_discovery(request.user),
+            "schedules": [
+                (account, services.schedule_for(account))
+                for account in selectors.accounts_for_discovery(request.user)
+            ],
+            "schedule_hours": SCHEDULE_HOURS,
             "can_run": permissions.can_run_discovery(request.user, partner),
             "unassigned": selectors.unassigned_visible_to(request.user).count(),
             "labels": kinds.kind_labels(),
@@ -108,6 +112,34 @@ def run_start(request, account_pk: int):
     if run is None:
         return redirect("discovery_runs")
     return redirect("discovery_run", pk=run.pk)
+
+
+SCHEDULE_HOURS = (6, 12, 24, 48, 168)
+
+
+@login_required
+@require_POST
+def schedule_set(request, account_pk: int):
+    _require_viewer(request)
+    account = selectors.get_account_for_discovery(request.user, account_pk)
+    try:
+        every_hours = int(request.POST.get("every_hours", ""))
+    except ValueError:
+        every_hours = 0
+    if every_hours not in SCHEDULE_HOURS:
+        messages.error(request, _("Choose how often discovery runs by itself."))
+        return redirect("discovery_runs")
+    _act(
+        request,
+        lambda: services.schedule_set(
+            actor=request.user,
+            account=account,
+            enabled=request.POST.get("enabled") == "on",
+            every_hours=every_hours,
+        ),
+        _("Discovery schedule saved."),
+    )
+    return redirect("discovery_runs")
 
 
 @login_required

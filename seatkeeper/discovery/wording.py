@@ -32,6 +32,11 @@ ACTIONS = {
         said(gettext_noop("A discovery ended in error.")),
         internal=True,
     ),
+    "discovery.schedule": ActionWording(
+        gettext_lazy("Discovery schedule changed"),
+        said(gettext_noop("%(actor)s changed when discovery runs by itself.")),
+        internal=True,
+    ),
     "customer.discovered": ActionWording(
         gettext_lazy("Customer found at the vendor"),
         said(gettext_noop("Discovery brought in %(object)s from the vendor.")),
@@ -45,6 +50,9 @@ ACTIONS = {
 }
 
 FIELDS = {
+    "discoveryrun.mode": FieldWording(gettext_lazy("kind of run"), internal=True),
+    "schedule.enabled": FieldWording(gettext_lazy("runs by itself"), internal=True),
+    "schedule.every_hours": FieldWording(gettext_lazy("every (hours)"), internal=True),
     "discoveryrun.account": FieldWording(gettext_lazy("provider account"), internal=True),
     "discoveryrun.trigger": FieldWording(gettext_lazy("started by"), internal=True),
     "organisation.run": FieldWording(gettext_lazy("discovery run"), internal=True),

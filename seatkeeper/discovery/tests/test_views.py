@@ -141,3 +141,17 @@ def test_the_pages_read_in_french(client, cast, account):
     sign_in(client, "operator")
     page = client.get(f"/discovery/runs/{run.pk}/").content.decode()
     assert "En cours" in page and "Appels" in page
+
+
+def test_staff_set_the_schedule_of_an_account(client, cast, account):
+    sign_in(client, "operator")
+    assert f'data-schedule="{account.pk}"' in client.get("/discovery/").content.decode()
+
+    client.post(f"/discovery/accounts/{account.pk}/schedule/", {"every_hours": "6"})
+
+    schedule = services.schedule_for(account)
+    assert (schedule.enabled, schedule.every_hours) == (False, 6)
+    client.post(
+        f"/discovery/accounts/{account.pk}/schedule/", {"every_hours": "7", "enabled": "on"}
+    )
+    assert services.schedule_for(account).every_hours == 6  # not one of the choices
