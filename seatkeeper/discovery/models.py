@@ -230,3 +230,30 @@ class Schedule(TimestampedModel):
 
     def __str__(self) -> str:
         return f"Discovery schedule of {self.account}"
+
+
+class VendorState(models.Model):
+    """What the vendor last said about a subscription, kept by discovery. Where it differs from
+    the subscription (a person's change still on its way, or one the vendor refused), the
+    subscription page and the drift report show both until they agree again."""
+
+    subscription = models.OneToOneField(
+        "subscriptions.Subscription", on_delete=models.CASCADE, related_name="vendor_state"
+    )
+    run = models.ForeignKey(DiscoveryRun, on_delete=models.SET_NULL, null=True, related_name="+")
+    seen_at = models.DateTimeField(_("seen at the vendor"))
+    quantity = models.PositiveIntegerField(_("quantity"))
+    status = models.CharField(_("status"), max_length=16)
+    auto_renew = models.BooleanField(_("auto-renew"))
+    term = models.CharField(_("term"), max_length=8)
+    billing_cycle = models.CharField(_("billing cycle"), max_length=16)
+    renewal_quantity = models.PositiveIntegerField(null=True, blank=True)
+    renewal_term = models.CharField(max_length=8, blank=True)
+    renewal_billing_cycle = models.CharField(max_length=16, blank=True)
+
+    class Meta:
+        verbose_name = _("vendor state")
+        verbose_name_plural = _("vendor states")
+
+    def __str__(self) -> str:
+        return f"Vendor state of {self.subscription_id}"

@@ -236,3 +236,20 @@ def assign_bulk(request):
         _("Customers assigned to %(reseller)s.") % {"reseller": reseller.name},
     )
     return redirect("discovery_unassigned")
+
+
+DRIFT_SHOWN = 500
+
+
+@login_required
+def drift_report(request):
+    from seatkeeper.discovery import drift
+    from seatkeeper.subscriptions.models import Subscription
+
+    partner = _require_viewer(request)
+    subscriptions = Subscription.objects.filter(customer__path__startswith=partner.path)
+    return render(
+        request,
+        "discovery/drift_report.html",
+        {"states": drift.drifting(subscriptions)[:DRIFT_SHOWN], "nav_active": "discovery"},
+    )

@@ -19,7 +19,7 @@ from django.utils.translation import gettext_lazy as _
 
 from seatkeeper.catalog.models import Offer
 from seatkeeper.core import clock
-from seatkeeper.discovery import assignments
+from seatkeeper.discovery import assignments, drift
 from seatkeeper.discovery.kinds import CustomerContext
 from seatkeeper.pricing.engine import PricingError
 from seatkeeper.providers import interface as vendor
@@ -194,6 +194,7 @@ def _create(
     )
     provisioning.apply_vendor_facts(subscription, facts)
     subscription.save()
+    drift.remember(subscription, values, run=context.run, now=clock.now())
     _lots(context, subscription, facts)
     subscription_services.record_operation(
         subscription,
@@ -213,8 +214,10 @@ def _update(
     fields = VENDOR_ONLY if pending else (*VENDOR_ONLY, *ADOPTED)
     before = _snapshot(subscription, fields)
     provisioning.apply_vendor_facts(subscription, facts)
+    vendor_values = _desired(facts, subscription)
+    drift.remember(subscription, vendor_values, run=context.run, now=clock.now())
     if not pending:
-        for name, value in _desired(facts, subscription).items():
+        for name, value in vendor_values.items():
             setattr(subscription, name, value)
     after = _snapshot(subscription, fields)
     changes = {

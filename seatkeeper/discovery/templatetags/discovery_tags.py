@@ -41,3 +41,35 @@ def imported(figures, kind):
 @register.filter
 def label(labels, kind):
     return labels.get(kind, kind)
+
+
+def _shown(field: str, value):
+    from django.utils.translation import gettext as _
+
+    from seatkeeper.subscriptions.models import Status
+
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, bool):
+        return _("Yes") if value else _("No")
+    if field == "status":
+        return Status(value).label if value in Status.values else value
+    return value
+
+
+@register.inclusion_tag("discovery/_drift.html")
+def vendor_drift(subscription):
+    """Ours beside the vendor's, where discovery last saw the vendor differ."""
+    from seatkeeper.discovery import drift
+    from seatkeeper.subscriptions.models import Subscription
+
+    rows = [
+        (
+            Subscription._meta.get_field(difference.field).verbose_name,
+            _shown(difference.field, difference.ours),
+            _shown(difference.field, difference.vendor),
+        )
+        for difference in drift.differences(subscription)
+    ]
+    state = getattr(subscription, "vendor_state", None) if rows else None
+    return {"rows": rows, "state": state}
