@@ -329,9 +329,10 @@ def import_customer(
 ) -> str:
     """Import one customer of a run with every kind; returns what became of it.
 
-    The customer's checkpoint row is locked for the whole import and marked done in the same
-    transaction, so two workers handed the same customer (a resume racing a late task) never
-    import it twice: the second waits, then finds it done."""
+    Every kind reads the vendor first, outside any transaction; then the customer's checkpoint
+    row is locked for the writes and marked done in the same transaction, so two workers handed
+    the same customer (a resume racing a late task) never import it twice: the second waits,
+    then finds it done."""
     row = (
         RunCustomer.objects.select_related("run__account__organisation")
         .filter(run_id=run_id, vendor_customer_id=vendor_customer_id)
@@ -353,11 +354,14 @@ def import_customer(
     )
     context = kinds.CustomerContext(run=run, account=run.account, provider=provider, facts=facts)
     try:
+        modules = kinds.kinds()
+        for module in modules:
+            module.fetch(context)
         with transaction.atomic():
             locked = RunCustomer.objects.select_for_update().get(pk=row.pk)
             if locked.state == CustomerState.DONE:
                 return "done"
-            for module in kinds.kinds():
+            for module in modules:
                 module.import_customer(context)
             RunCustomer.objects.filter(pk=row.pk).update(
                 state=CustomerState.DONE,

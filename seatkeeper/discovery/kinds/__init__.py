@@ -1,9 +1,11 @@
 """What a discovery run imports, one module per kind.
 
-Each kind module has `NAME` (the key of its counts), `LABEL` (what pages call it) and
-`import_customer(context)`, which reads that kind for one customer through the connector and
-records created / updated / unchanged / removed on the context. Kinds run in the order of
-`KINDS` within one transaction per customer; "customers" comes first and fills in
+Each kind module has `NAME` (the key of its counts), `LABEL` (what pages call it),
+`fetch(context)`, which reads that kind for one customer through the connector into
+`context.data[NAME]`, and `import_customer(context)`, which writes it and records created /
+updated / unchanged / removed on the context. Every kind fetches first, outside any
+transaction (the database is never locked while the vendor answers); then the kinds write in
+the order of `KINDS` within one transaction per customer. "customers" comes first and fills in
 `context.customer` and `context.tenant` for the others. Adding a kind (users and licences,
 invoices) is one module and one line here.
 """
@@ -49,6 +51,8 @@ class CustomerContext:
     facts: vendor.Customer
     customer: Organisation | None = None
     tenant: Tenant | None = None
+    # What each kind fetched from the vendor, by kind name.
+    data: dict = field(default_factory=dict)
     counts: dict[str, Counter] = field(default_factory=dict)
     # Records left out, each with the reason: {"kind", "id", "reason"}.
     problems: list[dict[str, str]] = field(default_factory=list)

@@ -21,10 +21,24 @@ def _cut(value: str, limit: int) -> str:
     return " ".join(value.split())[:limit]
 
 
+def _known(context: CustomerContext) -> Tenant | None:
+    return (
+        Tenant.objects.select_related("customer")
+        .filter(account=context.account, vendor_customer_id=context.facts.id)
+        .first()
+    )
+
+
+def fetch(context: CustomerContext) -> None:
+    """A customer new to Seatkeeper needs its billing profile (address and contacts)."""
+    if _known(context) is None:
+        context.data[NAME] = context.provider.get_billing_profile(customer_id=context.facts.id)
+
+
 def _customer_values(context: CustomerContext) -> dict[str, str]:
     facts = context.facts
     partner = context.account.organisation
-    profile = context.provider.get_billing_profile(customer_id=facts.id)
+    profile = context.data.get(NAME) or context.provider.get_billing_profile(customer_id=facts.id)
     address = profile.address
     company = _cut(facts.company_name or profile.company_name or facts.domain, 200)
     contact = _cut(f"{profile.first_name} {profile.last_name}", 200) or company
@@ -51,11 +65,7 @@ def _customer_values(context: CustomerContext) -> dict[str, str]:
 
 def import_customer(context: CustomerContext) -> None:
     facts = context.facts
-    tenant = (
-        Tenant.objects.select_related("customer")
-        .filter(account=context.account, vendor_customer_id=facts.id)
-        .first()
-    )
+    tenant = _known(context)
     if tenant is not None:
         context.tenant, context.customer = tenant, tenant.customer
         changed = False

@@ -241,9 +241,13 @@ def _update(
     return True
 
 
+def fetch(context: CustomerContext) -> None:
+    context.data[NAME] = list(context.provider.list_subscriptions(customer_id=context.facts.id))
+
+
 def import_customer(context: CustomerContext) -> None:
     tenant = context.tenant
-    listed = context.provider.list_subscriptions(customer_id=tenant.vendor_customer_id)
+    listed = context.data[NAME]
     # Base subscriptions before their add-ons, so an add-on finds its base.
     listed = sorted(listed, key=lambda facts: facts.parent_subscription_id is not None)
     reseller_ids = {facts.partner_id for facts in listed if facts.partner_id}
