@@ -193,6 +193,7 @@ def _open_customer_ids(run: DiscoveryRun) -> list[str]:
 # --- the work ---------------------------------------------------------------------------------
 
 
+@transaction.atomic
 def _fail(run_id: int, error: ProviderError) -> None:
     """End the run in Error with the vendor's reason (only a run still in progress)."""
     moved = DiscoveryRun.objects.filter(pk=run_id, state=RunState.IN_PROGRESS).update(
@@ -406,6 +407,7 @@ def _error_text(error: Exception) -> tuple[str, str]:
     return error.__class__.__name__[:40], str(error)
 
 
+@transaction.atomic
 def complete_if_done(run_id: int) -> bool:
     """A run in progress whose list is read and whose customers are all handled is complete."""
     if RunCustomer.objects.filter(run_id=run_id, state=CustomerState.PENDING).exists():

@@ -244,3 +244,18 @@ def test_a_pending_change_of_ours_is_never_overwritten(connected):
     connected.discover()
 
     assert Subscription.objects.get(pk=subscription.pk).quantity == subscription.quantity + 5
+
+
+@pytest.mark.django_db(transaction=True)
+def test_completion_and_failure_are_recorded_outside_a_test_transaction(connected):
+    # As workers run them: no transaction around the call (the services open their own).
+    run = connected.discover()
+    assert run.state == RunState.COMPLETED
+    assert ActivityRecord.objects.filter(operation="discovery.complete").exists()
+
+    connected.account.set_application_secret("rotated-elsewhere")
+    connected.account.save()
+    forget_token_sources()
+    failed = connected.discover()
+    assert failed.state == RunState.ERROR
+    assert ActivityRecord.objects.filter(operation="discovery.error").exists()
