@@ -21,7 +21,7 @@ from seatkeeper.catalog.models import Offer
 from seatkeeper.core import clock
 from seatkeeper.discovery import assignments, drift
 from seatkeeper.discovery.kinds import CustomerContext
-from seatkeeper.pricing.engine import PricingError
+from seatkeeper.pricing.engine import PriceRequest, PricingContext, PricingError
 from seatkeeper.providers import interface as vendor
 from seatkeeper.subscriptions import provisioning, rules
 from seatkeeper.subscriptions import services as subscription_services
@@ -123,19 +123,32 @@ def _snapshot(subscription: Subscription, fields) -> dict:
     return {name: getattr(subscription, name) for name in fields}
 
 
-def _lots(context: CustomerContext, subscription: Subscription, facts: vendor.Subscription):
+def _pricing(context: CustomerContext, offers: list[Offer]):
+    """One pricing context for all the customer's new subscriptions (loading one reads the
+    partner's whole price setup: once per customer, not once per subscription)."""
+    if not offers:
+        return None
+    return PricingContext.load(
+        partner=context.account.organisation, offer_ids=sorted({offer.pk for offer in offers})
+    )
+
+
+def _lots(pricing, subscription: Subscription, facts: vendor.Subscription):
     """Seat lots of an imported subscription: one per refundable lot the vendor lists (each
     purchase or increase, with its own refund window), the other seats in one closed lot."""
     try:
-        price = subscription_services.unit_price(
-            offer=subscription.offer,
-            customer=subscription.customer,
-            term=subscription.term,
-            billing_cycle=subscription.billing_cycle,
-            on=subscription.term_start,
-            quantity=subscription.quantity,
-            subscription_ref=str(subscription.pk),
-        )
+        # The customer's price, as `subscriptions.services.unit_price` reads it for an order.
+        price = pricing.price(
+            PriceRequest(
+                offer_id=subscription.offer_id,
+                customer_id=subscription.customer_id,
+                term=subscription.term,
+                billing_cycle=subscription.billing_cycle,
+                on=subscription.term_start,
+                quantity=subscription.quantity,
+                subscription_ref=str(subscription.pk),
+            )
+        ).customer_price.money
         amount, currency = price.amount, price.currency
     except PricingError:
         # No price known yet: the lot still records the seats and their refund windows; the
@@ -168,11 +181,12 @@ def _lots(context: CustomerContext, subscription: Subscription, facts: vendor.Su
 
 
 def _create(
-    context: CustomerContext, facts: vendor.Subscription, parent: Subscription | None
-) -> Subscription | None:
-    offer = _offer(context, facts)
-    if offer is None:
-        return None
+    context: CustomerContext,
+    facts: vendor.Subscription,
+    parent: Subscription | None,
+    offer: Offer,
+    pricing,
+) -> Subscription:
     customer = context.customer
     started = facts.effective_start or facts.created_at or clock.now()
     values = _desired(facts, None)
@@ -195,7 +209,7 @@ def _create(
     provisioning.apply_vendor_facts(subscription, facts)
     subscription.save()
     drift.remember(subscription, values, run=context.run, now=clock.now())
-    _lots(context, subscription, facts)
+    _lots(pricing, subscription, facts)
     subscription_services.record_operation(
         subscription,
         OperationKind.REFRESH,
@@ -258,6 +272,13 @@ def import_customer(context: CustomerContext) -> None:
     )
     by_id = {s.vendor_subscription_id: s for s in known if s.vendor_subscription_id}
     by_order = {s.vendor_order_id: s for s in known if not s.vendor_subscription_id}
+    new = [
+        facts
+        for facts in listed
+        if facts.id not in by_id and not (facts.order_id and facts.order_id in by_order)
+    ]
+    offers = {facts.id: _offer(context, facts) for facts in new}
+    pricing = _pricing(context, [offer for offer in offers.values() if offer is not None])
     seen: set[str] = set()
     for facts in listed:
         seen.add(facts.id)
@@ -268,11 +289,12 @@ def import_customer(context: CustomerContext) -> None:
             changed = _update(context, subscription, facts)
             context.count(NAME, "updated" if changed else "unchanged")
             continue
-        parent = by_id.get(facts.parent_subscription_id or "")
-        created = _create(context, facts, parent)
-        if created is None:
+        offer = offers.get(facts.id)
+        if offer is None:
             context.skip(NAME, facts.id, f"offer {facts.offer_id} is not in the partner's catalog")
             continue
+        parent = by_id.get(facts.parent_subscription_id or "")
+        created = _create(context, facts, parent, offer, pricing)
         by_id[facts.id] = created
         context.count(NAME, "created")
     # Known here, gone at the vendor: cancelled there, unless a change of ours is pending.

@@ -64,6 +64,8 @@ def test_a_first_run_imports_the_world_and_a_second_changes_nothing(connected):
     for subscription in Subscription.objects.all():
         assert sum(lot.quantity for lot in subscription.lots.all()) == subscription.quantity
         assert subscription.commitment_end_date is not None
+    # Priced as an order of ours would be, where the catalog has the price.
+    assert SeatLot.objects.exclude(unit_price=0).exists()
     assert Subscription.objects.filter(status="cancelled").exists()  # deleted at the vendor
     assert Subscription.objects.filter(status="suspended").exists()
 
