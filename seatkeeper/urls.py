@@ -58,6 +58,7 @@ urlpatterns = [
     path("pricing/", include("seatkeeper.pricing.urls")),
     path("providers/", include("seatkeeper.providers.urls")),
     path("billing/", include("seatkeeper.billing.urls")),
+    path("discovery/", include("seatkeeper.discovery.urls")),
     path("api/v1/", include("seatkeeper.api.urls")),
     path("admin/", admin.site.urls),
 ]

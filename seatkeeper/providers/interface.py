@@ -213,6 +213,20 @@ class Customer:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class BillingProfile:
+    """Who to bill at a customer (Partner Center's ``profiles/billing``): its contact and
+    default address, as the partner recorded them when the tenant was created or since."""
+
+    company_name: str
+    first_name: str = ""
+    last_name: str = ""
+    email: str = ""
+    culture: str = ""
+    language: str = ""
+    address: Address | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CreatedCustomer:
     """A new tenant plus the first administrator's credentials, shown once and never stored."""
 
@@ -651,6 +665,11 @@ class Provider(Protocol):
         """Release pooled connections; also available as `with get_provider(...) as p:`."""
         ...
 
+    @property
+    def calls_made(self) -> int:
+        """Requests sent to the vendor by this connector so far, retries included."""
+        ...
+
     def check_connection(self) -> ConnectionCheck:
         """Prove the credentials with the vendor (tokens and one small read); raises
         ProviderError (AuthFailed for refused credentials) when they do not work."""
@@ -660,6 +679,7 @@ class Provider(Protocol):
     def check_domain_available(self, *, domain: str) -> bool: ...
     def create_customer(self, *, customer: NewCustomer, request_key: str) -> CreatedCustomer: ...
     def get_customer(self, *, customer_id: str) -> Customer: ...
+    def get_billing_profile(self, *, customer_id: str) -> BillingProfile: ...
     def list_customers(self, *, page_size: int = 500) -> Listing[Customer]: ...
     def customers_page(
         self, *, cursor: str | None = None, page_size: int = 500

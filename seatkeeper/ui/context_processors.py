@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from seatkeeper.accounts import permissions
 from seatkeeper.accounts.models import Role
 from seatkeeper.billing.permissions import can_read_invoices
+from seatkeeper.discovery.permissions import can_see_discovery
 
 
 def navigation(request) -> dict:
@@ -39,6 +40,8 @@ def navigation(request) -> dict:
         items.append(("fulfilment", _("Fulfilment"), reverse("fulfilment_queue")))
     if user.role == Role.CLOUD_ADMIN and user.organisation.kind == "partner":
         items.append(("providers", _("Provider accounts"), reverse("provider_accounts")))
+    if can_see_discovery(user, user.organisation):
+        items.append(("discovery", _("Discovery"), reverse("discovery_runs")))
     if can_read_invoices(user):
         items.append(("invoices", _("Vendor invoices"), reverse("invoice_list")))
     items.append(("activity", _("Activity log"), reverse("activity_list")))

@@ -185,6 +185,11 @@ class MicrosoftProvider:
         if self.graph is not None:
             self.graph.close()
 
+    @property
+    def calls_made(self) -> int:
+        graph = self.graph.client.stats.requests if self.graph is not None else 0
+        return self.client.stats.requests + graph
+
     def __enter__(self) -> MicrosoftProvider:
         return self
 
@@ -261,6 +266,14 @@ class MicrosoftProvider:
             f"/v1/customers/{_segment(customer_id)}", customer_id=customer_id
         )
         return parsing.customer(data)
+
+    def get_billing_profile(self, *, customer_id: str) -> i.BillingProfile:
+        # GET /v1/customers/{id}/profiles/billing: the billing contact and default address
+        # (the customer list leaves the billing profile out).
+        data = self.client.get_json(
+            f"/v1/customers/{_segment(customer_id)}/profiles/billing", customer_id=customer_id
+        )
+        return parsing.billing_profile(data)
 
     def list_customers(self, *, page_size: int = 500) -> i.Listing[i.Customer]:
         records = self.client.iterate("/v1/customers", params={"size": page_size})

@@ -278,6 +278,36 @@ def customer(data: Json) -> i.Customer:
     )
 
 
+def address(data: Json | None) -> i.Address | None:
+    if not isinstance(data, Mapping):
+        return None
+    return i.Address(
+        country=text(data, "country").upper(),
+        city=text(data, "city"),
+        postal_code=text(data, "postalCode"),
+        address_line1=text(data, "addressLine1"),
+        address_line2=text(data, "addressLine2"),
+        state=text(data, "state"),
+        region=text(data, "region"),
+        first_name=text(data, "firstName"),
+        last_name=text(data, "lastName"),
+        phone_number=text(data, "phoneNumber"),
+        email=text(data, "email"),
+    )
+
+
+def billing_profile(data: Json) -> i.BillingProfile:
+    return i.BillingProfile(
+        company_name=text(data, "companyName"),
+        first_name=text(data, "firstName"),
+        last_name=text(data, "lastName"),
+        email=text(data, "email"),
+        culture=text(data, "culture"),
+        language=text(data, "language"),
+        address=address(get(data, "defaultAddress")),
+    )
+
+
 def created_customer(data: Json) -> i.CreatedCustomer:
     credentials = get(data, "userCredentials") or {}
     return i.CreatedCustomer(

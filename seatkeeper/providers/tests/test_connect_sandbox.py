@@ -65,8 +65,8 @@ def test_connect_sandbox_registers_through_services_and_links_by_company(
     assert created.status_code == 201, created.text
     info_path = tmp_path / "sandbox.json"
     info_path.write_text(json.dumps(demo_sandbox.admin.info()))
-    # When the demo partner is connected
-    call_command("connect_sandbox", str(info_path))
+    # When the demo partner is connected (the first discovery has a test of its own)
+    call_command("connect_sandbox", str(info_path), "--no-discovery")
     # Then the account was registered and consented through the audited services
     account = ProviderAccount.objects.get()
     assert account.consent_status == ConsentStatus.GRANTED
@@ -91,7 +91,7 @@ def test_connect_sandbox_registers_through_services_and_links_by_company(
     records = ActivityRecord.objects.exclude(operation="catalog.refresh")
     counts = (records.count(), Tenant.objects.count())
     sandbox_customers = _sandbox_customers(demo_sandbox)
-    call_command("connect_sandbox", str(info_path))
+    call_command("connect_sandbox", str(info_path), "--no-discovery")
     assert (records.count(), Tenant.objects.count()) == counts
     assert _sandbox_customers(demo_sandbox) == sandbox_customers
 
@@ -104,3 +104,33 @@ def test_connect_sandbox_without_demo_data_says_what_to_do(db, demo_sandbox, tmp
     with pytest.raises(CommandError, match="run `seatkeeper demo` first"):
         call_command("connect_sandbox", str(info_path))
     assert not ProviderAccount.objects.exists()
+
+
+def test_connect_sandbox_runs_a_first_discovery_once(db, demo_sandbox, tmp_path):
+    from seatkeeper.discovery.models import DiscoveryRun, RunState
+    from seatkeeper.subscriptions.models import Subscription
+
+    call_command("demo")
+    info_path = tmp_path / "sandbox.json"
+    info_path.write_text(json.dumps(demo_sandbox.admin.info()))
+
+    call_command("connect_sandbox", str(info_path))
+
+    run = DiscoveryRun.objects.get()
+    assert run.state == RunState.COMPLETED
+    # Every subscription every sandbox tenant holds is known, under the tenant's customer.
+    token = demo_sandbox.admin.access_token(app_only=False, mfa=True)
+    with demo_sandbox.client(token) as client:
+        vendor_ids = {
+            subscription["id"]
+            for customer in client.get("/v1/customers").json()["items"]
+            for subscription in client.get(f"/v1/customers/{customer['id']}/subscriptions").json()[
+                "items"
+            ]
+        }
+    assert vendor_ids
+    assert set(Subscription.objects.values_list("vendor_subscription_id", flat=True)) == vendor_ids
+    assert Tenant.objects.count() == _sandbox_customers(demo_sandbox)
+
+    call_command("connect_sandbox", str(info_path))
+    assert DiscoveryRun.objects.count() == 1

@@ -24,13 +24,24 @@ class Command(BaseCommand):
             "--partner", default=None, help="partner name (default: the first partner)"
         )
         parser.add_argument(
+            "--no-discovery",
+            action="store_true",
+            help="skip the first discovery of the sandbox's customers and subscriptions",
+        )
+        parser.add_argument(
             "--demo-orders",
             action="store_true",
             help="also order the demo subscriptions (once); the worker provisions them",
         )
 
     def handle(
-        self, *args, sandbox_json: Path, partner: str | None, demo_orders: bool, **options
+        self,
+        *args,
+        sandbox_json: Path,
+        partner: str | None,
+        demo_orders: bool,
+        no_discovery: bool = False,
+        **options,
     ) -> None:
         try:
             info = json.loads(sandbox_json.read_text(encoding="utf-8"))
@@ -66,6 +77,8 @@ class Command(BaseCommand):
             self.stdout.write(f"  tenant created {line}")
         for line in links.skipped:
             self.stdout.write(f"  not linked: {line}")
+        if not no_discovery:
+            self._first_discovery(account)
         if demo_orders:
             from seatkeeper.subscriptions.demo import place_orders
 
@@ -75,3 +88,31 @@ class Command(BaseCommand):
             f"{info.get('agent_upn')} / {info.get('agent_password')}, one-time codes from the "
             f"TOTP secret {info.get('agent_totp_secret')} (or GET /_sandbox/mfa-code)"
         )
+
+    def _first_discovery(self, account) -> None:
+        """Import every customer and subscription the sandbox holds, once: what Seatkeeper did
+        not order itself shows too. Later runs are the partner's (Trigger discovery)."""
+        from seatkeeper.discovery import services as discovery
+        from seatkeeper.discovery.models import RunState, Trigger
+
+        if account.discovery_runs.filter(state=RunState.COMPLETED).exists():
+            self.stdout.write("Discovery: already run for this account")
+            return
+        try:
+            run = discovery.run_start(
+                actor=None, account=account, trigger=Trigger.SYSTEM, enqueue=False
+            )
+        except ServiceError as error:
+            raise CommandError(f"discovery could not start: {error.message}") from error
+        run = discovery.run_inline(run)
+        figures = discovery.run_figures(run)
+        counts = ", ".join(
+            f"{kind} {values['created']} new / {values['updated']} updated"
+            for kind, values in figures.counts.items()
+        )
+        self.stdout.write(
+            f"Discovery {run.get_state_display().lower()}: {figures.customers_done} of "
+            f"{figures.customers_total} customers, {figures.calls} calls; {counts}"
+        )
+        if run.state == RunState.ERROR:
+            raise CommandError(f"discovery failed: {run.error_message}")

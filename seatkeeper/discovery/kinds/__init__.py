@@ -1,0 +1,71 @@
+"""What a discovery run imports, one module per kind.
+
+Each kind module has `NAME` (the key of its counts), `LABEL` (what pages call it),
+`fetch(context)`, which reads that kind for one customer through the connector into
+`context.data[NAME]`, and `import_customer(context)`, which writes it and records created /
+updated / unchanged / removed on the context. Every kind fetches first, outside any
+transaction (the database is never locked while the vendor answers); then the kinds write in
+the order of `KINDS` within one transaction per customer. "customers" comes first and fills in
+`context.customer` and `context.tenant` for the others. Adding a kind (users and licences,
+invoices) is one module and one line here.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from importlib import import_module
+from types import ModuleType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from seatkeeper.accounts.models import Organisation
+    from seatkeeper.discovery.models import DiscoveryRun
+    from seatkeeper.providers import interface as vendor
+    from seatkeeper.providers.models import ProviderAccount
+    from seatkeeper.subscriptions.models import Tenant
+
+KINDS = (
+    "seatkeeper.discovery.kinds.customers",
+    "seatkeeper.discovery.kinds.subscriptions",
+)
+
+OUTCOMES = ("created", "updated", "unchanged", "removed")
+
+
+def kinds() -> list[ModuleType]:
+    return [import_module(dotted) for dotted in KINDS]
+
+
+def kind_labels() -> dict[str, str]:
+    return {module.NAME: module.LABEL for module in kinds()}
+
+
+@dataclass
+class CustomerContext:
+    """One customer being imported: the vendor's facts, what Seatkeeper matched them to."""
+
+    run: DiscoveryRun
+    account: ProviderAccount
+    provider: vendor.Provider
+    facts: vendor.Customer
+    customer: Organisation | None = None
+    tenant: Tenant | None = None
+    # What each kind fetched from the vendor, by kind name.
+    data: dict = field(default_factory=dict)
+    counts: dict[str, Counter] = field(default_factory=dict)
+    # Records left out, each with the reason: {"kind", "id", "reason"}.
+    problems: list[dict[str, str]] = field(default_factory=list)
+
+    def count(self, kind: str, outcome: str, number: int = 1) -> None:
+        assert outcome in OUTCOMES, outcome
+        self.counts.setdefault(kind, Counter())[outcome] += number
+
+    def skip(self, kind: str, record_id: str, reason: str) -> None:
+        self.problems.append({"kind": kind, "id": record_id, "reason": reason})
+
+    def plain_counts(self) -> dict[str, dict[str, int]]:
+        return {
+            kind: {outcome: counter.get(outcome, 0) for outcome in OUTCOMES}
+            for kind, counter in self.counts.items()
+        }

@@ -1,0 +1,319 @@
+"""Subscriptions and add-ons of one customer, with what the subscription pages show: term, cycle,
+commitment end, auto-renew, status, quantity, the changes scheduled for the next term and the
+seats still refundable, lot by lot.
+
+Matching: a subscription Seatkeeper knows (same tenant, same vendor subscription id; or an order
+of ours whose subscription id was not yet written back) is updated, never created twice. A change
+made at the vendor is adopted and written in the subscription's history, unless a person's change
+is still on its way to the vendor (an open operation): then only the facts only the vendor knows
+are taken (`provisioning.apply_vendor_facts`), and the person's change stands.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from seatkeeper.catalog.models import Offer
+from seatkeeper.core import clock
+from seatkeeper.discovery import assignments, drift
+from seatkeeper.discovery.kinds import CustomerContext
+from seatkeeper.pricing.engine import PriceRequest, PricingContext, PricingError
+from seatkeeper.providers import interface as vendor
+from seatkeeper.subscriptions import provisioning, rules
+from seatkeeper.subscriptions import services as subscription_services
+from seatkeeper.subscriptions.models import (
+    OPEN_STATES,
+    LotKind,
+    OperationKind,
+    RenewalOption,
+    SeatLot,
+    Status,
+    Subscription,
+    SyncStatus,
+)
+
+NAME = "subscriptions"
+LABEL = _("Subscriptions")
+
+STATUSES = {
+    vendor.SubscriptionStatus.PENDING: Status.PENDING,
+    vendor.SubscriptionStatus.ACTIVE: Status.ACTIVE,
+    vendor.SubscriptionStatus.SUSPENDED: Status.SUSPENDED,
+    vendor.SubscriptionStatus.DISABLED: Status.SUSPENDED,
+    vendor.SubscriptionStatus.EXPIRED: Status.EXPIRED,
+    vendor.SubscriptionStatus.DELETED: Status.CANCELLED,
+}
+# Ours from the vendor's: the provisioning map read backwards.
+CYCLES = {theirs: ours for ours, theirs in provisioning.CYCLES.items()}
+# The fields a person may change here and at the vendor alike: adopted from the vendor when no
+# change of ours is pending.
+ADOPTED = (
+    "quantity",
+    "status",
+    "auto_renew",
+    "term",
+    "billing_cycle",
+    "renewal_quantity",
+    "renewal_term",
+    "renewal_billing_cycle",
+)
+# What only the vendor knows (see provisioning.apply_vendor_facts).
+VENDOR_ONLY = (
+    "vendor_subscription_id",
+    "vendor_order_id",
+    "commitment_end_date",
+    "cancellation_allowed_until",
+)
+
+
+def _desired(facts: vendor.Subscription, current: Subscription | None) -> dict:
+    values: dict = {
+        "quantity": facts.quantity,
+        "auto_renew": facts.auto_renew,
+        "term": facts.term_duration or (current.term if current else "P1M"),
+        "billing_cycle": CYCLES.get(facts.billing_cycle)
+        or (current.billing_cycle if current else "monthly"),
+    }
+    status = STATUSES.get(facts.status)
+    if status is not None:
+        values["status"] = status
+    elif current is not None:
+        values["status"] = current.status
+    next_term = facts.next_term
+    values["renewal_quantity"] = next_term.quantity if next_term else None
+    values["renewal_term"] = next_term.term_duration if next_term else ""
+    values["renewal_billing_cycle"] = CYCLES.get(next_term.billing_cycle, "") if next_term else ""
+    if next_term and (
+        next_term.quantity,
+        values["renewal_term"],
+        values["renewal_billing_cycle"],
+    ) == (facts.quantity, values["term"], values["billing_cycle"]):
+        values["renewal_quantity"], values["renewal_term"], values["renewal_billing_cycle"] = (
+            None,
+            "",
+            "",
+        )
+    return values
+
+
+def _offer(context: CustomerContext, facts: vendor.Subscription) -> Offer | None:
+    """The catalog offer of a vendor offer id ("productId:skuId:availabilityId"), in the
+    customer's country first."""
+    parts = facts.offer_id.split(":")
+    if len(parts) < 2:
+        return None
+    offers = Offer.objects.filter(
+        vendor__provider_account=context.account, product_id=parts[0], sku_id=parts[1]
+    )
+    country = context.customer.country if context.customer else ""
+    return offers.filter(country=country).first() or offers.order_by("pk").first()
+
+
+def _plain(value):
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    return value
+
+
+def _snapshot(subscription: Subscription, fields) -> dict:
+    return {name: getattr(subscription, name) for name in fields}
+
+
+def _pricing(context: CustomerContext, offers: list[Offer]):
+    """One pricing context for all the customer's new subscriptions (loading one reads the
+    partner's whole price setup: once per customer, not once per subscription)."""
+    if not offers:
+        return None
+    return PricingContext.load(
+        partner=context.account.organisation, offer_ids=sorted({offer.pk for offer in offers})
+    )
+
+
+def _lots(pricing, subscription: Subscription, facts: vendor.Subscription):
+    """Seat lots of an imported subscription: one per refundable lot the vendor lists (each
+    purchase or increase, with its own refund window), the other seats in one closed lot."""
+    try:
+        # The customer's price, as `subscriptions.services.unit_price` reads it for an order.
+        price = pricing.price(
+            PriceRequest(
+                offer_id=subscription.offer_id,
+                customer_id=subscription.customer_id,
+                term=subscription.term,
+                billing_cycle=subscription.billing_cycle,
+                on=subscription.term_start,
+                quantity=subscription.quantity,
+                subscription_ref=str(subscription.pk),
+            )
+        ).customer_price.money
+        amount, currency = price.amount, price.currency
+    except PricingError:
+        # No price known yet: the lot still records the seats and their refund windows; the
+        # price sheet import prices the subscription.
+        amount, currency = Decimal("0"), subscription.offer.currency
+    start = dt.datetime.combine(subscription.term_start, dt.time(), tzinfo=dt.UTC)
+    refundable = [lot for lot in facts.refundable_lots if lot.quantity > 0]
+    rest = subscription.quantity - sum(lot.quantity for lot in refundable)
+    rows = []
+    if rest > 0:
+        rows.append((LotKind.PURCHASE, rest, start, None))
+    for index, lot in enumerate(refundable):
+        kind = LotKind.PURCHASE if index == 0 and rest <= 0 else LotKind.INCREASE
+        # A lot is refundable for 168 hours after it was bought.
+        bought = max(start, lot.allowed_until - rules.REFUND_WINDOW) if lot.allowed_until else start
+        rows.append((kind, lot.quantity, bought, lot.allowed_until))
+    SeatLot.objects.bulk_create(
+        SeatLot(
+            subscription=subscription,
+            kind=kind,
+            quantity=quantity,
+            original_quantity=quantity,
+            unit_price=amount,
+            currency=currency,
+            purchased_at=bought,
+            cancellable_until=until,
+        )
+        for kind, quantity, bought, until in rows
+    )
+
+
+def _create(
+    context: CustomerContext,
+    facts: vendor.Subscription,
+    parent: Subscription | None,
+    offer: Offer,
+    pricing,
+) -> Subscription:
+    customer = context.customer
+    started = facts.effective_start or facts.created_at or clock.now()
+    values = _desired(facts, None)
+    reseller = customer.parent if customer.parent.kind == "reseller" else None
+    subscription = Subscription(
+        customer=customer,
+        reseller=reseller,
+        offer=offer,
+        tenant=context.tenant,
+        parent=parent,
+        friendly_name=(facts.friendly_name or facts.offer_name or offer.title)[:200],
+        is_trial=facts.is_trial,
+        renewal_option=RenewalOption.EVERY_TIME if facts.auto_renew else RenewalOption.NONE,
+        start_date=(facts.created_at or started).date(),
+        term_start=started.date(),
+        sync_status=SyncStatus.SYNCHRONIZED,
+        synced_at=clock.now(),
+        **values,
+    )
+    provisioning.apply_vendor_facts(subscription, facts)
+    subscription.save()
+    drift.remember(subscription, values, run=context.run, now=clock.now())
+    _lots(pricing, subscription, facts)
+    subscription_services.record_operation(
+        subscription,
+        OperationKind.REFRESH,
+        actor=None,
+        payload={"source": "discovery", "run": context.run.pk, "imported": True},
+        local=True,
+    )
+    return subscription
+
+
+def _update(
+    context: CustomerContext, subscription: Subscription, facts: vendor.Subscription
+) -> bool:
+    """Bring a known subscription in line with the vendor; returns whether anything changed."""
+    pending = subscription.operations.filter(state__in=OPEN_STATES).exists()
+    fields = VENDOR_ONLY if pending else (*VENDOR_ONLY, *ADOPTED)
+    before = _snapshot(subscription, fields)
+    provisioning.apply_vendor_facts(subscription, facts)
+    vendor_values = _desired(facts, subscription)
+    drift.remember(subscription, vendor_values, run=context.run, now=clock.now())
+    if not pending:
+        for name, value in vendor_values.items():
+            setattr(subscription, name, value)
+    after = _snapshot(subscription, fields)
+    changes = {
+        name: [_plain(before[name]), _plain(after[name])]
+        for name in fields
+        if before[name] != after[name]
+    }
+    if not changes:
+        return False
+    subscription.version += 1
+    subscription.updated_at = clock.now()
+    subscription.save(update_fields=[*changes, "version", "updated_at"])
+    subscription_services.record_operation(
+        subscription,
+        OperationKind.REFRESH,
+        actor=None,
+        payload={"source": "discovery", "run": context.run.pk},
+        changes=changes,
+        local=True,
+    )
+    return True
+
+
+def fetch(context: CustomerContext) -> None:
+    context.data[NAME] = list(context.provider.list_subscriptions(customer_id=context.facts.id))
+
+
+def import_customer(context: CustomerContext) -> None:
+    tenant = context.tenant
+    listed = context.data[NAME]
+    # Base subscriptions before their add-ons, so an add-on finds its base.
+    listed = sorted(listed, key=lambda facts: facts.parent_subscription_id is not None)
+    reseller_ids = {facts.partner_id for facts in listed if facts.partner_id}
+    if len(reseller_ids) == 1:
+        assignments.note_vendor_reseller(context.customer, reseller_ids.pop())
+    known = Subscription.objects.filter(tenant=tenant).filter(
+        ~Q(vendor_subscription_id="") | ~Q(vendor_order_id="")
+    )
+    by_id = {s.vendor_subscription_id: s for s in known if s.vendor_subscription_id}
+    by_order = {s.vendor_order_id: s for s in known if not s.vendor_subscription_id}
+    new = [
+        facts
+        for facts in listed
+        if facts.id not in by_id and not (facts.order_id and facts.order_id in by_order)
+    ]
+    offers = {facts.id: _offer(context, facts) for facts in new}
+    pricing = _pricing(context, [offer for offer in offers.values() if offer is not None])
+    seen: set[str] = set()
+    for facts in listed:
+        seen.add(facts.id)
+        subscription = by_id.get(facts.id) or (
+            by_order.pop(facts.order_id, None) if facts.order_id else None
+        )
+        if subscription is not None:
+            changed = _update(context, subscription, facts)
+            context.count(NAME, "updated" if changed else "unchanged")
+            continue
+        offer = offers.get(facts.id)
+        if offer is None:
+            context.skip(NAME, facts.id, f"offer {facts.offer_id} is not in the partner's catalog")
+            continue
+        parent = by_id.get(facts.parent_subscription_id or "")
+        created = _create(context, facts, parent, offer, pricing)
+        by_id[facts.id] = created
+        context.count(NAME, "created")
+    # Known here, gone at the vendor: cancelled there, unless a change of ours is pending.
+    for vendor_id, subscription in by_id.items():
+        if vendor_id in seen or subscription.status == Status.CANCELLED:
+            continue
+        if subscription.operations.filter(state__in=OPEN_STATES).exists():
+            continue
+        before = subscription.status
+        subscription.status = Status.CANCELLED
+        subscription.version += 1
+        subscription.updated_at = clock.now()
+        subscription.save(update_fields=["status", "version", "updated_at"])
+        subscription_services.record_operation(
+            subscription,
+            OperationKind.REFRESH,
+            actor=None,
+            payload={"source": "discovery", "run": context.run.pk, "gone": True},
+            changes={"status": [before, Status.CANCELLED]},
+            local=True,
+        )
+        context.count(NAME, "removed")

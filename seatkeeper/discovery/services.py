@@ -1,0 +1,569 @@
+"""Discovery runs: start, stop, resume, and the work itself (every write audited).
+
+A run first reads the vendor's customer list page by page, writing one `RunCustomer` per
+customer (the checkpoint), then imports each customer on its own: the kinds of `kinds.KINDS` in
+one transaction, so a stopped or crashed run never leaves a customer half imported. The work is
+fanned out per customer over the task queue (tasks.py), every worker going through the
+connector and its per-partner rate limiter; `run_inline` does the same work in the calling
+process (the `discover` command, `./dev run`).
+
+An error for one customer (the vendor refused one read) is recorded with the vendor's answer and
+the run goes on. An error that makes going on pointless, the partner's credentials or consent
+refused (consent revoked, partner tenant unknown), ends the run in Error with the reason.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections import Counter
+from functools import partial
+
+from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
+
+from seatkeeper.accounts.models import User
+from seatkeeper.activity.services import activity_record
+from seatkeeper.core import clock
+from seatkeeper.core.errors import Conflict, PermissionRefused, ServiceError
+from seatkeeper.discovery import kinds, permissions
+from seatkeeper.discovery.models import (
+    CustomerState,
+    DiscoveryRun,
+    RunCustomer,
+    RunMode,
+    RunState,
+    Schedule,
+    Trigger,
+)
+from seatkeeper.providers import interface as vendor
+from seatkeeper.providers.errors import AuthFailed, NotFound, ProviderError
+from seatkeeper.providers.models import ConsentStatus, ProviderAccount
+from seatkeeper.providers.registry import get_provider
+
+logger = logging.getLogger(__name__)
+
+PAGE_SIZE = 500
+# Audit records and our clock may disagree by a little: read a few minutes before `since`.
+AUDIT_MARGIN = dt.timedelta(minutes=10)
+
+
+# --- starting, stopping, resuming -----------------------------------------------------------
+
+
+def _require(actor: User | None, account: ProviderAccount) -> None:
+    if actor is not None and not permissions.can_run_discovery(actor, account.organisation):
+        raise PermissionRefused(_("Only the partner's staff run discovery."))
+
+
+def _enqueue_listing(run: DiscoveryRun) -> None:
+    from seatkeeper.discovery import tasks
+
+    transaction.on_commit(partial(tasks.discovery_list.enqueue, run_id=run.pk))
+
+
+def _enqueue_customers(run: DiscoveryRun, vendor_ids: list[str]) -> None:
+    from seatkeeper.discovery import tasks
+
+    def enqueue() -> None:
+        for vendor_customer_id in vendor_ids:
+            tasks.discovery_customer.enqueue(run_id=run.pk, vendor_customer_id=vendor_customer_id)
+
+    transaction.on_commit(enqueue)
+
+
+@transaction.atomic
+def run_start(
+    *,
+    actor: User | None,
+    account: ProviderAccount,
+    trigger: str = Trigger.PERSON,
+    enqueue: bool = True,
+    incremental: bool = False,
+) -> DiscoveryRun:
+    """Start a run of `account` (one at a time per account). `enqueue=False` leaves the work to
+    the caller (`run_inline`). An incremental run reads only the customers that Partner
+    Center's audit records show changed since the last run began; with no run before it, the
+    run is a full one."""
+    _require(actor, account)
+    account = ProviderAccount.objects.select_for_update().get(pk=account.pk)
+    if not account.is_active:
+        raise ServiceError(_("This provider account is switched off."))
+    if account.consent_status != ConsentStatus.GRANTED:
+        raise ServiceError(_("The partner's consent is needed first: sign in with Microsoft."))
+    if account.discovery_runs.filter(state=RunState.IN_PROGRESS).exists():
+        raise Conflict(_("A discovery of this account is already in progress."))
+    since = None
+    if incremental:
+        last = (
+            account.discovery_runs.filter(state=RunState.COMPLETED).order_by("-started_at").first()
+        )
+        since = last.started_at if last else None
+    run = DiscoveryRun.objects.create(
+        account=account,
+        trigger=trigger,
+        started_by=actor,
+        state=RunState.IN_PROGRESS,
+        started_at=clock.now(),
+        mode=RunMode.INCREMENTAL if since else RunMode.FULL,
+        since=since,
+    )
+    activity_record(
+        actor=actor,
+        organisation=account.organisation,
+        obj=run,
+        operation="discovery.start",
+        details={"account": account.name, "trigger": trigger, "mode": run.mode},
+    )
+    if enqueue:
+        _enqueue_listing(run)
+    return run
+
+
+@transaction.atomic
+def run_stop(*, actor: User | None, run: DiscoveryRun) -> DiscoveryRun:
+    """Stop a run: the customer being imported is finished (its own transaction), no other is
+    taken. Resume continues with the customers not done."""
+    _require(actor, run.account)
+    run = DiscoveryRun.objects.select_for_update().get(pk=run.pk)
+    if run.state != RunState.IN_PROGRESS:
+        raise Conflict(_("Only a discovery in progress can be stopped."))
+    run.state = RunState.STOPPED
+    run.stop_requested = True
+    run.finished_at = clock.now()
+    run.save(update_fields=["state", "stop_requested", "finished_at", "updated_at"])
+    activity_record(
+        actor=actor,
+        organisation=run.account.organisation,
+        obj=run,
+        operation="discovery.stop",
+        details={"account": run.account.name},
+    )
+    return run
+
+
+@transaction.atomic
+def run_resume(*, actor: User | None, run: DiscoveryRun, enqueue: bool = True) -> DiscoveryRun:
+    """Continue a stopped (or failed) run from its checkpoint: the customers not yet done."""
+    _require(actor, run.account)
+    run = DiscoveryRun.objects.select_for_update().get(pk=run.pk)
+    if run.state not in (RunState.STOPPED, RunState.ERROR):
+        raise Conflict(_("Only a stopped or failed discovery can be resumed."))
+    if run.account.discovery_runs.filter(state=RunState.IN_PROGRESS).exists():
+        raise Conflict(_("A discovery of this account is already in progress."))
+    run.state = RunState.IN_PROGRESS
+    run.stop_requested = False
+    run.finished_at = None
+    run.error_code = ""
+    run.error_message = ""
+    run.save(
+        update_fields=[
+            "state",
+            "stop_requested",
+            "finished_at",
+            "error_code",
+            "error_message",
+            "updated_at",
+        ]
+    )
+    activity_record(
+        actor=actor,
+        organisation=run.account.organisation,
+        obj=run,
+        operation="discovery.resume",
+        details={"account": run.account.name},
+    )
+    if enqueue:
+        if run.listed:
+            _enqueue_customers(run, _open_customer_ids(run))
+        else:
+            _enqueue_listing(run)
+        transaction.on_commit(partial(complete_if_done, run.pk))
+    return run
+
+
+def _open_customer_ids(run: DiscoveryRun) -> list[str]:
+    return list(
+        run.customers.exclude(state=CustomerState.DONE)
+        .order_by("pk")
+        .values_list("vendor_customer_id", flat=True)
+    )
+
+
+# --- the work ---------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def _fail(run_id: int, error: ProviderError) -> None:
+    """End the run in Error with the vendor's reason (only a run still in progress)."""
+    moved = DiscoveryRun.objects.filter(pk=run_id, state=RunState.IN_PROGRESS).update(
+        state=RunState.ERROR,
+        finished_at=clock.now(),
+        error_code=(error.code or (str(error.http_status) if error.http_status else "error"))[:40],
+        error_message=error.message,
+        updated_at=clock.now(),
+    )
+    if moved:
+        run = DiscoveryRun.objects.select_related("account__organisation").get(pk=run_id)
+        activity_record(
+            actor=None,
+            organisation=run.account.organisation,
+            obj=run,
+            operation="discovery.error",
+            details={"account": run.account.name, "reason": error.message},
+        )
+
+
+def _in_progress(run_id: int) -> bool:
+    return DiscoveryRun.objects.filter(pk=run_id, state=RunState.IN_PROGRESS).exists()
+
+
+def list_customers(run_id: int, *, provider: vendor.Provider | None = None) -> list[str]:
+    """Read the vendor's customer list into the run's checkpoint, page by page; returns the ids
+    of the customers to import (none when the list was read already). Stops between pages
+    when the run is stopped."""
+    run = DiscoveryRun.objects.select_related("account").get(pk=run_id)
+    if run.listed:
+        return []  # whoever listed it (or resumed it) handed its customers out already
+    owned = provider is None
+    provider = provider or get_provider(run.account)
+    before = provider.calls_made
+    cursor = run.listing_cursor or None
+    try:
+        if run.mode == RunMode.INCREMENTAL:
+            _list_changed_customers(run, provider)
+            DiscoveryRun.objects.filter(pk=run_id).update(
+                listed=True, listing_calls=run.listing_calls + provider.calls_made - before
+            )
+        while run.mode == RunMode.FULL and _in_progress(run_id):
+            try:
+                page = provider.customers_page(cursor=cursor, page_size=PAGE_SIZE)
+            except ProviderError as error:
+                if cursor is not None and not isinstance(error, AuthFailed):
+                    # A continuation kept across a stop may have expired: read from the start
+                    # (customers already listed are not listed twice).
+                    cursor = None
+                    continue
+                raise
+            RunCustomer.objects.bulk_create(
+                [
+                    RunCustomer(
+                        run=run,
+                        vendor_customer_id=customer.id,
+                        company_name=customer.company_name[:300],
+                        domain=customer.domain[:255],
+                        vendor_reseller_id=(customer.associated_partner_id or "")[:64],
+                    )
+                    for customer in page.items
+                ],
+                ignore_conflicts=True,
+            )
+            cursor = page.next_cursor
+            DiscoveryRun.objects.filter(pk=run_id).update(
+                listing_cursor=cursor or "",
+                listed=cursor is None,
+                listing_calls=run.listing_calls + provider.calls_made - before,
+            )
+            if cursor is None:
+                break
+    except AuthFailed as error:
+        _fail(run_id, error)
+        return []
+    except ProviderError as error:
+        _fail(run_id, error)
+        return []
+    finally:
+        if owned:
+            provider.close()
+    run.refresh_from_db()
+    if not run.listed or run.state != RunState.IN_PROGRESS:
+        return []
+    return _open_customer_ids(run)
+
+
+def _list_changed_customers(run: DiscoveryRun, provider: vendor.Provider) -> None:
+    """The customers Partner Center's audit records name since the run's `since` (the records
+    are asked for by day; what happened earlier that day is read again, harmlessly)."""
+    from seatkeeper.subscriptions.models import Tenant
+
+    changed: dict[str, str] = {}
+    for record in provider.list_audit_records(since=run.since.date()):
+        if record.customer_id and record.operation_date >= run.since - AUDIT_MARGIN:
+            changed.setdefault(record.customer_id, record.customer_name)
+    known = {
+        tenant.vendor_customer_id: tenant
+        for tenant in Tenant.objects.filter(
+            account=run.account, vendor_customer_id__in=list(changed)
+        ).select_related("customer")
+    }
+    rows = []
+    for customer_id, name in changed.items():
+        tenant = known.get(customer_id)
+        if tenant is not None:
+            rows.append(
+                RunCustomer(
+                    run=run,
+                    vendor_customer_id=customer_id,
+                    company_name=(name or tenant.customer.name)[:300],
+                    domain=tenant.domain,
+                )
+            )
+            continue
+        try:
+            facts = provider.get_customer(customer_id=customer_id)
+        except NotFound:
+            continue  # a tenant that is no longer the partner's customer
+        rows.append(
+            RunCustomer(
+                run=run,
+                vendor_customer_id=facts.id,
+                company_name=facts.company_name[:300],
+                domain=facts.domain[:255],
+                vendor_reseller_id=(facts.associated_partner_id or "")[:64],
+            )
+        )
+    RunCustomer.objects.bulk_create(rows, ignore_conflicts=True)
+
+
+def import_customer(
+    run_id: int, vendor_customer_id: str, *, provider: vendor.Provider | None = None
+) -> str:
+    """Import one customer of a run with every kind; returns what became of it.
+
+    Every kind reads the vendor first, outside any transaction; then the customer's checkpoint
+    row is locked for the writes and marked done in the same transaction, so two workers handed
+    the same customer (a resume racing a late task) never import it twice: the second waits,
+    then finds it done."""
+    row = (
+        RunCustomer.objects.select_related("run__account__organisation")
+        .filter(run_id=run_id, vendor_customer_id=vendor_customer_id)
+        .first()
+    )
+    if row is None or row.state == CustomerState.DONE:
+        return "done"
+    if not _in_progress(run_id):
+        return "stopped"
+    run = row.run
+    owned = provider is None
+    provider = provider or get_provider(run.account)
+    before = provider.calls_made
+    facts = vendor.Customer(
+        id=row.vendor_customer_id,
+        domain=row.domain,
+        company_name=row.company_name,
+        associated_partner_id=row.vendor_reseller_id or None,
+    )
+    context = kinds.CustomerContext(run=run, account=run.account, provider=provider, facts=facts)
+    try:
+        modules = kinds.kinds()
+        for module in modules:
+            module.fetch(context)
+        with transaction.atomic():
+            locked = RunCustomer.objects.select_for_update().get(pk=row.pk)
+            if locked.state == CustomerState.DONE:
+                return "done"
+            for module in modules:
+                module.import_customer(context)
+            RunCustomer.objects.filter(pk=row.pk).update(
+                state=CustomerState.DONE,
+                counts=context.plain_counts(),
+                problems=context.problems[:100],
+                calls=locked.calls + provider.calls_made - before,
+                error_code="",
+                error_message="",
+                finished_at=clock.now(),
+            )
+    except AuthFailed as error:
+        _fail(run_id, error)
+        RunCustomer.objects.filter(pk=row.pk).exclude(state=CustomerState.DONE).update(
+            calls=row.calls + provider.calls_made - before
+        )
+        return "error"
+    except Exception as error:  # one customer's failure, whatever it is, never stops the run
+        if not isinstance(error, ProviderError | IntegrityError | ServiceError):
+            logger.exception("discovery %s: customer %s failed", run_id, vendor_customer_id)
+        code, message = _error_text(error)
+        RunCustomer.objects.filter(pk=row.pk).exclude(state=CustomerState.DONE).update(
+            state=CustomerState.ERROR,
+            error_code=code,
+            error_message=message,
+            calls=row.calls + provider.calls_made - before,
+            finished_at=clock.now(),
+        )
+        logger.warning("discovery %s: customer %s failed: %s", run_id, vendor_customer_id, error)
+        return "error"
+    finally:
+        if owned:
+            provider.close()
+    return "done"
+
+
+def _error_text(error: Exception) -> tuple[str, str]:
+    if isinstance(error, ProviderError):
+        code = error.code or (str(error.http_status) if error.http_status else "error")
+        return code[:40], error.message
+    if isinstance(error, ServiceError):
+        return error.code[:40], error.message
+    return error.__class__.__name__[:40], str(error)
+
+
+@transaction.atomic
+def complete_if_done(run_id: int) -> bool:
+    """A run in progress whose list is read and whose customers are all handled is complete."""
+    if RunCustomer.objects.filter(run_id=run_id, state=CustomerState.PENDING).exists():
+        return False
+    moved = DiscoveryRun.objects.filter(pk=run_id, state=RunState.IN_PROGRESS, listed=True).update(
+        state=RunState.COMPLETED, finished_at=clock.now(), updated_at=clock.now()
+    )
+    if moved:
+        run = DiscoveryRun.objects.select_related("account__organisation").get(pk=run_id)
+        figures = run_figures(run)
+        activity_record(
+            actor=None,
+            organisation=run.account.organisation,
+            obj=run,
+            operation="discovery.complete",
+            details={
+                "account": run.account.name,
+                "customers": figures.customers_total,
+                "errors": figures.errors,
+                "calls": figures.calls,
+            },
+        )
+    return bool(moved)
+
+
+def run_inline(run: DiscoveryRun, *, provider: vendor.Provider | None = None) -> DiscoveryRun:
+    """Do a started run's whole work in this process (one customer after another)."""
+    owned = provider is None
+    provider = provider or get_provider(run.account)
+    try:
+        list_customers(run.pk, provider=provider)
+        run.refresh_from_db()
+        for vendor_customer_id in _open_customer_ids(run):
+            import_customer(run.pk, vendor_customer_id, provider=provider)
+    finally:
+        if owned:
+            provider.close()
+    complete_if_done(run.pk)
+    run.refresh_from_db()
+    return run
+
+
+# --- figures ----------------------------------------------------------------------------------
+
+
+class Figures:
+    """A run's progress and results, summed over its customers."""
+
+    def __init__(self, run: DiscoveryRun) -> None:
+        rows = list(run.customers.values_list("state", "counts", "calls").order_by())
+        self.customers_total = len(rows)
+        states = [row[0] for row in rows]
+        self.customers_done = sum(1 for state in states if state != CustomerState.PENDING)
+        self.errors = sum(1 for state in states if state == CustomerState.ERROR)
+        self.calls = run.listing_calls + sum(row[2] for row in rows)
+        totals: dict[str, Counter] = {}
+        for counts in (row[1] for row in rows):
+            for kind, outcomes in (counts or {}).items():
+                totals.setdefault(kind, Counter()).update(outcomes)
+        self.counts = {
+            kind: {
+                outcome: totals.get(kind, Counter()).get(outcome, 0) for outcome in kinds.OUTCOMES
+            }
+            for kind in {*kinds.kind_labels(), *totals}
+        }
+        self.listed = run.listed
+        duration = run.duration
+        self.seconds = duration.total_seconds() if duration is not None else 0.0
+        self.rate = self.customers_done / self.seconds * 60 if self.seconds > 0 else None
+        remaining = self.customers_total - self.customers_done
+        self.seconds_left = (
+            remaining / self.customers_done * self.seconds
+            if run.state == RunState.IN_PROGRESS and self.listed and self.customers_done
+            else None
+        )
+
+    def imported(self, kind: str) -> int:
+        counts = self.counts.get(kind, {})
+        return counts.get("created", 0) + counts.get("updated", 0) + counts.get("unchanged", 0)
+
+
+def run_figures(run: DiscoveryRun) -> Figures:
+    return Figures(run)
+
+
+# --- the schedule -------------------------------------------------------------------------------
+
+
+def schedule_for(account: ProviderAccount) -> Schedule:
+    schedule = Schedule.objects.filter(account=account).first()
+    if schedule is None:
+        schedule, _created = Schedule.objects.get_or_create(
+            account=account,
+            defaults={"next_run_at": clock.now() + dt.timedelta(hours=Schedule().every_hours)},
+        )
+    return schedule
+
+
+@transaction.atomic
+def schedule_set(
+    *, actor: User, account: ProviderAccount, enabled: bool, every_hours: int
+) -> Schedule:
+    _require(actor, account)
+    if not 1 <= every_hours <= 168:
+        raise ServiceError(_("Run it every 1 to 168 hours."), field="every_hours")
+    schedule = schedule_for(account)
+    schedule.enabled = enabled
+    schedule.every_hours = every_hours
+    schedule.next_run_at = clock.now() + dt.timedelta(hours=every_hours)
+    schedule.updated_at = clock.now()
+    schedule.save()
+    activity_record(
+        actor=actor,
+        organisation=account.organisation,
+        obj=schedule,
+        operation="discovery.schedule",
+        details={"enabled": enabled, "every_hours": every_hours},
+    )
+    return schedule
+
+
+def start_scheduled(now: dt.datetime | None = None) -> list[DiscoveryRun]:
+    """Start the runs whose schedule is due: incremental, or full when the last full run is
+    older than the schedule says. Each slot is claimed by a conditional update, so two
+    schedulers never start the same run."""
+    now = now or clock.now()
+    started = []
+    accounts = ProviderAccount.objects.filter(
+        is_active=True, discovery_runs__state=RunState.COMPLETED
+    ).distinct()
+    for account in accounts:
+        schedule = schedule_for(account)
+        if not schedule.enabled or schedule.next_run_at > now:
+            continue
+        claimed = Schedule.objects.filter(pk=schedule.pk, next_run_at__lte=now).update(
+            next_run_at=now + dt.timedelta(hours=schedule.every_hours)
+        )
+        if not claimed or account.consent_status != ConsentStatus.GRANTED:
+            continue
+        last_full = (
+            account.discovery_runs.filter(state=RunState.COMPLETED, mode=RunMode.FULL)
+            .order_by("-started_at")
+            .first()
+        )
+        full_due = last_full is None or last_full.started_at <= now - dt.timedelta(
+            days=schedule.full_every_days
+        )
+        try:
+            started.append(
+                run_start(
+                    actor=None,
+                    account=account,
+                    trigger=Trigger.SCHEDULE,
+                    incremental=not full_due,
+                )
+            )
+        except ServiceError as error:
+            logger.info("scheduled discovery of %s not started: %s", account.pk, error.message)
+    return started
