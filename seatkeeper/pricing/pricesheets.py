@@ -44,12 +44,13 @@ import datetime as dt
 import io
 import logging
 import re
+import tempfile
 import zipfile
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import IO
+from typing import IO, Any
 
 from django.db import transaction
 from django.db.models import CharField
@@ -78,6 +79,7 @@ from seatkeeper.pricing.models import (
     PriceSource,
     VendorPrice,
 )
+from seatkeeper.providers.errors import ProviderError
 
 logger = logging.getLogger(__name__)
 
@@ -466,3 +468,73 @@ def _report_unpriced(run: PriceSheetImport, vendor: Vendor, markets: set[str], p
         for pk in sorted(missing, key=lambda pk: (titles[pk], countries[pk], pk))
     ]
     run.offers_without_price = len(missing)
+
+
+# --- from the vendor -----------------------------------------------------------------------------
+
+
+def price_sheet_markets(vendor: Vendor) -> list[str]:
+    """The markets whose sheets price `vendor`'s catalog: every country the partner's customers
+    are in, and the catalog's own country."""
+    from seatkeeper.accounts.models import Organisation, OrganisationKind
+
+    partner = vendor.organisation
+    countries = set(
+        Organisation.objects.filter(path__startswith=partner.path, kind=OrganisationKind.CUSTOMER)
+        .exclude(country="")
+        .values_list("country", flat=True)
+        .distinct()
+    )
+    countries.add(vendor.country or partner.country)
+    return sorted(country.upper() for country in countries if country)
+
+
+def price_sheet_download(
+    *,
+    actor: User | None,
+    vendor: Vendor,
+    market: str,
+    month: str = "",
+    provider: Any = None,
+) -> PriceSheetImport:
+    """Download `market`'s license-based price sheet from `vendor`'s provider account (to a
+    temporary file, streamed: never whole in memory) and import it. `provider` lets tests pass a
+    connector. A download that fails is recorded as a failed import, then raised."""
+    _require_rights(actor, vendor)
+    if vendor.kind != VendorKind.API or vendor.provider_account_id is None:
+        raise ServiceError(_("A price sheet prices the offers of a connected vendor."))
+    market = market.upper()
+    with tempfile.TemporaryFile(prefix="pricesheet-") as download:
+        try:
+            connector = provider
+            if connector is None:
+                from seatkeeper.providers.registry import get_provider
+
+                connector = get_provider(vendor.provider_account)
+            try:
+                connector.download_price_sheet(market=market, month=month, into=download)
+            finally:
+                if provider is None and hasattr(connector, "close"):
+                    connector.close()
+        except ProviderError as error:
+            PriceSheetImport.objects.create(
+                vendor=vendor,
+                origin=PriceSheetOrigin.VENDOR,
+                started_by=actor.get_username() if actor else "system",
+                markets=market,
+                month=month,
+                status=PriceSheetStatus.FAILED,
+                finished_at=clock.now(),
+                error=str(error)[:2000],
+            )
+            raise
+        download.seek(0)
+        return price_sheet_import(
+            actor=actor,
+            vendor=vendor,
+            source=download,
+            origin=PriceSheetOrigin.VENDOR,
+            market=market,
+            month=month,
+            file_name=f"pricesheet_{market}_updatedlicensebased{'_' + month if month else ''}",
+        )
