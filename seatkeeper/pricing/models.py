@@ -326,3 +326,18 @@ class PriceSheetImport(models.Model):
 
     def __str__(self) -> str:
         return f"{self.vendor} {self.markets} {self.started_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def unpriced_offers(self) -> list[dict]:
+        """The offers without a price, their terms in the reader's language."""
+        terms, cycles = dict(Term.choices), dict(BillingCycle.choices)
+        return [
+            {
+                **item,
+                "term_labels": [
+                    f"{terms.get(term, term)} · {cycles.get(cycle, cycle)}"
+                    for term, cycle in item.get("terms", [])
+                ],
+            }
+            for item in self.unpriced
+        ]
