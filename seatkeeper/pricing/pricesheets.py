@@ -100,7 +100,11 @@ REQUIRED = (
     "unitprice",
     "effectivestartdate",
 )
+OPTIONAL = ("erpprice", "pricingtierrangemin", "effectiveenddate", "segment")
+TERMS = frozenset(Term.values)
+ZERO = Decimal(0)
 MAX_PROBLEMS = 50
+BATCH = 1000
 ZIP_MAGIC = b"PK\x03\x04"
 
 
@@ -201,10 +205,18 @@ def read_rows(text: IO[str]) -> Iterator[SheetRow]:
             field="file",
         )
     width = len(header)
-
-    def cell(values: list[str], name: str) -> str:
-        index = columns.get(name)
-        return values[index].strip() if index is not None and index < len(values) else ""
+    # Each column's place; an absent optional column reads the empty cell appended to every line.
+    at = {name: columns.get(name, -1) for name in (*REQUIRED, *OPTIONAL)}
+    product_at, sku_at, term_at, plan_at = (
+        at["productid"], at["skuid"], at["termduration"], at["billingplan"]
+    )  # fmt: skip
+    market_at, segment_at, currency_at, price_at = (
+        at["market"], at["segment"], at["currency"], at["unitprice"]
+    )  # fmt: skip
+    erp_at, tier_at, start_at, end_at = (
+        at["erpprice"], at["pricingtierrangemin"], at["effectivestartdate"], at["effectiveenddate"]
+    )  # fmt: skip
+    plans: dict[str, str] = {}  # BillingPlan as written -> our cycle ("" for one we do not sell)
 
     line = 1
     while True:
@@ -217,40 +229,47 @@ def read_rows(text: IO[str]) -> Iterator[SheetRow]:
             yield SheetRow(line=line, problem=str(error)[:200])
             continue
         line = reader.line_num
-        if not any(value.strip() for value in values):
+        cells = [value.strip() for value in values]
+        if not any(cells):
             continue
-        if len(values) < width - 1:
+        if len(cells) < width - 1:
             yield SheetRow(line=line, problem=_("has too few columns"))
             continue
+        cells.extend([""] * (width - len(cells)))  # a line short of its last cell
+        cells.append("")  # what an absent optional column (index -1) reads
         column = ""
         try:
             column = "UnitPrice"
-            unit_price = _amount(cell(values, "unitprice"), required=True)
+            unit_price = _amount(cells[price_at], required=True)
             column = "ERP Price"
-            erp_price = _amount(cell(values, "erpprice"), required=False)
+            erp_price = _amount(cells[erp_at], required=False)
             column = "PricingTierRangeMin"
-            tier_min = _amount(cell(values, "pricingtierrangemin"), required=False) or Decimal(0)
+            tier_min = _amount(cells[tier_at], required=False) or ZERO
             column = "EffectiveStartDate"
-            start = _date(cell(values, "effectivestartdate"))
+            start = _date(cells[start_at])
             if start is None:
                 raise ValueError(_("is missing"))
             column = "EffectiveEndDate"
-            end = _date(cell(values, "effectiveenddate"))
+            end = _date(cells[end_at])
         except ValueError as problem:
             yield SheetRow(line=line, problem=f"{column} {problem}")
             continue
-        currency = cell(values, "currency").upper()
+        currency = cells[currency_at].upper()
         if len(currency) != 3 or not currency.isalpha():
             yield SheetRow(line=line, problem=_("Currency must be a three-letter code."))
             continue
+        plan = cells[plan_at]
+        cycle = plans.get(plan)
+        if cycle is None:
+            cycle = plans[plan] = PLANS.get(_key(plan), "")
         yield SheetRow(
             line=line,
-            product_id=cell(values, "productid").upper(),
-            sku_id=cell(values, "skuid"),
-            term=cell(values, "termduration").upper(),
-            billing_plan=PLANS.get(_key(cell(values, "billingplan")), ""),
-            market=cell(values, "market").upper()[:2],
-            segment=cell(values, "segment").casefold(),
+            product_id=cells[product_at].upper(),
+            sku_id=cells[sku_at],
+            term=cells[term_at].upper(),
+            billing_plan=cycle,
+            market=cells[market_at].upper()[:2],
+            segment=cells[segment_at].casefold(),
             currency=currency,
             unit_price=unit_price,
             erp_price=erp_price,
@@ -364,7 +383,7 @@ def _import(run: PriceSheetImport, vendor: Vendor, source: IO[bytes], market: st
                 continue
             markets.add(row.market)
             matched = False
-            if row.term in Term.values and row.billing_plan:
+            if row.term in TERMS and row.billing_plan:
                 for offer_id, segment in offers.get((row.product_id, row.sku_id, row.market), ()):
                     if segment and row.segment and segment != row.segment:
                         continue
@@ -407,7 +426,8 @@ def _write_prices(run: PriceSheetImport, candidates: dict) -> None:
         known[(offer_id, term, cycle)].append(
             (day, pk, currency, read_stored_amount(cost)[0], read_stored_amount(list_price)[0])
         )
-    new_rows = []
+    new_rows: list[VendorPrice] = []
+    added = 0
     order = 2**62  # rows of this import come after every stored row of the same day
     for (offer_id, term, cycle, day), price in sorted(candidates.items(), key=lambda i: i[0][3]):
         versions = known[(offer_id, term, cycle)]
@@ -439,8 +459,12 @@ def _write_prices(run: PriceSheetImport, candidates: dict) -> None:
                 source=PriceSource.PRICE_SHEET,
             )
         )
-    VendorPrice.objects.bulk_create(new_rows, batch_size=1000)
-    run.prices_added = len(new_rows)
+        if len(new_rows) >= BATCH:  # written as they come: memory stays flat
+            VendorPrice.objects.bulk_create(new_rows)
+            added += len(new_rows)
+            new_rows = []
+    VendorPrice.objects.bulk_create(new_rows)
+    run.prices_added = added + len(new_rows)
     run.offers_priced = len({key[0] for key in candidates})
 
 

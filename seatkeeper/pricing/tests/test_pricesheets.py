@@ -207,3 +207,14 @@ def test_a_failed_import_is_recorded_and_adds_no_price(french):
     run = PriceSheetImport.objects.get()
     assert run.status == PriceSheetStatus.FAILED and "price sheet" in run.error
     assert not VendorPrice.objects.exists()
+
+
+def test_optional_columns_may_be_absent_and_extra_columns_are_ignored():
+    text = (
+        "ProductId,SkuId,TermDuration,BillingPlan,Market,Currency,UnitPrice,EffectiveStartDate,"
+        "NewColumn\r\n"
+        f"{BASIC},0001,P1Y,Annual,FR,EUR,64.80,2026-11-01,extra\r\n"
+    )
+    (row,) = rows_of(text.encode())
+    assert not row.problem
+    assert (row.erp_price, row.tier_min, row.end, row.segment) == (None, Decimal(0), None, "")
