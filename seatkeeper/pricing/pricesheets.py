@@ -324,6 +324,9 @@ def price_sheet_import(
     )
     try:
         with transaction.atomic():
+            # One import of a vendor's prices at a time (the task and an upload may meet):
+            # each then sees what the other added, and adds nothing twice.
+            Vendor.objects.select_for_update().filter(pk=vendor.pk).first()
             _import(run, vendor, source, market.upper())
             run.status = PriceSheetStatus.COMPLETED
             run.finished_at = clock.now()
