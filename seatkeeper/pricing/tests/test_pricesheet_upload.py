@@ -160,3 +160,17 @@ def test_the_api_is_for_partner_staff_and_uploads_for_cloud_admins(
     )
     assert answer.status_code == write
     assert PriceSheetImport.objects.count() == 1
+
+
+def test_a_large_upload_is_read_from_its_temporary_file(cast, client, french, settings):
+    # Django keeps an upload above this size in a temporary file rather than in memory.
+    settings.FILE_UPLOAD_MAX_MEMORY_SIZE = 0
+    vendor, _basic, _e3 = french
+    sign_in(client, "cloudadmin")
+    for data in (sheet_bytes(NOVEMBER, bom=True), sheet_bytes(NOVEMBER, zipped=True)):
+        answer = client.post(
+            "/pricing/price-sheets/", {"vendor": vendor.pk, "file": upload(data)}, follow=True
+        )
+        assert answer.status_code == 200
+    first, second = PriceSheetImport.objects.order_by("pk")
+    assert (first.prices_added, second.prices_added, second.prices_unchanged) == (5, 0, 5)
