@@ -12,6 +12,8 @@ file, so memory must not grow with the file.
     .venv/bin/python bench/pricesheet.py [--quick] [--rows 100000] [--offers 10000]
                                          [--database-url postgres://postgres@127.0.0.1:5432/bench]
 
+(a PostgreSQL database must be new: the benchmark creates its partner from scratch.)
+
 The last line holds the headline figures as key=value pairs.
 """
 
@@ -23,6 +25,7 @@ import datetime as dt
 import io
 import os
 import resource
+import shutil
 import sys
 import tempfile
 import threading
@@ -242,6 +245,7 @@ def main() -> None:
         f"rss_before_mb={rss_before:.0f} peak_rss_mb={max(peak, again_peak):.0f} "
         f"process_peak_rss_mb={process_peak:.0f}"
     )
+    shutil.rmtree(workdir, ignore_errors=True)  # the sheet and the SQLite file
 
 
 if __name__ == "__main__":
