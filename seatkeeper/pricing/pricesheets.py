@@ -408,16 +408,18 @@ def _import(run: PriceSheetImport, vendor: Vendor, source: IO[bytes], market: st
             else:
                 run.rows_unmatched += 1
     run.markets = ",".join(sorted(markets))[:200]
-    _write_prices(run, candidates)
+    _write_prices(run, vendor, markets, candidates)
     _report_unpriced(run, vendor, markets, {key[:3] for key in candidates})
 
 
-def _write_prices(run: PriceSheetImport, candidates: dict) -> None:
-    offer_ids = {key[0] for key in candidates}
+def _write_prices(run: PriceSheetImport, vendor: Vendor, markets: set[str], candidates) -> None:
+    if not candidates:
+        return
     # What is already known, per offer, term and cycle: (day, order, currency, cost, list price).
+    # Read by vendor and market, not by a list of offer ids that could pass SQLite's bound.
     known: dict[tuple, list[tuple]] = defaultdict(list)
     rows = (
-        VendorPrice.objects.filter(offer_id__in=offer_ids)
+        VendorPrice.objects.filter(offer__vendor=vendor, offer__country__in=sorted(markets))
         .annotate(cost_text=Cast("cost", CharField()), list_text=Cast("list_price", CharField()))
         .order_by("effective_from", "id")
         .values_list(
@@ -488,8 +490,12 @@ def _report_unpriced(run: PriceSheetImport, vendor: Vendor, markets: set[str], p
     ):
         if (offer_id, term, cycle) not in priced:
             missing[offer_id].append([term, cycle])
-    titles = dict(Offer.objects.filter(pk__in=missing).values_list("id", "title").order_by("id"))
-    countries = dict(Offer.objects.filter(pk__in=missing).values_list("id", "country"))
+    titles, countries = {}, {}
+    for pk, title, country in Offer.objects.filter(
+        vendor=vendor, country__in=sorted(markets)
+    ).values_list("id", "title", "country"):
+        if pk in missing:
+            titles[pk], countries[pk] = title, country
     run.unpriced = [
         {"offer": pk, "title": titles[pk], "country": countries[pk], "terms": missing[pk]}
         for pk in sorted(missing, key=lambda pk: (titles[pk], countries[pk], pk))
