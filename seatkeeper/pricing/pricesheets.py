@@ -537,6 +537,10 @@ def price_sheet_download(
     if vendor.kind != VendorKind.API or vendor.provider_account_id is None:
         raise ServiceError(_("A price sheet prices the offers of a connected vendor."))
     market = market.upper()
+    if not re.fullmatch(r"[A-Z]{2}", market):
+        raise ServiceError(_("A market is a two-letter country code."), field="market")
+    if month and not re.fullmatch(r"\d{4}(0[1-9]|1[0-2])", month):
+        raise ServiceError(_("A month is written YYYYMM."), field="month")
     with tempfile.TemporaryFile(prefix="pricesheet-") as download:
         try:
             connector = provider

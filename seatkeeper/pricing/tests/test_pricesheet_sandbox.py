@@ -14,6 +14,7 @@ from seatkeeper.catalog import services as catalog_services
 from seatkeeper.catalog.models import Offer, VendorKind
 from seatkeeper.catalog.tasks import refresh_vendor_catalog
 from seatkeeper.core import clock
+from seatkeeper.core.errors import ServiceError
 from seatkeeper.pricing.engine import price_one
 from seatkeeper.pricing.models import (
     PriceSheetImport,
@@ -144,3 +145,25 @@ def test_a_failed_download_is_recorded(cast, vendor, sandbox):
         sandbox.admin.reset_faults()
     run = PriceSheetImport.objects.get(vendor=vendor)
     assert run.status == PriceSheetStatus.FAILED and run.error
+
+
+def test_history_is_backfilled_oldest_first_and_adds_a_price_once(cast, vendor, sandbox):
+    from django.core.management import call_command
+
+    catalog_services.catalog_refresh(vendor=vendor, actor=cast.cloud_admin)
+    out = io.StringIO()
+    call_command("import_price_sheets", "--months", "2", stdout=out)
+    runs = PriceSheetImport.objects.filter(vendor=vendor, markets="FR").order_by("pk")
+    this_month = clock.today().replace(day=1)
+    assert [run.month for run in runs] == ["202609", "202610", ""]  # TEST_NOW is in November
+    assert all(run.status == PriceSheetStatus.COMPLETED for run in runs)
+    # The sandbox's prices did not change: the oldest month brought them, the others nothing.
+    assert runs[0].prices_added > 10 and runs[1].prices_added == runs[2].prices_added == 0
+    days = set(
+        VendorPrice.objects.filter(offer__vendor=vendor).values_list("effective_from", flat=True)
+    )
+    assert days == {dt.date(2026, 9, 1)} and this_month == dt.date(2026, 11, 1)
+    assert "FR 202609:" in out.getvalue()
+    # A bad month is refused before anything is asked of the vendor.
+    with pytest.raises(ServiceError):
+        price_sheet_download(actor=None, vendor=vendor, market="FR", month="202613")
