@@ -74,6 +74,14 @@ def _fingerprint(request) -> str:
     except (TypeError, ValueError):
         body = request.body.decode("utf-8", errors="replace")
     text = "\n".join([request.method, request.path, body])
+    # An uploaded file counts by its content, not its name (request.data shows only the name).
+    files = getattr(request, "FILES", None) or {}
+    for name in sorted(files):
+        digest = hashlib.sha256()
+        for chunk in files[name].chunks():
+            digest.update(chunk)
+        files[name].seek(0)
+        text += f"\n{name}:{digest.hexdigest()}"
     return hashlib.sha256(text.encode()).hexdigest()
 
 

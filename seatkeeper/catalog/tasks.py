@@ -29,6 +29,10 @@ def refresh_vendor_catalog(vendor_id: int, actor_id: int | None = None) -> None:
         return
     actor = User.objects.get(pk=actor_id) if actor_id else None
     catalog_refresh(vendor=vendor, actor=actor)
+    # Partner Center's catalog carries no prices: its price sheets follow every refresh.
+    from seatkeeper.pricing.tasks import import_vendor_price_sheets
+
+    import_vendor_price_sheets.enqueue(vendor_id=vendor_id)
 
 
 @task()

@@ -6,7 +6,13 @@ from __future__ import annotations
 from django.contrib import admin
 
 from seatkeeper.catalog.admin import ReadOnlyScopedAdmin
-from seatkeeper.pricing.models import ExchangeRate, MarginRule, PriceList, VendorPrice
+from seatkeeper.pricing.models import (
+    ExchangeRate,
+    MarginRule,
+    PriceList,
+    PriceSheetImport,
+    VendorPrice,
+)
 
 
 @admin.register(VendorPrice)
@@ -30,3 +36,10 @@ class PriceListAdmin(ReadOnlyScopedAdmin):
 class MarginRuleAdmin(ReadOnlyScopedAdmin):
     scope_path = "owner__path"
     list_display = ["id", "owner", "tier", "target", "method", "value", "effective_from"]
+
+
+@admin.register(PriceSheetImport)
+class PriceSheetImportAdmin(ReadOnlyScopedAdmin):
+    scope_path = "vendor__organisation__path"
+    list_display = ["started_at", "vendor", "markets", "month", "origin", "status",
+                    "prices_added", "offers_without_price"]  # fmt: skip

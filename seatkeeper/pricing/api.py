@@ -12,6 +12,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import PermissionDenied
+from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -34,7 +35,9 @@ from seatkeeper.core.errors import ServiceError
 from seatkeeper.core.validation import DATE_BOUNDS, clean_query
 from seatkeeper.pricing import selectors, services
 from seatkeeper.pricing.engine import Audience, partner_of, price_one, visible_audiences
-from seatkeeper.pricing.models import Method, Tier
+from seatkeeper.pricing.forms import MAX_PRICE_SHEET_BYTES
+from seatkeeper.pricing.models import Method, PriceSheetOrigin, PriceSheetStatus, Tier
+from seatkeeper.pricing.pricesheets import price_sheet_import
 from seatkeeper.pricing.quotes import ProposedChange, SeatLot, SubscriptionFacts, quote_change
 
 
@@ -527,3 +530,112 @@ class RateListApi(APIView):
             actor=request.user, partner=request.user.organisation, **data.validated_data
         )
         return Response(RateOutput(rate).data, status=status.HTTP_201_CREATED)
+
+
+# --- price sheets -------------------------------------------------------------------------------
+
+
+class UnpricedOfferOutput(serializers.Serializer):
+    offer = serializers.IntegerField()
+    title = serializers.CharField()
+    country = serializers.CharField()
+    terms = serializers.ListField(
+        child=serializers.ListField(child=serializers.CharField(), min_length=2, max_length=2),
+        help_text="[term, billing cycle] pairs the sheet gave no price for",
+    )
+
+
+class SheetProblemOutput(serializers.Serializer):
+    line = serializers.IntegerField()
+    problem = serializers.CharField()
+
+
+class PriceSheetImportOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    vendor = serializers.IntegerField(source="vendor_id")
+    origin = serializers.ChoiceField(choices=PriceSheetOrigin.choices)
+    status = serializers.ChoiceField(choices=PriceSheetStatus.choices)
+    started_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField(allow_null=True)
+    started_by = serializers.CharField()
+    file_name = serializers.CharField()
+    markets = serializers.CharField(help_text="Markets the sheet covered, comma-separated")
+    month = serializers.CharField(help_text="YYYYMM for a past month's sheet, else empty")
+    rows_read = serializers.IntegerField()
+    rows_matched = serializers.IntegerField()
+    rows_unmatched = serializers.IntegerField()
+    rows_rejected = serializers.IntegerField()
+    tier_rows = serializers.IntegerField()
+    prices_added = serializers.IntegerField()
+    prices_unchanged = serializers.IntegerField()
+    offers_priced = serializers.IntegerField()
+    offers_without_price = serializers.IntegerField()
+    error = serializers.CharField()
+
+
+class PriceSheetImportDetailOutput(PriceSheetImportOutput):
+    unpriced = UnpricedOfferOutput(many=True)
+    problems = SheetProblemOutput(many=True)
+
+
+class PriceSheetInput(serializers.Serializer):
+    file = serializers.FileField(
+        max_length=255,
+        allow_empty_file=False,
+        help_text="Microsoft's license-based price sheet: the CSV or its zip archive",
+    )
+
+    def validate_file(self, upload):
+        if upload.size > MAX_PRICE_SHEET_BYTES:
+            raise serializers.ValidationError(
+                f"The file is larger than {MAX_PRICE_SHEET_BYTES // (1024 * 1024)} MB."
+            )
+        return upload
+
+
+class PriceSheetListApi(APIView):
+    pagination_class = Pagination
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(
+        operation_id="price_sheets_list",
+        responses=PriceSheetImportOutput(many=True),
+        description="The vendor's price sheet imports, newest first (partner staff only).",
+    )
+    def get(self, request, pk: int):
+        vendor = selectors.get_price_sheet_vendor_for_user(request.user, pk)
+        runs = selectors.price_sheet_imports_visible_to(request.user).filter(vendor=vendor)
+        return paginated(
+            request, self, runs, lambda page: PriceSheetImportOutput(page, many=True).data
+        )
+
+    @extend_schema(
+        operation_id="price_sheets_upload",
+        request=PriceSheetInput,
+        responses={201: PriceSheetImportDetailOutput},
+        description=(
+            "Import a license-based price sheet by hand (the partner's cloud admins): prices "
+            "apply from their effective dates; a sheet imported twice adds nothing."
+        ),
+    )
+    @idempotent
+    def post(self, request, pk: int):
+        vendor = selectors.get_price_sheet_vendor_for_user(request.user, pk)
+        data = PriceSheetInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        upload = data.validated_data["file"]
+        run = price_sheet_import(
+            actor=request.user,
+            vendor=vendor,
+            source=upload.file,
+            origin=PriceSheetOrigin.UPLOAD,
+            file_name=upload.name,
+        )
+        return Response(PriceSheetImportDetailOutput(run).data, status=status.HTTP_201_CREATED)
+
+
+class PriceSheetDetailApi(APIView):
+    @extend_schema(operation_id="price_sheets_retrieve", responses=PriceSheetImportDetailOutput)
+    def get(self, request, pk: int):
+        run = selectors.get_price_sheet_import_for_user(request.user, pk)
+        return Response(PriceSheetImportDetailOutput(run).data)

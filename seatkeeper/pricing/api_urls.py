@@ -21,4 +21,10 @@ urlpatterns = [
         "margin-rules/<int:pk>/remove/", api.RuleRemoveApi.as_view(), name="api_margin_rule_remove"
     ),
     path("exchange-rates/", api.RateListApi.as_view(), name="api_exchange_rates"),
+    path(
+        "vendors/<int:pk>/price-sheets/",
+        api.PriceSheetListApi.as_view(),
+        name="api_vendor_price_sheets",
+    ),
+    path("price-sheets/<int:pk>/", api.PriceSheetDetailApi.as_view(), name="api_price_sheet"),
 ]

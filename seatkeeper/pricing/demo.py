@@ -131,7 +131,21 @@ def _microsoft(partner: Organisation) -> Vendor:
         logger.warning("demo: catalog import from %s failed (%s)", vendor, error)
         if not vendor.offers.exists():  # never overwrite a catalog a real import brought
             catalog_services.catalog_refresh(vendor=vendor, provider=BuiltInMicrosoftCatalog())
+    else:
+        _price_sheets(vendor)
     return vendor
+
+
+def _price_sheets(vendor: Vendor) -> None:
+    """The price sheet of every market the demo's customers are in, as after any catalog
+    refresh (the task runs it in the background; the demo wants it at once)."""
+    from seatkeeper.pricing.pricesheets import price_sheet_download, price_sheet_markets
+
+    for market in price_sheet_markets(vendor):
+        try:
+            price_sheet_download(actor=None, vendor=vendor, market=market)
+        except Exception as error:
+            logger.warning("demo: price sheet %s of %s not imported (%s)", market, vendor, error)
 
 
 def _rule(**values) -> None:

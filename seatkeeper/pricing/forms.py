@@ -125,3 +125,34 @@ class RateForm(forms.Form):
 class PolicyForm(forms.Form):
     never_below_cost = forms.BooleanField(label=_("Never below cost"), required=False)
     never_above_list = forms.BooleanField(label=_("Never above vendor list price"), required=False)
+
+
+# A license-based price sheet is tens of megabytes as a CSV; Django keeps an upload this large in
+# a temporary file, and the import reads it line by line.
+MAX_PRICE_SHEET_BYTES = 200 * 1024 * 1024
+
+
+class PriceSheetForm(forms.Form):
+    vendor = forms.ModelChoiceField(label=_("Vendor"), queryset=None)
+    file = forms.FileField(
+        label=_("Price sheet"),
+        help_text=_(
+            "Microsoft's license-based price sheet (New Commerce), as downloaded from Partner "
+            "Center: the CSV file or its zip archive."
+        ),
+    )
+
+    def __init__(self, *args, vendors, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["vendor"].queryset = vendors
+        if len(vendors) == 1:
+            self.fields["vendor"].initial = vendors[0].pk
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if upload.size > MAX_PRICE_SHEET_BYTES:
+            raise forms.ValidationError(
+                _("The file is larger than %(size)s MB.")
+                % {"size": MAX_PRICE_SHEET_BYTES // (1024 * 1024)}
+            )
+        return upload

@@ -52,6 +52,7 @@ class PriceSource(models.TextChoices):
     IMPORT = "import", _("Vendor catalog import")
     MANUAL = "manual", _("Entered by hand")
     CSV = "csv", _("CSV import")
+    PRICE_SHEET = "pricesheet", _("Vendor price sheet")
 
 
 class VendorPrice(AppendOnlyModel):
@@ -271,3 +272,72 @@ class MarginRule(AppendOnlyModel):
         parts = [owner_id, tier, target_id, subscription_ref, vendor_id, offer_id, term]
         parts += [billing_cycle, category]
         return "|".join("" if part is None else str(part) for part in parts)[:200]
+
+
+class PriceSheetOrigin(models.TextChoices):
+    VENDOR = "vendor", _("Downloaded from the vendor")
+    UPLOAD = "upload", _("Uploaded by hand")
+
+
+class PriceSheetStatus(models.TextChoices):
+    RUNNING = "running", _("In progress")
+    COMPLETED = "completed", _("Completed")
+    FAILED = "failed", _("Error")
+
+
+class PriceSheetImport(models.Model):
+    """One import of a vendor's price sheet (Microsoft's license-based price sheet, downloaded or
+    uploaded): what it read, what it added, and the catalog offers it found no price for."""
+
+    vendor = models.ForeignKey(
+        "catalog.Vendor", on_delete=models.PROTECT, related_name="price_sheet_imports"
+    )
+    origin = models.CharField(_("origin"), max_length=16, choices=PriceSheetOrigin.choices)
+    started_at = models.DateTimeField(_("started"), default=clock.now)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    status = models.CharField(
+        _("status"),
+        max_length=16,
+        choices=PriceSheetStatus.choices,
+        default=PriceSheetStatus.RUNNING,
+    )
+    started_by = models.CharField(max_length=200)
+    file_name = models.CharField(_("file"), max_length=255, blank=True)
+    # The markets the sheet covered ("FR,GB") and, for a sheet of past prices, its month (YYYYMM).
+    markets = models.CharField(_("markets"), max_length=200, blank=True)
+    month = models.CharField(_("month"), max_length=6, blank=True)
+    rows_read = models.PositiveIntegerField(_("rows read"), default=0)
+    rows_matched = models.PositiveIntegerField(_("rows matched to an offer"), default=0)
+    rows_unmatched = models.PositiveIntegerField(_("rows for offers not in the catalog"), default=0)
+    rows_rejected = models.PositiveIntegerField(_("rows refused"), default=0)
+    tier_rows = models.PositiveIntegerField(_("higher-tier rows set aside"), default=0)
+    prices_added = models.PositiveIntegerField(_("prices added"), default=0)
+    prices_unchanged = models.PositiveIntegerField(_("prices unchanged"), default=0)
+    offers_priced = models.PositiveIntegerField(_("offers priced"), default=0)
+    offers_without_price = models.PositiveIntegerField(_("offers without a price"), default=0)
+    # [{"offer": id, "title": ..., "country": ..., "terms": [[term, cycle], ...]}, ...]
+    unpriced = models.JSONField(default=list, blank=True)
+    # The first refused rows: [{"line": n, "problem": text}, ...]
+    problems = models.JSONField(default=list, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.vendor} {self.markets} {self.started_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def unpriced_offers(self) -> list[dict]:
+        """The offers without a price, their terms in the reader's language."""
+        terms, cycles = dict(Term.choices), dict(BillingCycle.choices)
+        return [
+            {
+                **item,
+                "term_labels": [
+                    f"{terms.get(term, term)} · {cycles.get(cycle, cycle)}"
+                    for term, cycle in item.get("terms", [])
+                ],
+            }
+            for item in self.unpriced
+        ]

@@ -152,3 +152,43 @@ def margins_for(breakdown: PriceBreakdown, user: User) -> list[tuple]:
     if Audience.PARTNER_COST not in allowed:
         rows = rows[1:] if breakdown.reseller_price and Audience.RESELLER_PRICE in allowed else []
     return rows
+
+
+# --- price sheets: the partner's own business ---------------------------------------------------
+
+
+def price_sheet_vendors_for(user: User) -> QuerySet:
+    """The connected vendors whose price sheets `user` may see: partner staff only."""
+    from seatkeeper.catalog.models import Vendor, VendorKind
+
+    if not _is_partner_person(user):
+        return Vendor.objects.none()
+    return Vendor.objects.filter(organisation_id=user.organisation_id, kind=VendorKind.API)
+
+
+def get_price_sheet_vendor_for_user(user: User, pk: object):
+    from seatkeeper.catalog.models import Vendor
+
+    try:
+        return price_sheet_vendors_for(user).get(pk=object_id(pk))
+    except (Vendor.DoesNotExist, TypeError, ValueError):
+        raise Http404("No such vendor") from None
+
+
+def price_sheet_imports_visible_to(user: User) -> QuerySet:
+    from seatkeeper.pricing.models import PriceSheetImport
+
+    if not _is_partner_person(user):
+        return PriceSheetImport.objects.none()
+    return PriceSheetImport.objects.filter(
+        vendor__organisation_id=user.organisation_id
+    ).select_related("vendor")
+
+
+def get_price_sheet_import_for_user(user: User, pk: object):
+    from seatkeeper.pricing.models import PriceSheetImport
+
+    try:
+        return price_sheet_imports_visible_to(user).get(pk=object_id(pk))
+    except (PriceSheetImport.DoesNotExist, TypeError, ValueError):
+        raise Http404("No such price sheet import") from None

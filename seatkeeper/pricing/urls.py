@@ -10,4 +10,6 @@ urlpatterns = [
     path("price-lists/", views.price_list_list, name="pricing_price_lists"),
     path("price-lists/<int:pk>/", views.price_list_detail, name="pricing_price_list"),
     path("exchange-rates/", views.rate_list, name="pricing_rates"),
+    path("price-sheets/", views.price_sheet_list, name="pricing_price_sheets"),
+    path("price-sheets/<int:pk>/", views.price_sheet_detail, name="pricing_price_sheet"),
 ]

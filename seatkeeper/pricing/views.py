@@ -29,11 +29,13 @@ from seatkeeper.pricing.forms import (
     PolicyForm,
     PriceFileForm,
     PriceListForm,
+    PriceSheetForm,
     RateForm,
     RuleForm,
     WhatIfForm,
 )
-from seatkeeper.pricing.models import PricingPolicy, Tier
+from seatkeeper.pricing.models import PriceSheetOrigin, PricingPolicy, Tier
+from seatkeeper.pricing.pricesheets import price_sheet_import
 from seatkeeper.ui.forms import run_service
 
 
@@ -321,4 +323,52 @@ def rate_list(request):
             "can_manage": permissions.can_manage_prices(request.user, partner),
             "nav_active": "pricing",
         },
+    )
+
+
+@login_required
+def price_sheet_list(request):
+    """The vendor's price sheets imported so far, and the upload of one by hand (the same file
+    Partner Center offers for download): partner staff only, uploads by its cloud admins."""
+    partner = _partner_person(request)
+    vendors = selectors.price_sheet_vendors_for(request.user)
+    can_manage = permissions.can_manage_prices(request.user, partner)
+    form = PriceSheetForm(request.POST or None, request.FILES or None, vendors=vendors)
+    if request.method == "POST":
+        if not can_manage:
+            raise PermissionDenied(_("Only the partner's cloud admins import vendor prices."))
+        if form.is_valid():
+            upload = form.cleaned_data["file"]
+            run = run_service(
+                form,
+                lambda: price_sheet_import(
+                    actor=request.user,
+                    vendor=form.cleaned_data["vendor"],
+                    source=upload.file,
+                    origin=PriceSheetOrigin.UPLOAD,
+                    file_name=upload.name,
+                ),
+            )
+            if run:
+                messages.success(request, _("Price sheet imported."))
+                return redirect("pricing_price_sheet", pk=run.pk)
+    return render(
+        request,
+        "pricing/price_sheet_list.html",
+        {
+            "imports": selectors.price_sheet_imports_visible_to(request.user)[:100],
+            "form": form if vendors else None,
+            "can_manage": can_manage,
+            "nav_active": "pricing",
+        },
+    )
+
+
+@login_required
+def price_sheet_detail(request, pk: int):
+    run = selectors.get_price_sheet_import_for_user(request.user, pk)
+    return render(
+        request,
+        "pricing/price_sheet_detail.html",
+        {"run": run, "nav_active": "pricing"},
     )

@@ -132,6 +132,21 @@ ACTIONS = {
         uses=frozenset({"lines"}),
         internal=True,
     ),
+    "pricesheet.import": ActionWording(
+        gettext_lazy("Price sheet imported"),
+        said(
+            gettext_noop(
+                "%(actor)s imported the price sheet of %(object)s (%(markets)s): %(added)s "
+                "prices added, %(unchanged)s unchanged, %(no_price)s offers without a price."
+            ),
+            markets="markets",
+            added="added",
+            unchanged="unchanged",
+            no_price="no_price",
+        ),
+        uses=frozenset({"markets", "added", "unchanged", "no_price"}),
+        internal=True,
+    ),
     "margin_rule.set": ActionWording(
         gettext_lazy("Price rule set"),
         _rule_set,

@@ -22,7 +22,7 @@ import enum
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Protocol, runtime_checkable
+from typing import IO, Protocol, runtime_checkable
 
 from seatkeeper.core.money import Money
 
@@ -762,6 +762,12 @@ class Provider(Protocol):
     ) -> Listing[InvoiceLineItem]: ...
     def invoice_document(self, *, invoice_id: str) -> bytes:
         """The invoice's PDF statement."""
+        ...
+
+    # prices (the catalog carries none: the vendor publishes a price sheet per market)
+    def download_price_sheet(self, *, market: str, into: IO[bytes], month: str = "") -> None:
+        """Stream the license-based price sheet of `market` (two letters) into `into`, as the
+        vendor sends it (a CSV, or the CSV zipped); `month` (YYYYMM) asks for a past month."""
         ...
 
     # reconciliation exports (asynchronous: start, poll the operation, read the manifest's files)

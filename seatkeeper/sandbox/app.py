@@ -26,6 +26,7 @@ from . import (
     exports,
     identity,
     orders,
+    pricesheets,
     subscriptions,
     users,
 )
@@ -234,6 +235,7 @@ def create_app(sandbox: Sandbox) -> Any:
         *billing.routes(),
         *exports.routes(),
         *audit.routes(),
+        *pricesheets.routes(),
         *identity.routes(),  # last: its /{tenant}/... patterns are the most generic
     ]
     app = Starlette(

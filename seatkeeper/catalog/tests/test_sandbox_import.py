@@ -97,3 +97,4 @@ def test_an_import_without_prices_says_so_on_the_import_page(cast, client, unpri
     page = sign_in(client, "cloudadmin").get(f"/catalog/refreshes/{refresh.pk}/")
     assert page.status_code == 200
     assert f"{for_sale} offers came without a price" in page.content.decode()
+    assert 'href="/pricing/price-sheets/"' in page.content.decode()

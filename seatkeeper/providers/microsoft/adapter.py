@@ -10,7 +10,7 @@ import dataclasses
 import datetime as dt
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import httpx
@@ -41,6 +41,26 @@ if TYPE_CHECKING:
 REQUEST_ID_NAMESPACE = uuid.UUID("6f1c8a2e-6c0b-4b8e-9f55-2d1b6f0c9a41")
 
 USER = TokenKind.USER  # users, licences, provisioning status need App+User tokens
+
+# The price sheet is served by Microsoft's "partner" API host, not the Partner Center API host.
+MICROSOFT_PRICING_BASE_URL = "https://api.partner.microsoft.com"
+PRICE_SHEET_VIEW = "updatedlicensebased"
+
+
+def pricing_base_url(api_base_url: str) -> str:
+    """Where the price sheet is asked for: `settings.MICROSOFT_PRICING_BASE_URL` when set;
+    Microsoft's pricing host for Microsoft's API; otherwise the API host itself (the sandbox,
+    or a proxy, serves the price sheet on its own host)."""
+    from django.conf import settings
+
+    from seatkeeper.providers.models import MICROSOFT_API_BASE_URL
+
+    configured = getattr(settings, "MICROSOFT_PRICING_BASE_URL", "")
+    if configured:
+        return configured.rstrip("/")
+    if api_base_url.rstrip("/") == MICROSOFT_API_BASE_URL:
+        return MICROSOFT_PRICING_BASE_URL
+    return api_base_url.rstrip("/")
 
 
 def request_id_for(request_key: str, step: str) -> str:
@@ -730,6 +750,29 @@ class MicrosoftProvider:
                 http_status=response.status_code,
             )
         return content
+
+    # --- prices ------------------------------------------------------------------------------
+
+    def download_price_sheet(self, *, market: str, into: IO[bytes], month: str = "") -> None:
+        """The license-based price sheet of `market`, streamed into `into` (App+User token;
+        zipped on request with `Accept-Encoding: deflate`, which makes the download several
+        times smaller). `month` (YYYYMM) asks for that month's sheet (`timeline=history`)."""
+        if len(market) != 2 or not market.isalpha():
+            raise ValidationFailed(f"not a market: {market!r}")
+        base = pricing_base_url(self.client.base_url)
+        path = (
+            f"{base}/v1.0/sales/pricesheets(Market='{market.upper()}',"
+            f"PricesheetView='{PRICE_SHEET_VIEW}')/$value"
+        )
+        params = {"timeline": "history", "month": month} if month else None
+        self.client.send(
+            "GET",
+            path,
+            params=params,
+            headers={"Accept": "*/*", "Accept-Encoding": "deflate"},
+            token_kind=USER,
+            into=into,
+        )
 
     # --- reconciliation exports (Microsoft Graph) -------------------------------------------
 

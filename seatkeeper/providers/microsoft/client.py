@@ -20,9 +20,10 @@ import random
 import ssl
 import time
 import uuid
+import zlib
 from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import IO, Any
 from urllib.parse import urlencode
 
 import httpx
@@ -109,6 +110,10 @@ class PartnerCenterClient:
             },
         )
 
+    @property
+    def base_url(self) -> str:
+        return str(self._http.base_url).rstrip("/")
+
     def close(self) -> None:
         self._http.close()
 
@@ -126,11 +131,14 @@ class PartnerCenterClient:
         correlation_id: str | None = None,
         ok_statuses: Collection[int] = (200, 201, 202, 204),
         gone_after_retry_is_done: bool = False,
+        into: IO[bytes] | None = None,
     ) -> httpx.Response:
         """Send one logical request, retrying transient failures with the same MS-RequestId.
 
         `gone_after_retry_is_done`: for deletes, a 404 on a RETRY means an earlier attempt
-        whose answer we lost (timeout, dropped connection) already did the work."""
+        whose answer we lost (timeout, dropped connection) already did the work.
+        `into`: a successful answer's body is streamed into this file (from its start, on every
+        attempt) instead of being held in memory: for files of tens of megabytes."""
         request_id = request_id or new_id()
         correlation_id = correlation_id or new_id()
         limits = self.limits(path, customer_id)
@@ -158,9 +166,14 @@ class PartnerCenterClient:
             self.stats.requests += 1
             started = time.monotonic()
             try:
-                response = self._http.request(
-                    method, path, params=params, json=json, headers=request_headers
-                )
+                if into is None:
+                    response = self._http.request(
+                        method, path, params=params, json=json, headers=request_headers
+                    )
+                else:
+                    response = self._stream_into(
+                        into, method, path, params, request_headers, ok_statuses
+                    )
             except httpx.TimeoutException as error:
                 self.stats.timeouts += 1
                 self._transient(attempt, method, path, correlation_id, f"timeout: {error!r}")
@@ -203,6 +216,28 @@ class PartnerCenterClient:
                 retry_after=_retry_after_or_none(response, self.retry),
                 correlation_id=correlation_id,
             )
+
+    def _stream_into(
+        self,
+        into: IO[bytes],
+        method: str,
+        path: str,
+        params: Mapping[str, Any] | None,
+        headers: Mapping[str, str],
+        ok_statuses: Collection[int],
+    ) -> httpx.Response:
+        request = self._http.build_request(method, path, params=params, headers=headers)
+        response = self._http.send(request, stream=True)
+        try:
+            if response.status_code in ok_statuses:
+                into.seek(0)
+                into.truncate()
+                copy_body(response, into)
+            else:
+                response.read()  # an error answer is small: read for its JSON
+        finally:
+            response.close()
+        return response
 
     def _transient(
         self, attempt: int, method: str, path: str, correlation_id: str, reason: str
@@ -296,6 +331,32 @@ class PartnerCenterClient:
             return paging.Fetched(decode(response), response.headers)
 
         return paging.fetch_page(fetch=fetch, path=first, cursor=cursor)
+
+
+def copy_body(response: httpx.Response, into: IO[bytes]) -> None:
+    """Write a streamed answer's body to `into`, undoing a gzip or deflate transfer encoding,
+    unless the body is itself a zip archive sent with such a header (a zipped price sheet is a
+    file, not an encoding of one)."""
+    encoding = response.headers.get("Content-Encoding", "").strip().lower()
+    decoder = None
+    first = True
+    for chunk in response.iter_raw(1 << 16):
+        if first:
+            first = False
+            if encoding in ("gzip", "deflate") and not chunk.startswith(b"PK\x03\x04"):
+                decoder = zlib.decompressobj(zlib.MAX_WBITS | 32)  # zlib or gzip header
+        if decoder is not None:
+            try:
+                chunk = decoder.decompress(chunk)
+            except zlib.error as error:
+                raise UnexpectedResponse(
+                    f"the {encoding} answer could not be decoded: {error}",
+                    http_status=response.status_code,
+                ) from None
+        into.write(chunk)
+    if decoder is not None:
+        into.write(decoder.flush())
+    into.flush()
 
 
 def json_body(content: bytes) -> Any:
