@@ -87,6 +87,7 @@ INSTALLED_APPS = [
     "seatkeeper.pricing",
     "seatkeeper.subscriptions",
     "seatkeeper.billing",
+    "seatkeeper.people",
     "seatkeeper.ui",
     "seatkeeper.api",
 ]

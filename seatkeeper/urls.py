@@ -57,6 +57,7 @@ urlpatterns = [
     path("pricing/", include("seatkeeper.pricing.urls")),
     path("providers/", include("seatkeeper.providers.urls")),
     path("billing/", include("seatkeeper.billing.urls")),
+    path("", include("seatkeeper.people.urls")),
     path("api/v1/", include("seatkeeper.api.urls")),
     path("admin/", admin.site.urls),
 ]
