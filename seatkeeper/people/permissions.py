@@ -22,6 +22,7 @@ def can_onboard(actor: User, customer: Organisation) -> bool:
     )
 
 
-def check_onboard(actor: User, customer: Organisation) -> None:
-    if not can_onboard(actor, customer):
+def check_onboard(actor: User | None, customer: Organisation) -> None:
+    """`actor` None is Seatkeeper itself (the operator's `connect_sandbox` command)."""
+    if actor is not None and not can_onboard(actor, customer):
         raise PermissionRefused(_("Only your reseller or partner can onboard the tenant."))
