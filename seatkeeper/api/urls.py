@@ -25,4 +25,5 @@ urlpatterns = [
     path("", include("seatkeeper.subscriptions.api_urls")),
     path("", include("seatkeeper.providers.api_urls")),
     path("", include("seatkeeper.billing.api_urls")),
+    path("", include("seatkeeper.people.api_urls")),
 ]
