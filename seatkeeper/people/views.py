@@ -203,5 +203,6 @@ def credential_reveal(request, token: str):
         context.update(gone=link is None, link=link)
     response = render(request, "people/credential_reveal.html", context)
     add_never_cache_headers(response)
-    response["Referrer-Policy"] = "no-referrer"
+    # The token is in the path: never sent as a referrer to another site.
+    response["Referrer-Policy"] = "same-origin"
     return response

@@ -3,6 +3,7 @@ domain checked as the person types, address errors per field, Idempotency-Key on
 
 from __future__ import annotations
 
+import re
 import uuid
 
 import pytest
@@ -120,3 +121,33 @@ def test_the_api_creates_once_per_idempotency_key_and_names_wrong_fields(onboard
     listed = api.get("/api/v1/tenant-onboardings/").json()
     assert [row["domain"] for row in listed["results"]] == [first.json()["domain"]]
     assert api_as(cast.outsider).get("/api/v1/tenant-onboardings/").json()["results"] == []
+
+
+def test_the_password_link_needs_no_login_and_shows_the_password_once(
+    onboarding, client, django_capture_on_commit_callbacks
+) -> None:
+    from django.db import transaction
+
+    from seatkeeper.people import services
+
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        services.credential_issue(
+            customer=onboarding.cast.customer,
+            user_name="admin@x.onmicrosoft.com",
+            password="S3cret!pass-42",
+            recipient="contact@customer-one.example",
+        )
+    from django.core import mail
+
+    token = re.search(r"/password-link/([^/\s]+)/", mail.outbox[-1].body).group(1)
+    url = reverse("credential_reveal", args=[token])
+    first = client.get(url)
+    assert first.status_code == 200 and "S3cret!pass-42" not in first.content.decode()
+    assert "no-store" in first["Cache-Control"]
+    shown = client.post(url)
+    assert "S3cret!pass-42" in shown.content.decode()
+    assert "no-store" in shown["Cache-Control"]
+    again = client.post(url)
+    assert "S3cret!pass-42" not in again.content.decode()
+    assert b"credential-gone" in again.content
+    assert b"credential-gone" in client.get(reverse("credential_reveal", args=["nothing"])).content
