@@ -274,6 +274,10 @@ def create(
         etag=str(secrets.randbits(63) - 2**62),
         commerce_id=sandbox.new_id(),
     )
+    # A customer created today must have its acceptance of the Microsoft Customer Agreement
+    # confirmed before New Commerce orders (onboarding.py); the generated world's customers
+    # stand for customers that accepted it long ago.
+    customer["_agreementRequired"] = True
     now = sandbox.clock.now()
     sandbox.store.run(
         "INSERT INTO customers (id, company_name, domain, created, data) VALUES (?, ?, ?, ?, ?)",

@@ -223,7 +223,7 @@ class MicrosoftProvider:
         data = self.client.get_json(
             "/v1/agreements", params={"agreementType": str(kind)}, token_kind=USER
         )
-        for item in data.get("items") or ():
+        for item in parsing.get(data, "items") or ():
             if parsing.text(item, "agreementType") == str(kind):
                 return parsing.required_text(item, "templateId")
         raise ProviderError(f"the vendor has no {kind} template", retryable=False)
@@ -263,7 +263,7 @@ class MicrosoftProvider:
             token_kind=USER,
             customer_id=customer_id,
         )
-        return [parsing.agreement(item) for item in data.get("items") or ()]
+        return [parsing.agreement(item) for item in parsing.get(data, "items") or ()]
 
     def create_customer(self, *, customer: i.NewCustomer, request_key: str) -> i.CreatedCustomer:
         address = customer.address

@@ -11,7 +11,7 @@ import pytest
 from seatkeeper.providers import errors
 from seatkeeper.providers import interface as i
 from seatkeeper.providers.microsoft.adapter import MicrosoftProvider
-from seatkeeper.providers.tests.helpers import new_customer
+from seatkeeper.providers.tests.helpers import new_customer, order_line
 
 pytestmark = pytest.mark.django_db
 
@@ -36,7 +36,7 @@ def test_domain_check_and_relationship_request(provider: MicrosoftProvider) -> N
 def test_mca_acceptance_is_confirmed_with_who_and_when(
     provider: MicrosoftProvider, sandbox: Any
 ) -> None:
-    created = new_customer(provider)
+    created = new_customer(provider, agreement=False)
     accepted_at = dt.datetime(2026, 1, 5, 10, 30, tzinfo=dt.UTC)
     agreement = provider.confirm_agreement(
         customer_id=created.customer.id,
@@ -60,3 +60,26 @@ def test_mca_acceptance_is_confirmed_with_who_and_when(
             ),
         )
     assert again.value.code == "600061"
+
+
+def test_new_commerce_orders_wait_for_the_agreement(provider: MicrosoftProvider) -> None:
+    created = new_customer(provider, agreement=False)
+    line = order_line(provider, quantity=1)
+    with pytest.raises(errors.ProviderError) as refused:
+        provider.create_order(
+            customer_id=created.customer.id, lines=[line], request_key=f"o-{created.customer.id}"
+        )
+    assert refused.value.code == "13605"
+    provider.confirm_agreement(
+        customer_id=created.customer.id,
+        acceptance=i.AgreementAcceptance(
+            first_name="Ada",
+            last_name="Lovelace",
+            email="ada@x.example",
+            accepted_at=dt.datetime(2026, 1, 5, tzinfo=dt.UTC),
+        ),
+    )
+    (order,) = provider.create_order(
+        customer_id=created.customer.id, lines=[line], request_key=f"o2-{created.customer.id}"
+    )
+    assert order.id

@@ -105,3 +105,26 @@ def test_agreement_errors_name_the_fields(user_client: httpx.Client) -> None:
         json=_agreement_body(TEMPLATES["MicrosoftCustomerAgreement"]["templateId"]),
     )
     assert unknown.status_code == 404 and unknown.json()["code"] == 60003
+
+
+def test_a_new_customer_orders_nothing_before_its_agreement(user_client: httpx.Client) -> None:
+    created = user_client.post(
+        "/v1/customers", json=CREATE_BODY, headers={"MS-RequestId": str(uuid.uuid4())}
+    ).json()
+    items = [
+        {
+            "catalogItemId": "CFQ7TTC0LH18:0001:CFQ7TTC0K5DP",
+            "quantity": 1,
+            "billingCycle": "monthly",
+            "termDuration": "P1Y",
+        }
+    ]
+    cart = user_client.post(f"/v1/customers/{created['id']}/carts", json={"lineItems": items})
+    path = f"/v1/customers/{created['id']}/carts/{cart.json()['id']}/checkout"
+    refused = user_client.post(path)
+    assert refused.status_code == 403 and refused.json()["code"] == 13605
+    template = TEMPLATES["MicrosoftCustomerAgreement"]["templateId"]
+    user_client.post(
+        f"/v1/customers/{created['id']}/agreements", json=_agreement_body(template)
+    ).raise_for_status()
+    assert user_client.post(path).status_code == 201
