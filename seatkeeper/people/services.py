@@ -17,7 +17,8 @@ import logging
 import re
 import secrets
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 
@@ -135,6 +136,30 @@ class DomainCheck:
     message: str
 
 
+class VendorUnavailable(ServiceError):
+    """Microsoft did not answer a check made while the person waits: nothing was recorded."""
+
+    status_code = 409
+
+    def __init__(self, error: ProviderError) -> None:
+        super().__init__(
+            _("Microsoft did not answer (%(error)s): nothing was done, try again in a moment.")
+            % {"error": error.message},
+            code="vendor_unavailable",
+        )
+
+
+@contextmanager
+def _vendor_checks() -> Iterator[None]:
+    """Vendor calls made in the request: an outage is a refusal saying so, not a crash."""
+    try:
+        yield
+    except ValidationFailed:
+        raise
+    except ProviderError as error:
+        raise VendorUnavailable(error) from error
+
+
 # --- checks made before anything is sent ------------------------------------------------------
 
 
@@ -169,7 +194,7 @@ def domain_check(
         full = initial_domain(domain)
     except ServiceError as error:
         return DomainCheck(domain=domain.strip().lower(), available=None, message=error.message)
-    with (provider_factory or get_provider)(account) as provider:
+    with _vendor_checks(), (provider_factory or get_provider)(account) as provider:
         free = provider.check_domain_available(domain=full)
     if free:
         return DomainCheck(
@@ -296,7 +321,7 @@ def tenant_create(
     _refuse_if_onboarded(customer, account)
     full = initial_domain(domain)
     _check_acceptance(mca)
-    with (provider_factory or get_provider)(account) as provider:
+    with _vendor_checks(), (provider_factory or get_provider)(account) as provider:
         try:
             rules = provider.country_rules(country=profile.country)
         except ValidationFailed:
@@ -482,7 +507,7 @@ def relationship_request_send(
     account = microsoft_account_for(customer)
     if not customer.contact_email:
         raise ServiceError(_("The customer has no contact e-mail."), field="contact_email")
-    with (provider_factory or get_provider)(account) as provider:
+    with _vendor_checks(), (provider_factory or get_provider)(account) as provider:
         url = provider.relationship_request_url()
     partner = account.organisation
     with translation.override(customer.default_language or settings.LANGUAGE_CODE):

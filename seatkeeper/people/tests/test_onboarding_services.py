@@ -258,3 +258,20 @@ def test_the_french_contact_gets_the_mail_in_french(
         services.relationship_request_send(actor=onboarding.cast.reseller_admin, customer=customer)
     (mail,) = smtp_server.messages
     assert "revendeur" in mail["Subject"]
+
+
+def test_an_outage_during_the_checks_is_a_refusal_and_records_nothing(onboarding) -> None:
+    onboarding.sandbox.admin.set_faults(
+        script=[
+            {"method": "GET", "path": "/v1/countryvalidationrules/*", "status": 503, "times": 9},
+            {"method": "HEAD", "path": "/v1/domains/*", "status": 503, "times": 9},
+        ]
+    )
+    with pytest.raises(services.VendorUnavailable) as refused:
+        _create(onboarding)
+    assert refused.value.code == "vendor_unavailable" and "try again" in refused.value.message
+    with pytest.raises(services.VendorUnavailable):
+        services.domain_check(
+            actor=onboarding.cast.reseller_admin, customer=onboarding.cast.customer, domain="abc"
+        )
+    assert not TenantOnboarding.objects.exists()
