@@ -635,12 +635,42 @@ def _find_tenant(onboarding: TenantOnboarding, provider: vendor.Provider) -> Non
             _("This tenant is already linked to %(customer)s.") % {"customer": other.customer.name},
             code="already_linked",
         )
+    if not onboarding.mca_accepted_at:
+        # Without a confirmed Microsoft Customer Agreement every New Commerce order would be
+        # refused (13605): a tenant is linked only once Microsoft holds one.
+        confirmed = [
+            agreement
+            for agreement in provider.list_agreements(customer_id=found.id)
+            if agreement.type == vendor.AgreementType.MICROSOFT_CUSTOMER_AGREEMENT
+        ]
+        if not confirmed:
+            raise ServiceError(
+                _(
+                    "Microsoft holds no acceptance of the Microsoft Customer Agreement for this "
+                    "customer: give this up and link the tenant again, saying who accepted the "
+                    "agreement and when."
+                ),
+                code="mca_missing",
+            )
+        onboarding.mca_email = confirmed[0].email
+        onboarding.mca_accepted_at = confirmed[0].accepted_at
+        onboarding.mca_confirmed_at = confirmed[0].accepted_at
     onboarding.vendor_customer_id = found.id
     onboarding.domain = found.domain or wanted
     onboarding.step = (
-        OnboardingStep.AGREEMENT if onboarding.mca_accepted_at else OnboardingStep.LINK
+        OnboardingStep.LINK if onboarding.mca_confirmed_at else OnboardingStep.AGREEMENT
     )
-    onboarding.save(update_fields=["vendor_customer_id", "domain", "step", "updated_at"])
+    onboarding.save(
+        update_fields=[
+            "vendor_customer_id",
+            "domain",
+            "step",
+            "mca_email",
+            "mca_accepted_at",
+            "mca_confirmed_at",
+            "updated_at",
+        ]
+    )
 
 
 def _customer_step(onboarding: TenantOnboarding, provider: vendor.Provider) -> None:

@@ -275,3 +275,24 @@ def test_an_outage_during_the_checks_is_a_refusal_and_records_nothing(onboarding
             actor=onboarding.cast.reseller_admin, customer=onboarding.cast.customer, domain="abc"
         )
     assert not TenantOnboarding.objects.exists()
+
+
+def test_a_tenant_without_the_agreement_is_not_linked_until_it_is_given(onboarding) -> None:
+    actor, customer = onboarding.cast.reseller_admin, onboarding.cast.customer_two
+    onboarding.sandbox.admin.accept_relationship(
+        "lesjardinsdeclaire.onmicrosoft.com", companyName="Les Jardins de Claire"
+    )
+    first = services.tenant_link(
+        actor=actor, customer=customer, tenant="lesjardinsdeclaire.onmicrosoft.com"
+    )
+    assert onboarding.run_worker(first) == "failed"
+    first.refresh_from_db()
+    assert first.error_code == "mca_missing"
+    assert not Tenant.objects.filter(customer=customer).exists()
+    services.onboarding_cancel(actor=actor, onboarding=first)
+
+    second = services.tenant_link(
+        actor=actor, customer=customer, tenant="lesjardinsdeclaire.onmicrosoft.com", mca=MCA
+    )
+    assert onboarding.run_worker(second) == "done"
+    assert Tenant.objects.get(customer=customer).domain == "lesjardinsdeclaire.onmicrosoft.com"
