@@ -749,6 +749,10 @@ def _failed(onboarding: TenantOnboarding, error: ProviderError) -> str:
             next_attempt_at=clock.now() + wait,
         )
     TenantOnboarding.objects.filter(pk=onboarding.pk).update(**values)
+    if permanent:
+        from seatkeeper.people import notifications
+
+        transaction.on_commit(partial(notifications.onboarding_failed, onboarding_id=onboarding.pk))
     return "failed" if permanent else "retrying"
 
 

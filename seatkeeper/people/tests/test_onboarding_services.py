@@ -165,15 +165,20 @@ def test_vendor_failures_are_retried_and_nothing_is_half_written(
     assert Tenant.objects.get(customer=onboarding.cast.customer).domain == started.domain
 
 
-def test_an_existing_tenant_is_linked_once_the_relationship_exists(onboarding) -> None:
+def test_an_existing_tenant_is_linked_once_the_relationship_exists(
+    onboarding, smtp_server, django_capture_on_commit_callbacks
+) -> None:
     actor, customer = onboarding.cast.reseller_admin, onboarding.cast.customer_two
     started = services.tenant_link(
         actor=actor, customer=customer, tenant="litwareinc.onmicrosoft.com", mca=MCA
     )
-    assert onboarding.run_worker(started) == "failed"
+    with django_capture_on_commit_callbacks(execute=True):
+        assert onboarding.run_worker(started) == "failed"
     started.refresh_from_db()
     assert started.sync_status == SyncStatus.FAILED and started.error_code == "no_relationship"
     assert "reseller relationship" in started.error_message
+    (mail,) = smtp_server.messages  # the person who asked is told, with where to act
+    assert mail["To"] == actor.email and "could not be onboarded" in mail["Subject"]
 
     onboarding.sandbox.admin.accept_relationship(
         "litwareinc.onmicrosoft.com", companyName="Litware Inc"
