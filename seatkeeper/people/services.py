@@ -619,7 +619,7 @@ def _find_tenant(onboarding: TenantOnboarding, provider: vendor.Provider) -> Non
             if error.retryable:
                 raise
     else:
-        found = next((c for c in provider.list_customers() if c.domain.lower() == wanted), None)
+        found = provider.find_customer_by_domain(domain=wanted)
     if found is None:
         raise ServiceError(
             _(

@@ -7,6 +7,7 @@ out, logged with its raw text and counted on the listing (`.skipped`), the other
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -311,6 +312,17 @@ class MicrosoftProvider:
     def list_customers(self, *, page_size: int = 500) -> i.Listing[i.Customer]:
         records = self.client.iterate("/v1/customers", params={"size": page_size})
         return _listing(records, parsing.customer, "customer")
+
+    def find_customer_by_domain(self, *, domain: str) -> i.Customer | None:
+        # The customer filter searches Domain with starts_with (a documented operator); the
+        # exact domain is then picked from the few matches.
+        wanted = domain.strip().lower()
+        flt = json.dumps({"Field": "Domain", "Value": wanted, "Operator": "starts_with"})
+        records = self.client.iterate("/v1/customers", params={"size": 100, "filter": flt})
+        for found in _listing(records, parsing.customer, "customer"):
+            if found.domain.lower() == wanted:
+                return found
+        return None
 
     def customers_page(
         self, *, cursor: str | None = None, page_size: int = 500

@@ -83,3 +83,12 @@ def test_new_commerce_orders_wait_for_the_agreement(provider: MicrosoftProvider)
         customer_id=created.customer.id, lines=[line], request_key=f"o2-{created.customer.id}"
     )
     assert order.id
+
+
+def test_a_customer_is_found_by_its_exact_domain(provider: MicrosoftProvider, sandbox: Any) -> None:
+    created = new_customer(provider)
+    domain = created.customer.domain
+    found = provider.find_customer_by_domain(domain=domain.upper())
+    assert found is not None and found.id == created.customer.id
+    assert provider.find_customer_by_domain(domain=domain[:-3]) is None  # a prefix is not it
+    assert provider.find_customer_by_domain(domain="tailspintoys.onmicrosoft.com") is None
