@@ -130,7 +130,7 @@ def test_vendor_failures_are_retried_and_nothing_is_half_written(
 ) -> None:
     admin = onboarding.sandbox.admin
     started = _create(onboarding)
-    # The customer is created but its answer is lost, then the agreement call fails for a while.
+    # Partner Center is unavailable for the create, then for the agreement, for a while.
     admin.set_faults(
         script=[
             {"method": "POST", "path": "/v1/customers", "status": 503, "times": 2},
@@ -301,3 +301,43 @@ def test_a_tenant_without_the_agreement_is_not_linked_until_it_is_given(onboardi
     )
     assert onboarding.run_worker(second) == "done"
     assert Tenant.objects.get(customer=customer).domain == "lesjardinsdeclaire.onmicrosoft.com"
+
+
+def test_a_worker_dying_after_the_vendor_created_the_tenant_creates_it_once(
+    onboarding, monkeypatch, django_capture_on_commit_callbacks
+) -> None:
+    started = _create(onboarding)
+    real_issue = services.credential_issue
+
+    def crash(**kwargs):
+        raise RuntimeError("worker killed")
+
+    # The tenant exists at Microsoft, then the worker dies before its own commit.
+    monkeypatch.setattr(services, "credential_issue", crash)
+    assert onboarding.run_worker(started) == "retrying"
+    started.refresh_from_db()
+    assert started.vendor_customer_id == "" and started.step == OnboardingStep.CUSTOMER
+    assert not CredentialLink.objects.exists()
+
+    monkeypatch.setattr(services, "credential_issue", real_issue)
+    onboarding.clock.sleep(3600)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert onboarding.run_worker(started) == "done"
+    started.refresh_from_db()
+    # The same request key: Partner Center answered with the tenant it had already created.
+    posts = [
+        call
+        for call in onboarding.sandbox.admin.calls(method="POST", path="/v1/customers")
+        if call["path"] == "/v1/customers"
+    ]
+    # (the connector may resend within an attempt, e.g. after refreshing an expired token)
+    assert len(posts) >= 2 and len({call["requestId"] for call in posts}) == 1
+    with onboarding.sandbox.client(onboarding.sandbox.admin.access_token()) as client:
+        found = client.get(
+            "/v1/customers",
+            params={
+                "filter": f'{{"Field":"Domain","Value":"{started.domain}","Operator":"equals"}}'
+            },
+        ).json()
+    assert [c["id"] for c in found["items"]] == [started.vendor_customer_id]
+    assert CredentialLink.objects.count() == 1
