@@ -151,3 +151,32 @@ def test_the_password_link_needs_no_login_and_shows_the_password_once(
     assert "S3cret!pass-42" not in again.content.decode()
     assert b"credential-gone" in again.content
     assert b"credential-gone" in client.get(reverse("credential_reveal", args=["nothing"])).content
+
+
+def test_a_failed_onboarding_is_shown_with_retry_and_give_up_in_french(onboarding, client):
+    from django.utils import translation
+
+    from seatkeeper.people import services
+
+    cast = onboarding.cast
+    started = services.tenant_link(
+        actor=cast.reseller_admin, customer=cast.customer, tenant="nobody-here.onmicrosoft.com"
+    )
+    assert onboarding.run_worker(started) == "failed"
+    cast.reseller_admin.language = "fr"
+    cast.reseller_admin.save(update_fields=["language"])
+    sign_in(client, cast.reseller_admin.username)
+    with translation.override("fr"):
+        page = client.get(
+            reverse("tenant_onboard", args=[cast.customer.pk]), HTTP_ACCEPT_LANGUAGE="fr"
+        )
+        body = page.content.decode()
+        assert "Liaison du tenant nobody-here.onmicrosoft.com" in body
+        assert "Abandonner" in body and "no_relationship" in body
+        detail = client.get(reverse("organisation_detail", args=[cast.customer.pk])).content
+        assert "en cours de mise en service" in detail.decode()
+    client.post(reverse("tenant_onboarding_action", args=[started.pk, "cancel"]))
+    started.refresh_from_db()
+    assert started.state == "rejected"
+    body = client.get(reverse("tenant_onboard", args=[cast.customer.pk])).content.decode()
+    assert 'id="create-tenant"' in body
