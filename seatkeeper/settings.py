@@ -88,6 +88,7 @@ INSTALLED_APPS = [
     "seatkeeper.subscriptions",
     "seatkeeper.billing",
     "seatkeeper.discovery",
+    "seatkeeper.people",
     "seatkeeper.ui",
     "seatkeeper.api",
 ]

@@ -59,6 +59,7 @@ urlpatterns = [
     path("providers/", include("seatkeeper.providers.urls")),
     path("billing/", include("seatkeeper.billing.urls")),
     path("discovery/", include("seatkeeper.discovery.urls")),
+    path("", include("seatkeeper.people.urls")),
     path("api/v1/", include("seatkeeper.api.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -15,7 +15,9 @@ from seatkeeper.core.validation import InvalidQuery
 def exception_handler(exc, context):
     if isinstance(exc, ServiceError):
         body = {"code": exc.code, "message": exc.message}
-        if exc.field:
+        if getattr(exc, "fields", None):  # several fields refused at once, each with why
+            body["fields"] = exc.fields
+        elif exc.field:
             body["fields"] = {exc.field: [exc.message]}
         return Response(body, status=exc.status_code)
     if isinstance(exc, InvalidQuery):

@@ -26,4 +26,5 @@ urlpatterns = [
     path("", include("seatkeeper.providers.api_urls")),
     path("", include("seatkeeper.billing.api_urls")),
     path("", include("seatkeeper.discovery.api_urls")),
+    path("", include("seatkeeper.people.api_urls")),
 ]

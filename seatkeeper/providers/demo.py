@@ -26,7 +26,6 @@ import httpx
 from seatkeeper.accounts.models import Organisation, OrganisationKind
 from seatkeeper.catalog import services as catalog_services
 from seatkeeper.catalog.models import CatalogRefresh, Vendor, VendorKind
-from seatkeeper.providers import interface as i
 from seatkeeper.providers import services
 from seatkeeper.providers.consent_session import callback_url
 from seatkeeper.providers.models import ConsentStatus, ProviderAccount, ProviderKind
@@ -122,28 +121,41 @@ def initial_domain(customer: Organisation) -> str:
     return f"{prefix}.onmicrosoft.com"
 
 
-def _new_customer(customer: Organisation, domain: str) -> i.NewCustomer:
-    first, _, last = customer.contact_name.strip().partition(" ")
-    language = customer.default_language or "en"
-    return i.NewCustomer(
-        domain=domain,
-        company_name=customer.name,
-        email=customer.contact_email,
-        culture=f"{language}-{customer.country}",
-        language=language,
-        address=i.Address(
-            country=customer.country,
-            state=customer.region,
-            city=customer.city,
-            postal_code=customer.postal_code,
-            address_line1=customer.address_line1,
-            address_line2=customer.address_line2,
-            first_name=first or customer.name,
-            last_name=last or customer.name,
-            phone_number=customer.contact_phone,
-            email=customer.contact_email,
-        ),
-    )
+def _onboard(customer: Organisation, domain: str) -> tuple[bool, str]:
+    """A new tenant for `customer`, as an operator onboards one: through the people services
+    (address checked against the market's rules, the agreement's acceptance recorded as the
+    contact's, the administrator's password sent through a one-time link), then carried out
+    at once by the same worker step the queue runs."""
+    from seatkeeper.core import clock
+    from seatkeeper.core.errors import ServiceError
+    from seatkeeper.people import services as people_services
+    from seatkeeper.people.models import TenantOnboarding
+    from seatkeeper.subscriptions.models import OperationState
+
+    profile = people_services.TenantProfile.of(customer)
+    try:
+        onboarding = people_services.tenant_create(
+            actor=None,
+            customer=customer,
+            domain=domain,
+            profile=profile,
+            mca=people_services.AgreementAcceptance(
+                first_name=profile.contact_first_name or customer.name,
+                last_name=profile.contact_last_name or customer.name,
+                email=profile.contact_email,
+                accepted_at=clock.now(),
+            ),
+        )
+    except ServiceError as error:
+        fields = getattr(error, "fields", {}) or {}
+        reasons = "; ".join(f"{name}: {text[0]}" for name, text in fields.items())
+        return False, f"{customer.name}: not created ({reasons or error.message})"
+    people_services.run_onboarding(onboarding.pk)
+    onboarding = TenantOnboarding.objects.get(pk=onboarding.pk)
+    if onboarding.state == OperationState.DONE:
+        return True, f"{customer.name} -> {onboarding.domain}"
+    status = onboarding.get_sync_status_display()
+    return True, f"{customer.name} -> {onboarding.domain} ({status}: {onboarding.error_message})"
 
 
 def link_tenants(account: ProviderAccount) -> TenantLinks:
@@ -181,11 +193,9 @@ def link_tenants(account: ProviderAccount) -> TenantLinks:
                     # Another company's tenant: that is a relationship request, not a link.
                     report.skipped.append(f"{customer.name}: {domain} belongs to another company")
                     continue
-                tenant = provider.create_customer(
-                    customer=_new_customer(customer, domain),
-                    request_key=f"seatkeeper-demo-tenant:{account.pk}:{customer.pk}",
-                ).customer
-                report.created.append(f"{customer.name} -> {tenant.domain}")
+                created, line = _onboard(customer, domain)
+                (report.created if created else report.skipped).append(line)
+                continue
             else:
                 report.matched.append(f"{customer.name} -> {tenant.domain}")
             subscription_services.tenant_link(

@@ -235,6 +235,50 @@ class CreatedCustomer:
     admin_password: str = field(repr=False)
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CountryRules:
+    """A market's address rules at the vendor (Partner Center's country validation rules)."""
+
+    country: str
+    default_culture: str = ""
+    state_required: bool = False
+    states: tuple[str, ...] = ()
+    languages: tuple[str, ...] = ()
+    cultures: tuple[str, ...] = ()
+    postal_code_required: bool = True
+    postal_code_regex: str = ""
+    city_required: bool = True
+    phone_required: bool = False
+    phone_regex: str = ""
+
+
+class AgreementType(enum.StrEnum):
+    MICROSOFT_CUSTOMER_AGREEMENT = "MicrosoftCustomerAgreement"
+    MICROSOFT_CLOUD_AGREEMENT = "MicrosoftCloudAgreement"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AgreementAcceptance:
+    """The customer's acceptance of an agreement, confirmed by the partner on its behalf: who at
+    the customer accepted it, and when."""
+
+    first_name: str
+    last_name: str
+    email: str
+    accepted_at: dt.datetime
+    phone_number: str = ""
+    type: AgreementType = AgreementType.MICROSOFT_CUSTOMER_AGREEMENT
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Agreement:
+    type: str
+    template_id: str
+    accepted_at: dt.datetime | None
+    email: str = ""
+    confirmed_by: str = ""  # the partner user who confirmed it
+
+
 # --- catalog -------------------------------------------------------------------------------
 
 
@@ -677,9 +721,22 @@ class Provider(Protocol):
 
     # customers
     def check_domain_available(self, *, domain: str) -> bool: ...
+    def country_rules(self, *, country: str) -> CountryRules: ...
+    def relationship_request_url(self) -> str:
+        """The link a customer follows to accept the partner as its reseller."""
+        ...
+
+    def confirm_agreement(
+        self, *, customer_id: str, acceptance: AgreementAcceptance
+    ) -> Agreement: ...
+    def list_agreements(self, *, customer_id: str) -> list[Agreement]: ...
     def create_customer(self, *, customer: NewCustomer, request_key: str) -> CreatedCustomer: ...
     def get_customer(self, *, customer_id: str) -> Customer: ...
     def get_billing_profile(self, *, customer_id: str) -> BillingProfile: ...
+    def find_customer_by_domain(self, *, domain: str) -> Customer | None:
+        """The partner's customer whose tenant has `domain` (None: not a customer of ours)."""
+        ...
+
     def list_customers(self, *, page_size: int = 500) -> Listing[Customer]: ...
     def customers_page(
         self, *, cursor: str | None = None, page_size: int = 500

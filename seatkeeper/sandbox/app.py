@@ -25,6 +25,7 @@ from . import (
     customers,
     exports,
     identity,
+    onboarding,
     orders,
     pricesheets,
     subscriptions,
@@ -227,6 +228,7 @@ async def _method_not_allowed(request: Request, exc: Exception) -> Response:
 def create_app(sandbox: Sandbox) -> Any:
     routes: list[Route] = [
         *admin.routes(),
+        *onboarding.routes(),
         *customers.routes(),
         *catalog.routes(),
         *orders.routes(),

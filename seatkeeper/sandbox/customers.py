@@ -84,7 +84,7 @@ def build_customer(
 
 def render(customer: dict[str, Any], *, full: bool = True) -> dict[str, Any]:
     cid = customer["id"]
-    out = dict(customer)
+    out = {k: v for k, v in customer.items() if not k.startswith("_")}
     out["companyProfile"] = {
         **customer["companyProfile"],
         "links": {"self": _link(f"/customers/{cid}/profiles/company")},
@@ -234,6 +234,9 @@ def create(
             "Phone number is required for this country.",
             ["billingProfile.defaultAddress.phoneNumber"],
         )
+    from .onboarding import address_problems
+
+    errors += address_problems(address)
     if errors:
         raise PCError(400, 3000, "; ".join(errors), errors)
     prefix, _, suffix = domain.partition(".")
@@ -271,6 +274,10 @@ def create(
         etag=str(secrets.randbits(63) - 2**62),
         commerce_id=sandbox.new_id(),
     )
+    # A customer created today must have its acceptance of the Microsoft Customer Agreement
+    # confirmed before New Commerce orders (onboarding.py); the generated world's customers
+    # stand for customers that accepted it long ago.
+    customer["_agreementRequired"] = True
     now = sandbox.clock.now()
     sandbox.store.run(
         "INSERT INTO customers (id, company_name, domain, created, data) VALUES (?, ?, ?, ?, ?)",

@@ -232,6 +232,20 @@ def _refuse_overlap(
             )
 
 
+def _require_agreement(customer: dict[str, Any]) -> None:
+    """New Commerce purchases need the customer's acceptance of the Microsoft Customer
+    Agreement confirmed first (403 13605 otherwise)."""
+    from .onboarding import has_agreement
+
+    if customer.get("_agreementRequired") and not has_agreement(customer):
+        raise PCError(
+            403,
+            13605,
+            "The customer has not accepted the Microsoft Customer Agreement: confirm its "
+            "acceptance (POST /customers/{id}/agreements) before ordering.",
+        )
+
+
 def _check_quotas(sandbox: Sandbox, customer: dict[str, Any], lines: list[dict[str, Any]]) -> None:
     """Integration sandbox accounts: 5 subscriptions per customer, 25 licences per subscription
     (800018), when the ``sandbox_quotas`` fault setting is on."""
@@ -263,6 +277,7 @@ def create_order(
     faults = sandbox.faults
     _refuse_overlap(sandbox, customer, lines)
     _check_quotas(sandbox, customer, lines)
+    _require_agreement(customer)
     oid = order_id(sandbox)
     country = customer["billingProfile"]["defaultAddress"].get("country", "US")
     currency = terms.currency_for(country)

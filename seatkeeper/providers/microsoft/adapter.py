@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import IO, TYPE_CHECKING, Any
@@ -244,6 +245,62 @@ class MicrosoftProvider:
         )
         return response.status_code == 404
 
+    def country_rules(self, *, country: str) -> i.CountryRules:
+        data = self.client.get_json(f"/v1/countryvalidationrules/{_segment(country.upper())}")
+        return parsing.country_rules(data)
+
+    def relationship_request_url(self) -> str:
+        # App+User only; the answer is {"url": ..., "attributes": {"objectType": ...}}.
+        data = self.client.get_json("/v1/customers/relationshiprequests", token_kind=USER)
+        return parsing.required_text(data, "url")
+
+    def _agreement_template(self, kind: i.AgreementType) -> str:
+        # The current template id of an agreement type comes from the agreement metadata.
+        data = self.client.get_json(
+            "/v1/agreements", params={"agreementType": str(kind)}, token_kind=USER
+        )
+        for item in parsing.get(data, "items") or ():
+            if parsing.text(item, "agreementType") == str(kind):
+                return parsing.required_text(item, "templateId")
+        raise ProviderError(f"the vendor has no {kind} template", retryable=False)
+
+    def confirm_agreement(
+        self, *, customer_id: str, acceptance: i.AgreementAcceptance
+    ) -> i.Agreement:
+        contact: dict[str, Any] = {
+            "firstName": acceptance.first_name,
+            "lastName": acceptance.last_name,
+            "email": acceptance.email,
+        }
+        if acceptance.phone_number:
+            contact["phoneNumber"] = acceptance.phone_number
+        moment = acceptance.accepted_at.astimezone(dt.UTC)
+        body = {
+            "primaryContact": contact,
+            "templateId": self._agreement_template(acceptance.type),
+            "dateAgreed": moment.strftime("%Y-%m-%dT%H:%M:%S.")
+            + f"{moment.microsecond // 1000:03d}Z",
+            "type": str(acceptance.type),
+        }
+        data = decode(
+            self.client.send(
+                "POST",
+                f"/v1/customers/{_segment(customer_id)}/agreements",
+                json=body,
+                token_kind=USER,
+                customer_id=customer_id,
+            )
+        )
+        return parsing.agreement(data)
+
+    def list_agreements(self, *, customer_id: str) -> list[i.Agreement]:
+        data = self.client.get_json(
+            f"/v1/customers/{_segment(customer_id)}/agreements",
+            token_kind=USER,
+            customer_id=customer_id,
+        )
+        return [parsing.agreement(item) for item in parsing.get(data, "items") or ()]
+
     def create_customer(self, *, customer: i.NewCustomer, request_key: str) -> i.CreatedCustomer:
         address = customer.address
         default_address = {
@@ -298,6 +355,17 @@ class MicrosoftProvider:
     def list_customers(self, *, page_size: int = 500) -> i.Listing[i.Customer]:
         records = self.client.iterate("/v1/customers", params={"size": page_size})
         return _listing(records, parsing.customer, "customer")
+
+    def find_customer_by_domain(self, *, domain: str) -> i.Customer | None:
+        # The customer filter searches Domain with starts_with (a documented operator); the
+        # exact domain is then picked from the few matches.
+        wanted = domain.strip().lower()
+        flt = json.dumps({"Field": "Domain", "Value": wanted, "Operator": "starts_with"})
+        records = self.client.iterate("/v1/customers", params={"size": 100, "filter": flt})
+        for found in _listing(records, parsing.customer, "customer"):
+            if found.domain.lower() == wanted:
+                return found
+        return None
 
     def customers_page(
         self, *, cursor: str | None = None, page_size: int = 500

@@ -317,6 +317,36 @@ def created_customer(data: Json) -> i.CreatedCustomer:
     )
 
 
+def country_rules(data: Json) -> i.CountryRules:
+    def strings(name: str) -> tuple[str, ...]:
+        return tuple(str(v) for v in (get(data, name) or ()) if v)
+
+    return i.CountryRules(
+        country=required_text(data, "iso2Code").upper(),
+        default_culture=text(data, "defaultCulture"),
+        state_required=bool(get(data, "isStateRequired")),
+        states=tuple(s.upper() for s in strings("supportedStatesList")),
+        languages=strings("supportedLanguagesList"),
+        cultures=strings("supportedCulturesList"),
+        postal_code_required=bool(get(data, "isPostalCodeRequired", default=True)),
+        postal_code_regex=text(data, "postalCodeRegex"),
+        city_required=bool(get(data, "isCityRequired", default=True)),
+        phone_required=bool(get(data, "isPhoneNumberRequired")),
+        phone_regex=text(data, "phoneNumberRegex"),
+    )
+
+
+def agreement(data: Json) -> i.Agreement:
+    contact = get(data, "primaryContact") or {}
+    return i.Agreement(
+        type=text(data, "type"),
+        template_id=text(data, "templateId"),
+        accepted_at=timestamp(get(data, "dateAgreed")),
+        email=text(contact, "email"),
+        confirmed_by=text(data, "userId"),
+    )
+
+
 def product(data: Json) -> i.Product:
     product_type = get(data, "productType") or {}
     sub_type = get(product_type, "subType") or {}

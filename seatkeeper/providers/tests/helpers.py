@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 
 from seatkeeper.providers import interface as i
@@ -11,9 +12,13 @@ BUSINESS_BASIC = "CFQ7TTC0LH18:0001"  # a base licence
 TEAMS_PHONE = "CFQ7TTC0LH0R:0001"  # an add-on requiring a Microsoft 365 base
 
 
-def new_customer(provider: MicrosoftProvider, *, name: str | None = None) -> i.CreatedCustomer:
+def new_customer(
+    provider: MicrosoftProvider, *, name: str | None = None, agreement: bool = True
+) -> i.CreatedCustomer:
+    """A new customer, its Microsoft Customer Agreement confirmed unless `agreement` is False
+    (Partner Center refuses New Commerce orders without it)."""
     prefix = f"sk{uuid.uuid4().hex[:12]}"
-    return provider.create_customer(
+    created = provider.create_customer(
         customer=i.NewCustomer(
             domain=f"{prefix}.onmicrosoft.com",
             company_name=name or f"Customer {prefix}",
@@ -30,6 +35,17 @@ def new_customer(provider: MicrosoftProvider, *, name: str | None = None) -> i.C
         ),
         request_key=f"test-customer-{prefix}",
     )
+    if agreement:
+        provider.confirm_agreement(
+            customer_id=created.customer.id,
+            acceptance=i.AgreementAcceptance(
+                first_name="Ada",
+                last_name="Lovelace",
+                email=f"it@{prefix}.example",
+                accepted_at=dt.datetime(2020, 1, 6, tzinfo=dt.UTC),
+            ),
+        )
+    return created
 
 
 def catalog_item(provider: MicrosoftProvider, sku_key: str, *, country: str = "US") -> str:

@@ -11,6 +11,7 @@ from django.core.management import call_command
 
 from seatkeeper.accounts.models import Organisation, OrganisationKind
 from seatkeeper.activity.models import ActivityRecord
+from seatkeeper.people.models import CredentialLink, TenantOnboarding
 from seatkeeper.providers.microsoft.auth import forget_token_sources
 from seatkeeper.providers.models import ConsentStatus, ProviderAccount
 from seatkeeper.subscriptions.models import Tenant
@@ -86,6 +87,15 @@ def test_connect_sandbox_registers_through_services_and_links_by_company(
     assert tenants["Harbour Logistics"].domain == "harbourlogisticsltd.onmicrosoft.com"
     assert tenants["3DServiceLab"].domain == "3dservicelab.onmicrosoft.com"
     assert not Tenant.objects.filter(domain="harboursidevets.onmicrosoft.com").exists()
+    # A tenant the sandbox did not have was onboarded through the people services: its
+    # Microsoft Customer Agreement confirmed, its administrator's password behind a one-time link
+    onboarded = TenantOnboarding.objects.get(customer__name="3DServiceLab")
+    assert onboarded.state == "done" and onboarded.mca_confirmed_at is not None
+    assert onboarded.tenant == tenants["3DServiceLab"]
+    assert CredentialLink.objects.filter(customer__name="3DServiceLab").exists()
+    with demo_sandbox.client(demo_sandbox.admin.access_token()) as client:
+        agreements = client.get(f"/v1/customers/{onboarded.vendor_customer_id}/agreements")
+    assert [a["type"] for a in agreements.json()["items"]] == ["MicrosoftCustomerAgreement"]
     # When it runs again, nothing changes, here or at the sandbox (the catalog is imported again:
     # that import is recorded as such)
     records = ActivityRecord.objects.exclude(operation="catalog.refresh")

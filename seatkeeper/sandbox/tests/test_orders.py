@@ -170,6 +170,18 @@ def test_addon_needs_a_base_subscription(sandbox: SandboxInfo, user_client: http
             },
         },
     ).json()
+    # A new customer's acceptance of the Microsoft Customer Agreement comes before any order.
+    template = user_client.get("/v1/agreements?agreementType=MicrosoftCustomerAgreement").json()
+    confirmed = user_client.post(
+        f"/v1/customers/{created['id']}/agreements",
+        json={
+            "primaryContact": {"firstName": "A", "lastName": "B", "email": "a@solo.example"},
+            "templateId": template["items"][0]["templateId"],
+            "dateAgreed": "2026-01-05T00:00:00.000Z",
+            "type": "MicrosoftCustomerAgreement",
+        },
+    )
+    assert confirmed.status_code == 201
     refused = _cart(
         user_client,
         created["id"],

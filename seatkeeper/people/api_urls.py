@@ -1,0 +1,43 @@
+from django.urls import path
+
+from seatkeeper.people import api
+
+urlpatterns = [
+    path("customers/<int:pk>/tenant/", api.TenantApi.as_view(), name="api_customer_tenant"),
+    path(
+        "customers/<int:pk>/tenant/domain-check/",
+        api.DomainCheckApi.as_view(),
+        name="api_customer_tenant_domain_check",
+    ),
+    path(
+        "customers/<int:pk>/tenant/create/",
+        api.TenantCreateApi.as_view(),
+        name="api_customer_tenant_create",
+    ),
+    path(
+        "customers/<int:pk>/tenant/link/",
+        api.TenantLinkApi.as_view(),
+        name="api_customer_tenant_link",
+    ),
+    path(
+        "customers/<int:pk>/tenant/relationship-request/",
+        api.RelationshipRequestApi.as_view(),
+        name="api_customer_tenant_relationship_request",
+    ),
+    path("tenant-onboardings/", api.OnboardingListApi.as_view(), name="api_tenant_onboardings"),
+    path(
+        "tenant-onboardings/<int:pk>/",
+        api.OnboardingDetailApi.as_view(),
+        name="api_tenant_onboarding",
+    ),
+    path(
+        "tenant-onboardings/<int:pk>/retry/",
+        api.OnboardingRetryApi.as_view(),
+        name="api_tenant_onboarding_retry",
+    ),
+    path(
+        "tenant-onboardings/<int:pk>/cancel/",
+        api.OnboardingCancelApi.as_view(),
+        name="api_tenant_onboarding_cancel",
+    ),
+]

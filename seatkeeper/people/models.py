@@ -1,0 +1,134 @@
+"""A customer's tenant being onboarded at the vendor, and the one-time links that hand a new
+administrator its password.
+
+`TenantOnboarding` is the desired state (create this tenant, or link that one) and its outbox,
+carried out by the worker step by step with the same states, retry schedule, claim timeout and
+sync status as the subscriptions' operations (`subscriptions.provisioning`): the customer is
+created with a request key the vendor recognises on a retry, the Microsoft Customer Agreement is
+confirmed next, and only then is the `Tenant` recorded, so nothing can be ordered for a tenant
+that is half onboarded.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from seatkeeper.core import clock
+from seatkeeper.core.models import TimestampedModel
+from seatkeeper.subscriptions.models import OperationState, SyncStatus
+
+
+class OnboardingKind(models.TextChoices):
+    CREATE = "create", _("Create a tenant")
+    LINK = "link", _("Link an existing tenant")
+
+
+class OnboardingStep(models.TextChoices):
+    CUSTOMER = "customer", _("Tenant")
+    AGREEMENT = "agreement", _("Microsoft Customer Agreement")
+    LINK = "link", _("Link")
+    DONE = "done", _("Done")
+
+
+class TenantOnboarding(TimestampedModel):
+    customer = models.ForeignKey(
+        "accounts.Organisation",
+        on_delete=models.PROTECT,
+        related_name="tenant_onboardings",
+        verbose_name=_("customer"),
+    )
+    account = models.ForeignKey(
+        "providers.ProviderAccount", on_delete=models.PROTECT, related_name="+"
+    )
+    kind = models.CharField(_("kind"), max_length=12, choices=OnboardingKind.choices)
+    # CREATE: the new initial domain. LINK: what the person typed (a tenant id or a domain).
+    domain = models.CharField(_("domain"), max_length=255)
+    vendor_customer_id = models.CharField(_("tenant id"), max_length=64, blank=True)
+    # What the vendor is sent (company name, culture, language, address); no secret in it.
+    profile = models.JSONField(default=dict, blank=True)
+    # Who at the customer accepted the Microsoft Customer Agreement, and when; who recorded it.
+    mca_first_name = models.CharField(_("first name"), max_length=50, blank=True)
+    mca_last_name = models.CharField(_("last name"), max_length=50, blank=True)
+    mca_email = models.EmailField(_("e-mail"), blank=True)
+    mca_phone = models.CharField(_("phone"), max_length=40, blank=True)
+    mca_accepted_at = models.DateTimeField(_("accepted on"), null=True, blank=True)
+    mca_confirmed_at = models.DateTimeField(_("confirmed to Microsoft on"), null=True, blank=True)
+    admin_user_name = models.CharField(_("administrator"), max_length=255, blank=True)
+    tenant = models.ForeignKey(
+        "subscriptions.Tenant", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    step = models.CharField(
+        max_length=12, choices=OnboardingStep.choices, default=OnboardingStep.CUSTOMER
+    )
+    state = models.CharField(
+        max_length=24, choices=OperationState.choices, default=OperationState.PENDING
+    )
+    sync_status = models.CharField(
+        _("sync status"), max_length=16, choices=SyncStatus.choices, default=SyncStatus.PENDING
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    requested_by_name = models.CharField(_("done by"), max_length=200)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True, default=clock.now)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    done_at = models.DateTimeField(null=True, blank=True)
+    # Sent as MS-RequestId: the same key on every attempt, so a retried create is one tenant.
+    request_key = models.UUIDField(default=uuid.uuid4, editable=False)
+    error_code = models.CharField(max_length=40, blank=True)
+    error_message = models.TextField(blank=True)
+
+    class Meta:
+        verbose_name = _("tenant onboarding")
+        verbose_name_plural = _("tenant onboardings")
+        constraints = [
+            # One onboarding under way per customer and account.
+            models.UniqueConstraint(
+                fields=["customer", "account"],
+                condition=~Q(state__in=["done", "rejected"]),
+                name="onboarding_one_open_per_customer",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                name="onboarding_open_due",
+                condition=Q(state__in=["pending", "running"]),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.domain
+
+    @property
+    def mca_contact(self) -> str:
+        return f"{self.mca_first_name} {self.mca_last_name}".strip()
+
+
+class CredentialLink(models.Model):
+    """A password shown once: encrypted at rest (`core.crypto`), readable through a link whose
+    token is stored only as a hash, erased at the first view or at expiry."""
+
+    customer = models.ForeignKey(
+        "accounts.Organisation", on_delete=models.CASCADE, related_name="+"
+    )
+    token_hash = models.CharField(max_length=64, unique=True)
+    user_name = models.CharField(_("user name"), max_length=255)
+    recipient = models.EmailField(_("sent to"))
+    secret = models.TextField(blank=True)  # Fernet token; empty once seen or expired
+    created_at = models.DateTimeField(default=clock.now)
+    expires_at = models.DateTimeField()
+    viewed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("one-time password link")
+        verbose_name_plural = _("one-time password links")
+
+    def __str__(self) -> str:
+        return self.user_name

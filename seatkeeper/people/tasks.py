@@ -1,0 +1,27 @@
+"""Background work of the people domain. Tasks take ids and call the services."""
+
+from __future__ import annotations
+
+from django.tasks import task
+
+from seatkeeper.core import clock
+from seatkeeper.people import services
+
+
+@task()
+def onboard(onboarding_id: int) -> str:
+    return services.run_onboarding(onboarding_id)
+
+
+@task()
+def onboarding_sweep() -> int:
+    """Retries that fell due and onboardings abandoned by a worker that died."""
+    ids = services.due_onboarding_ids(clock.now())
+    for onboarding_id in ids:
+        onboard.enqueue(onboarding_id=onboarding_id)
+    return len(ids)
+
+
+@task()
+def credentials_purge() -> int:
+    return services.credentials_purge()

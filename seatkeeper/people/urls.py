@@ -1,0 +1,23 @@
+from django.urls import path
+
+from seatkeeper.people import views
+
+urlpatterns = [
+    path("customers/<int:customer_pk>/tenant/", views.tenant_onboard, name="tenant_onboard"),
+    path(
+        "customers/<int:customer_pk>/tenant/domain-check/",
+        views.tenant_domain_check,
+        name="tenant_domain_check",
+    ),
+    path(
+        "customers/<int:customer_pk>/tenant/relationship-request/",
+        views.tenant_relationship_request,
+        name="tenant_relationship_request",
+    ),
+    path(
+        "tenant-onboardings/<int:pk>/<str:action>/",
+        views.onboarding_action,
+        name="tenant_onboarding_action",
+    ),
+    path("password-link/<str:token>/", views.credential_reveal, name="credential_reveal"),
+]

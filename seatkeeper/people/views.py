@@ -1,0 +1,208 @@
+"""Tenant onboarding pages: thin views over `people.services`, scoped to the person asking."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, JsonResponse
+from django.shortcuts import redirect, render
+from django.utils.cache import add_never_cache_headers
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from seatkeeper.accounts.models import Organisation, OrganisationKind
+from seatkeeper.accounts.selectors import get_organisation_for_user
+from seatkeeper.core.errors import ServiceError
+from seatkeeper.people import selectors, services
+from seatkeeper.people.forms import TenantCreateForm, TenantLinkForm
+from seatkeeper.people.permissions import can_onboard
+from seatkeeper.providers.errors import ProviderError
+
+
+def _customer_for(request, customer_pk: int) -> Organisation:
+    customer = get_organisation_for_user(request.user, customer_pk)
+    if customer.kind != OrganisationKind.CUSTOMER:
+        raise Http404("Not a customer")
+    if not can_onboard(request.user, customer):
+        raise PermissionDenied(_("Only your reseller or partner can onboard the tenant."))
+    return customer
+
+
+def _refusals_shown(view):
+    @functools.wraps(view)
+    def wrapped(request, *args, **kwargs):
+        try:
+            return view(request, *args, **kwargs)
+        except PermissionDenied as refusal:
+            return render(
+                request,
+                "subscriptions/refused.html",
+                {"message": str(refusal) or _("You may not do this.")},
+                status=403,
+            )
+
+    return wrapped
+
+
+def _acceptance(data: dict) -> services.AgreementAcceptance:
+    day: dt.date = data["mca_accepted_at"]
+    return services.AgreementAcceptance(
+        first_name=data["mca_first_name"],
+        last_name=data["mca_last_name"],
+        email=data["mca_email"],
+        accepted_at=dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC),
+    )
+
+
+def _initial(customer: Organisation) -> dict:
+    profile = services.TenantProfile.of(customer)
+    prefix = services.initial_domain_suggestion(customer)
+    return {
+        "domain": prefix,
+        **{name: getattr(profile, name) for name in services.PROFILE_FIELDS},
+        "mca_first_name": profile.contact_first_name,
+        "mca_last_name": profile.contact_last_name,
+        "mca_email": profile.contact_email,
+    }
+
+
+def _show_errors(form, error: ServiceError) -> None:
+    fields = getattr(error, "fields", None)
+    if fields:
+        form.add_error(None, error.message)
+        for name, messages_ in fields.items():
+            form.add_error(name if name in form.fields else None, messages_)
+    else:
+        form.add_error(error.field if error.field in form.fields else None, error.message)
+
+
+@login_required
+@_refusals_shown
+def tenant_onboard(request, customer_pk: int):
+    """Create the customer's Microsoft tenant, or link the one it has; or watch it being done."""
+    customer = _customer_for(request, customer_pk)
+    tenant = selectors.microsoft_tenant_of(customer)
+    onboarding = selectors.current_onboarding(customer)
+    create_form = TenantCreateForm(initial=_initial(customer))
+    link_form = TenantLinkForm(initial=_initial(customer))
+    if request.method == "POST" and tenant is None:
+        try:
+            if request.POST.get("action") == "link":
+                link_form = TenantLinkForm(request.POST)
+                if link_form.is_valid():
+                    data = link_form.cleaned_data
+                    services.tenant_link(
+                        actor=request.user,
+                        customer=customer,
+                        tenant=data["tenant"],
+                        mca=_acceptance(data) if data.get("mca_accepted") else None,
+                    )
+                    messages.success(request, _("The tenant is being linked."))
+                    return redirect("tenant_onboard", customer_pk=customer.pk)
+            else:
+                create_form = TenantCreateForm(request.POST)
+                if create_form.is_valid():
+                    data = create_form.cleaned_data
+                    services.tenant_create(
+                        actor=request.user,
+                        customer=customer,
+                        domain=data["domain"],
+                        profile=services.TenantProfile(
+                            **{name: data[name] for name in services.PROFILE_FIELDS}
+                        ),
+                        mca=_acceptance(data),
+                    )
+                    messages.success(request, _("Microsoft is creating the tenant."))
+                    return redirect("tenant_onboard", customer_pk=customer.pk)
+        except ServiceError as error:
+            _show_errors(link_form if request.POST.get("action") == "link" else create_form, error)
+        except ProviderError as error:
+            messages.error(
+                request, _("Microsoft did not answer: %(error)s") % {"error": error.message}
+            )
+    return render(
+        request,
+        "people/tenant_onboard.html",
+        {
+            "customer": customer,
+            "tenant": tenant,
+            "onboarding": onboarding,
+            "create_form": create_form,
+            "link_form": link_form,
+            "show_link": request.POST.get("action") == "link",
+        },
+    )
+
+
+@login_required
+@require_GET
+def tenant_domain_check(request, customer_pk: int):
+    """`{"domain", "available", "message"}`: free (true), taken (false) or not a valid name
+    (null), for the page to say as the person types."""
+    try:
+        customer = _customer_for(request, customer_pk)
+    except PermissionDenied:
+        raise Http404 from None
+    text = request.GET.get("domain", "")[:80]
+    try:
+        check = services.domain_check(actor=request.user, customer=customer, domain=text)
+    except (ServiceError, ProviderError) as error:
+        return JsonResponse({"domain": text, "available": None, "message": error.message})
+    return JsonResponse(
+        {"domain": check.domain, "available": check.available, "message": check.message}
+    )
+
+
+@login_required
+@require_POST
+@_refusals_shown
+def tenant_relationship_request(request, customer_pk: int):
+    customer = _customer_for(request, customer_pk)
+    try:
+        services.relationship_request_send(actor=request.user, customer=customer)
+    except (ServiceError, ProviderError) as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(
+            request,
+            _("The reseller relationship request was e-mailed to %(email)s.")
+            % {"email": customer.contact_email},
+        )
+    return redirect("tenant_onboard", customer_pk=customer.pk)
+
+
+@login_required
+@require_POST
+@_refusals_shown
+def onboarding_action(request, pk: int, action: str):
+    onboarding = selectors.get_onboarding_for_user(request.user, pk)
+    customer = _customer_for(request, onboarding.customer_id)
+    service = {"retry": services.onboarding_retry, "cancel": services.onboarding_cancel}.get(action)
+    if service is None:
+        raise Http404
+    try:
+        service(actor=request.user, onboarding=onboarding)
+    except ServiceError as error:
+        messages.error(request, error.message)
+    return redirect("tenant_onboard", customer_pk=customer.pk)
+
+
+def credential_reveal(request, token: str):
+    """The one-time link: a page asking to show the password (so that a mail scanner opening
+    the link sees nothing), then the password, once."""
+    context: dict = {"revealed": None, "gone": False}
+    if request.method == "POST":
+        revealed = services.credential_reveal(token)
+        context.update(revealed=revealed, gone=revealed is None)
+    else:
+        link = services.credential_link_for(token)
+        context.update(gone=link is None, link=link)
+    response = render(request, "people/credential_reveal.html", context)
+    add_never_cache_headers(response)
+    # The token is in the path: never sent as a referrer to another site.
+    response["Referrer-Policy"] = "same-origin"
+    return response
