@@ -13,7 +13,6 @@ from django_tasks_db.models import DBTaskResult
 
 from seatkeeper.core import clock, workers
 from seatkeeper.core.models import WorkerProcess
-from seatkeeper.core.tasks import reap_workers
 
 NOW = dt.datetime(2026, 11, 22, 10, 0, tzinfo=dt.UTC)
 
@@ -31,22 +30,27 @@ def _worker(worker_id: str, *, hostname: str, pid: int, beat_at: dt.datetime) ->
     )
 
 
-@pytest.fixture
-def db_queue(settings):
-    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+def _task_row() -> DBTaskResult:
+    """A row of the database queue, as the worker command's db_worker claims them."""
+    return DBTaskResult.objects.create(
+        args_kwargs={"args": [], "kwargs": {}},
+        task_path="seatkeeper.core.tasks.reap_workers",
+        backend_name="default",
+        run_after=NOW,
+    )
 
 
 @pytest.mark.django_db
-def test_a_crashed_worker_on_this_machine_is_reaped_at_once_and_its_task_rows_settle(db_queue):
+def test_a_crashed_worker_on_this_machine_is_reaped_at_once_and_its_task_rows_settle():
     here = socket.gethostname()
     crashed = _worker("crashed", hostname=here, pid=_gone_pid(), beat_at=NOW)
     alive_elsewhere = _worker("elsewhere", hostname="other-host", pid=1, beat_at=NOW)
     silent_elsewhere = _worker(
         "silent", hostname="other-host", pid=2, beat_at=NOW - 2 * workers.liveness()
     )
-    left_running = DBTaskResult.objects.get(id=reap_workers.enqueue().id)
+    left_running = _task_row()
     left_running.claim("crashed")
-    still_running = DBTaskResult.objects.get(id=reap_workers.enqueue().id)
+    still_running = _task_row()
     still_running.claim("elsewhere")
 
     with clock.frozen(NOW):

@@ -16,6 +16,7 @@ import pytest
 from django.db import connection
 from django_tasks_db.models import DBTaskResult
 
+import seatkeeper.settings as configured
 from seatkeeper.core import clock
 from seatkeeper.core import workers as workers_module
 from seatkeeper.core.models import WorkerProcess
@@ -33,6 +34,9 @@ pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.skipif(
         connection.vendor != "postgresql", reason="worker processes share a server database"
+    ),
+    pytest.mark.skipif(
+        bool(configured.REDIS_URL), reason="these workers run the database queue (one machine)"
     ),
 ]
 
