@@ -57,3 +57,7 @@ def microsoft_tenant_of(customer: Organisation) -> Tenant | None:
         .order_by("pk")
         .first()
     )
+
+
+def tenants_of(customer: Organisation):
+    return Tenant.objects.filter(customer=customer).select_related("account").order_by("pk")

@@ -26,3 +26,10 @@ def tenant_notice(context, customer) -> dict:
     if selectors.microsoft_tenant_of(customer) is not None:
         return shown
     return {**shown, "show": True, "onboarding": selectors.current_onboarding(customer)}
+
+
+@register.inclusion_tag("people/_customer_tenants.html")
+def customer_tenants(customer) -> dict:
+    """The customer's tenants at its vendors (domain, tenant id, provider account), for its
+    organisation page; the page itself is already scoped to who may see the customer."""
+    return {"tenants": list(selectors.tenants_of(customer))}

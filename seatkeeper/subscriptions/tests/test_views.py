@@ -803,3 +803,15 @@ def test_sorting_by_a_hidden_column_still_works(cast, shop, client, frozen):
     sign_in(client, "reselleradmin")
     response = client.get(_list_url(cast) + "?sort=created")
     assert [row["subscription"].pk for row in response.context["rows"]] == [first.pk, second.pk]
+
+
+def test_a_customers_page_shows_its_tenants(cast, shop, client, frozen):
+    from seatkeeper.subscriptions.models import Tenant
+
+    tenant = Tenant.objects.get(customer=cast.customer)
+    page = sign_in(client, "reselleradmin").get(f"/organisations/{cast.customer.pk}/")
+    body = page.content.decode()
+    assert 'id="tenants"' in body
+    assert f'data-tenant="{tenant.vendor_customer_id}"' in body and tenant.domain in body
+    other = sign_in(client, "reselleradmin").get(f"/organisations/{cast.customer_two.pk}/")
+    assert tenant.domain not in other.content.decode()
