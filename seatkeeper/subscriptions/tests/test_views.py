@@ -815,3 +815,18 @@ def test_a_customers_page_shows_its_tenants(cast, shop, client, frozen):
     assert f'data-tenant="{tenant.vendor_customer_id}"' in body and tenant.domain in body
     other = sign_in(client, "reselleradmin").get(f"/organisations/{cast.customer_two.pk}/")
     assert tenant.domain not in other.content.decode()
+
+
+def test_a_forms_general_error_shows_once(cast, shop, client, frozen):
+    subscription = order(cast, shop)
+    seen = subscription.version
+    services.subscription_change_quantity(
+        actor=cast.cloud_admin, subscription=subscription, quantity=6, expected_version=seen
+    )
+    response = sign_in(client, "reselleradmin").post(
+        f"/subscriptions/{subscription.pk}/edit/",
+        {"version": seen, "friendly_name": "Renamed", "margin_method": "", "margin_value": ""},
+    )
+    errors = response.context["form"].non_field_errors()
+    assert errors
+    assert response.content.decode().count(str(errors[0])) == 1
