@@ -153,12 +153,21 @@ def unresolved(queryset: QuerySet[ReconciliationRow]) -> QuerySet[Reconciliation
     return queryset.exclude(outcome=Outcome.MATCHED).filter(resolution=Resolution.NONE)
 
 
-def unreconciled_differences(user: User) -> dict[str, Decimal | int]:
+def unresolved_rows(user: User) -> QuerySet[ReconciliationRow]:
+    """Differences of the viewer's partner's open reconciliations not explained or accepted."""
+    return unresolved(
+        ReconciliationRow.objects.filter(
+            reconciliation__in=reconciliations_visible_to(user).filter(
+                state=ReconciliationState.OPEN
+            )
+        )
+    )
+
+
+def unreconciled_differences(user: User) -> dict:
     """Open differences the viewer's partner has not explained or accepted: their count and,
     per currency, the sum of their absolute differences (for the dashboard)."""
-    rows = unresolved(
-        ReconciliationRow.objects.filter(reconciliation__in=reconciliations_visible_to(user))
-    )
+    rows = unresolved_rows(user)
     amounts: dict[str, Decimal] = {}
     count = 0
     for row in rows.values("currency", "difference"):
