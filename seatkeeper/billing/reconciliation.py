@@ -50,6 +50,7 @@ from seatkeeper.billing.models import (
     ChargeLine,
     DocumentType,
     LikelyCause,
+    LinesState,
     Outcome,
     ProviderInvoice,
     Reconciliation,
@@ -570,3 +571,47 @@ def mark_reconciled(*, actor: User, reconciliation: Reconciliation) -> Reconcili
             changes={"state": [ReconciliationState.OPEN, ReconciliationState.RECONCILED]},
         )
     return reconciliation
+
+
+# --- the daily comparison ----------------------------------------------------------------------
+
+# Periods compared again each day: those of invoices issued in the last few months. Both sides
+# move after a period closes (the vendor's credit notes, our corrections), so an open period is
+# compared until someone marks it reconciled.
+DAILY_LOOKBACK_DAYS = 100
+
+
+def open_periods(today: dt.date) -> list[tuple[int, dt.date, dt.date]]:
+    """(provider account, start, end) of recent invoices whose period is not marked reconciled
+    and whose line items are imported."""
+    recent = (
+        ProviderInvoice.objects.filter(
+            document_type=DocumentType.INVOICE,
+            lines_state=LinesState.IMPORTED,
+            period_start__isnull=False,
+            period_end__isnull=False,
+            period_end__gte=today - dt.timedelta(days=DAILY_LOOKBACK_DAYS),
+        )
+        .values_list("account_id", "period_start", "period_end")
+        .distinct()
+        .order_by("account_id", "period_start", "period_end")
+    )
+    closed = set(
+        Reconciliation.objects.filter(state=ReconciliationState.RECONCILED).values_list(
+            "account_id", "period_start", "period_end"
+        )
+    )
+    return [period for period in recent if period not in closed]
+
+
+def reconcile_recent(today: dt.date) -> int:
+    """Compare every open recent period again (by the system); one failure stops no other."""
+    done = 0
+    for account_id, start, end in open_periods(today):
+        account = ProviderAccount.objects.select_related("organisation").get(pk=account_id)
+        try:
+            reconcile_period(account=account, period_start=start, period_end=end)
+        except ServiceError:  # marked reconciled meanwhile
+            continue
+        done += 1
+    return done

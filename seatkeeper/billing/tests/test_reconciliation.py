@@ -299,3 +299,24 @@ def test_only_the_partners_acting_staff_resolve(cast, account, billed):
             reconciliation.row_accept(actor=person, row=row)
     row.refresh_from_db()
     assert row.resolution == ""
+
+
+def test_the_daily_job_compares_recent_open_periods_and_leaves_reconciled_ones(
+    cast, account, billed
+):
+    from seatkeeper.billing import tasks
+    from seatkeeper.core.scheduling import PERIODIC
+
+    invoice = vendor_invoice(account)
+    vendor_line(invoice, billed.vendor_subscription_id, unit="4.80")
+    assert "billing.reconcile_daily" in PERIODIC
+
+    assert reconciliation.open_periods(dt.date(2027, 6, 1)) == []  # long past: left alone
+    with clock.frozen(at(2026, 12, 10)):
+        assert tasks.reconcile_daily.call() == 1
+    result = reconciliation.reconciliation_for_invoice(invoice)
+    reconciliation.row_accept(actor=cast.cloud_admin, row=only_row(result))
+    reconciliation.mark_reconciled(actor=cast.cloud_admin, reconciliation=result)
+
+    with clock.frozen(at(2026, 12, 11)):
+        assert tasks.reconcile_daily.call() == 0
