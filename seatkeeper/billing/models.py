@@ -624,6 +624,8 @@ class Reconciliation(models.Model):
     computed_at = models.DateTimeField(_("compared at"))
     vendor_lines = models.PositiveIntegerField(default=0)
     charge_lines = models.PositiveIntegerField(default=0)
+    # Matched subscriptions are counted, not stored: rows grow with the differences only.
+    matched = models.PositiveIntegerField(_("matched"), default=0)
     state = models.CharField(
         _("state"),
         max_length=16,
@@ -652,8 +654,8 @@ class Reconciliation(models.Model):
 
 
 class ReconciliationRow(models.Model):
-    """One subscription (and currency) of a reconciled period: what the vendor billed, what we
-    cost, the outcome, the likely cause, and what a person said about it."""
+    """One difference of a reconciled period, for one subscription and currency: what the vendor
+    billed, what we cost, the outcome, the likely cause, and what a person said about it."""
 
     reconciliation = models.ForeignKey(
         Reconciliation, on_delete=models.CASCADE, related_name="rows"

@@ -25,6 +25,8 @@ The rules, written once:
   * a price that moved: the full-period quantities agree but the unit prices do not;
   * a proration rule: one side has partial-period lines (our pro-rata and refunds, the vendor's
     add / remove quantity and cancellations, or a charge shorter than the period).
+- Matched subscriptions are counted on the reconciliation, not stored: its rows are the
+  differences, so they grow with what needs a person's eye, not with the invoice.
 - A reconciliation can be computed again until it is marked reconciled; the rows are replaced
   and what people said about a row is carried to the new row with the same figures.
 - Marking reconciled needs every difference accepted or explained; it records who and when.
@@ -145,8 +147,9 @@ def reconciliation_for_invoice(invoice: ProviderInvoice) -> Reconciliation | Non
 
 def outcome_counts(reconciliation: Reconciliation) -> dict[str, int]:
     counts = dict.fromkeys(Outcome.values, 0)
-    for row in reconciliation.rows.values("outcome").annotate(n=Count("id")):
+    for row in reconciliation.rows.values("outcome").annotate(n=Count("id")).order_by():
         counts[row["outcome"]] = row["n"]
+    counts[Outcome.MATCHED] = reconciliation.matched
     return counts
 
 
@@ -385,6 +388,15 @@ def reconcile_period(
                 Q(pk__in={key[0] for key in our_sides})
                 | Q(tenant__account=account, vendor_subscription_id__in=vendor_ids)
             )
+            .select_related("tenant")
+            .only(
+                "id",
+                "vendor_subscription_id",
+                "friendly_name",
+                "sync_status",
+                "tenant_id",
+                "tenant__vendor_customer_id",
+            )
         }
         by_vendor_id = {
             sub.vendor_subscription_id: sub
@@ -415,7 +427,7 @@ def reconcile_period(
             vendor_side = pairs[key][1] if key in pairs else None
             pairs[key] = (sub, vendor_side, side)
 
-        new_rows = []
+        new_rows, matched = [], 0
         for (vendor_id, currency), (sub, vendor_side, our_side) in sorted(pairs.items()):
             outcome, cause = compare(
                 vendor_side,
@@ -424,6 +436,9 @@ def reconcile_period(
                 tolerance_percent=tolerance_percent,
                 vendor_changed=_vendor_changed(sub, unsettled, refreshed),
             )
+            if outcome == Outcome.MATCHED:
+                matched += 1
+                continue
             extra = vendor_side.extra if vendor_side else {}
             vendor_amount = vendor_side.amount if vendor_side else Decimal(0)
             our_amount = our_side.amount if our_side else Decimal(0)
@@ -447,7 +462,7 @@ def reconcile_period(
                 invoice_id=extra.get("invoice_id"),
             )
             previous = kept.get(_carry_key(row))
-            if previous is not None and outcome != Outcome.MATCHED:
+            if previous is not None:
                 row.resolution = previous.resolution
                 row.note = previous.note
                 row.resolved_by_id = previous.resolved_by_id
@@ -461,6 +476,7 @@ def reconcile_period(
         reconciliation.computed_at = clock.now()
         reconciliation.vendor_lines = vendor_lines
         reconciliation.charge_lines = charge_lines
+        reconciliation.matched = matched
         reconciliation.save()
         counts = outcome_counts(reconciliation)
         activity_record(

@@ -72,13 +72,12 @@ def reconciliation_detail(request, pk: int):
     result = reconciliation.get_reconciliation_for_user(request.user, pk)
     rows = result.rows.select_related("subscription", "invoice")
     outcome = request.GET.get("outcome", "")
-    if outcome in Outcome.values:
+    if outcome in Outcome.values and outcome != Outcome.MATCHED:
         rows = rows.filter(outcome=outcome)
     elif outcome == "open":
         rows = reconciliation.unresolved(rows)
     else:
         outcome = ""
-        rows = rows.exclude(outcome=Outcome.MATCHED)
     rows = rows.order_by("outcome", "vendor_subscription_id", "currency", "pk")
     if request.GET.get("export") == "csv":
         return invoice_exports.export_response(

@@ -125,20 +125,25 @@ def only_row(result):
     return row
 
 
+def outcome_of(result) -> str:
+    """The outcome of a one-subscription period: its difference row's, or matched (counted,
+    not stored)."""
+    rows = list(result.rows.all())
+    if not rows:
+        assert result.matched == 1
+        return Outcome.MATCHED
+    assert len(rows) == 1 and result.matched == 0
+    return rows[0].outcome
+
+
 def test_the_same_seats_at_the_same_price_match(account, billed):
     invoice = vendor_invoice(account)
     vendor_line(invoice, billed.vendor_subscription_id)
 
     result = run(account)
 
-    row = only_row(result)
-    assert (row.outcome, row.cause) == (Outcome.MATCHED, "")
-    assert (row.vendor_amount, row.our_amount, row.difference) == (
-        Decimal("22.50"),
-        Decimal("22.50"),
-        Decimal(0),
-    )
-    assert row.subscription_id == billed.pk and row.invoice_id == invoice.pk
+    # matched: counted, and no row to look at
+    assert outcome_of(result) == Outcome.MATCHED
     assert (result.vendor_lines, result.charge_lines) == (1, 1)
     assert reconciliation.outcome_counts(result)[Outcome.MATCHED] == 1
     assert ActivityRecord.objects.filter(operation="reconciliation.computed").exists()
@@ -222,7 +227,7 @@ def test_lines_of_an_older_import_generation_are_not_read(account, billed):
     vendor_line(invoice, billed.vendor_subscription_id)
     vendor_line(invoice, billed.vendor_subscription_id, quantity="9", generation=0)
 
-    assert only_row(run(account)).outcome == Outcome.MATCHED
+    assert outcome_of(run(account)) == Outcome.MATCHED
 
 
 @pytest.mark.parametrize(
@@ -239,10 +244,10 @@ def test_tolerance_edges(account, billed, settings, vendor, amount, percent, out
     settings.SEATKEEPER_RECONCILIATION_TOLERANCE_PERCENT = Decimal(percent)
     vendor_line(vendor_invoice(account), billed.vendor_subscription_id, amount=vendor)
 
-    row = only_row(run(account))
+    result = run(account)
 
-    assert row.outcome == outcome
-    assert row.reconciliation.tolerance_amount == Decimal(amount)
+    assert outcome_of(result) == outcome
+    assert result.tolerance_amount == Decimal(amount)
 
 
 def test_within_tolerance_is_inclusive_at_both_edges():
