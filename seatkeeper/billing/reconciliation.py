@@ -490,7 +490,12 @@ def reconcile_period(
 
 
 def reconcile_invoice(*, invoice: ProviderInvoice, actor: User | None = None) -> Reconciliation:
-    if invoice.period_start is None or invoice.period_end is None:
+    if (
+        invoice.period_start is None
+        or invoice.period_end is None
+        or invoice.document_type == DocumentType.UNBILLED
+    ):
+        # The open period is not invoiced yet: there is nothing of the vendor's to hold ours to.
         raise ServiceError(_("This document has no billing period to reconcile."))
     return reconcile_period(
         account=invoice.account,

@@ -325,3 +325,13 @@ def test_the_daily_job_compares_recent_open_periods_and_leaves_reconciled_ones(
 
     with clock.frozen(at(2026, 12, 11)):
         assert tasks.reconcile_daily.call() == 0
+
+
+def test_the_open_period_is_not_reconciled(cast, account, billed):
+    invoice = vendor_invoice(account)
+    ProviderInvoice.objects.filter(pk=invoice.pk).update(document_type="unbilled")
+    invoice.refresh_from_db()
+
+    with pytest.raises(ServiceError):
+        reconciliation.reconcile_invoice(invoice=invoice, actor=cast.cloud_admin)
+    assert reconciliation.reconciliation_for_invoice(invoice) is None
