@@ -41,6 +41,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, F, Max, Min, Q, QuerySet, Sum
+from django.db.models.functions import Abs
 from django.http import Http404
 from django.utils.translation import gettext as _
 
@@ -171,12 +172,14 @@ def unresolved_rows(user: User) -> QuerySet[ReconciliationRow]:
 def unreconciled_differences(user: User) -> dict:
     """Open differences the viewer's partner has not explained or accepted: their count and,
     per currency, the sum of their absolute differences (for the dashboard)."""
-    rows = unresolved_rows(user)
-    amounts: dict[str, Decimal] = {}
-    count = 0
-    for row in rows.values("currency", "difference"):
-        count += 1
-        amounts[row["currency"]] = amounts.get(row["currency"], Decimal(0)) + abs(row["difference"])
+    rows = (
+        unresolved_rows(user)
+        .values("currency")
+        .annotate(n=Count("id"), amount=Sum(Abs("difference")))
+        .order_by("currency")
+    )
+    amounts = {row["currency"]: row["amount"] for row in rows}
+    count = sum(row["n"] for row in rows)
     return {"count": count, "amounts": dict(sorted(amounts.items()))}
 
 
