@@ -9,6 +9,7 @@ process at start with ImproperlyConfigured naming the variable.
 from __future__ import annotations
 
 import secrets
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import dj_database_url
@@ -277,6 +278,29 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # How long a change meant for a renewed term waits for the vendor to show that term before it
 # fails and the people concerned are e-mailed.
 SEATKEEPER_RENEWAL_WAIT_HOURS = env_int("SEATKEEPER_RENEWAL_WAIT_HOURS", 72, minimum=1)
+
+
+# --- Reconciliation ---------------------------------------------------------------------------
+# How far the vendor's amount for a subscription and period may be from our partner cost and
+# still count as matched: within the absolute amount (in the line's currency) OR within the
+# percentage of the vendor's amount. Rounding of the vendor's sub-cent prices stays below both.
+def _env_decimal(name: str, default: str) -> Decimal:
+    raw = env_str(name, default)
+    try:
+        value = Decimal(raw)
+    except InvalidOperation:
+        raise ImproperlyConfigured(f"{name} must be a decimal number, not {raw!r}") from None
+    if not value.is_finite() or value < 0:
+        raise ImproperlyConfigured(f"{name} must be a number of zero or more")
+    return value
+
+
+SEATKEEPER_RECONCILIATION_TOLERANCE_AMOUNT = _env_decimal(
+    "SEATKEEPER_RECONCILIATION_TOLERANCE_AMOUNT", "0.01"
+)
+SEATKEEPER_RECONCILIATION_TOLERANCE_PERCENT = _env_decimal(
+    "SEATKEEPER_RECONCILIATION_TOLERANCE_PERCENT", "0"
+)
 
 # --- REST API ---------------------------------------------------------------------------------
 REST_FRAMEWORK = {

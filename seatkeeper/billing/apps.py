@@ -23,3 +23,6 @@ class BillingConfig(AppConfig):
         register_periodic(
             "billing.invoice_lines_sweep", dt.timedelta(minutes=1), tasks.invoice_lines_sweep
         )
+        # Both sides of a period move after it closes (credit notes, corrections): compare the
+        # recent periods not marked reconciled again each day, so the dashboard stays true.
+        register_periodic("billing.reconcile_daily", dt.timedelta(hours=24), tasks.reconcile_daily)

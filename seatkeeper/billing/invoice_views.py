@@ -13,7 +13,13 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from seatkeeper.billing import invoice_exports, invoice_selectors, invoices, permissions
+from seatkeeper.billing import (
+    invoice_exports,
+    invoice_selectors,
+    invoices,
+    permissions,
+    reconciliation,
+)
 from seatkeeper.billing.models import DocumentType, LinesState, PaymentStatus, ProviderInvoice
 from seatkeeper.core import clock, formatting
 from seatkeeper.core.errors import ServiceError
@@ -191,6 +197,10 @@ def invoice_detail(request, pk: int):
         "has_document": hasattr(invoice, "document"),
         "can_import": permissions.can_import_invoices(request.user, invoice.partner),
         "importing": invoice.lines_state in (LinesState.PENDING, LinesState.EXPORTING),
+        "reconciliation": reconciliation.reconciliation_for_invoice(invoice),
+        "can_reconcile": invoice.period_start is not None
+        and invoice.document_type != DocumentType.UNBILLED
+        and reconciliation.can_reconcile(request.user, invoice.partner_id),
     }
     if request.htmx and not request.htmx.boosted:
         return render(request, "billing/invoice_detail.html#table", context)

@@ -573,3 +573,146 @@ class InvoiceImportRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account} {self.started_at:%Y-%m-%d %H:%M}"
+
+
+# === Reconciliation: the vendor's line items against our partner-cost charge lines ============
+
+
+class ReconciliationState(models.TextChoices):
+    OPEN = "open", _("Open")
+    RECONCILED = "reconciled", _("Reconciled")
+
+
+class Outcome(models.TextChoices):
+    MATCHED = "matched", _("Matched")
+    AMOUNT_DIFFERS = "amount_differs", _("Amount differs")
+    QUANTITY_DIFFERS = "quantity_differs", _("Quantity differs")
+    VENDOR_ONLY = "vendor_only", _("Only at the vendor")
+    OURS_ONLY = "ours_only", _("Only here")
+
+
+class LikelyCause(models.TextChoices):
+    NONE = "", _("Not known")
+    VENDOR_CHANGE = "vendor_change", _("A change at the vendor not seen here")
+    PRICE_MOVED = "price_moved", _("The price moved")
+    PRORATION = "proration", _("A proration rule")
+
+
+class Resolution(models.TextChoices):
+    NONE = "", _("Unresolved")
+    ACCEPTED = "accepted", _("Accepted")
+    EXPLAINED = "explained", _("Explained")
+
+
+class Reconciliation(models.Model):
+    """One provider account's billing period compared: the vendor's invoice line items of the
+    period against our partner-cost charge lines whose service starts in it, per subscription.
+    Computed again on demand (its rows replaced, their explanations carried over) until it is
+    marked reconciled."""
+
+    partner = models.ForeignKey("accounts.Organisation", on_delete=models.PROTECT, related_name="+")
+    account = models.ForeignKey(
+        "providers.ProviderAccount",
+        on_delete=models.PROTECT,
+        related_name="reconciliations",
+        verbose_name=_("provider account"),
+    )
+    period_start = models.DateField(_("billing period start"))
+    period_end = models.DateField(_("billing period end"))
+    tolerance_amount = models.DecimalField(**AMOUNT)
+    tolerance_percent = models.DecimalField(max_digits=9, decimal_places=4)
+    computed_at = models.DateTimeField(_("compared at"))
+    vendor_lines = models.PositiveIntegerField(default=0)
+    charge_lines = models.PositiveIntegerField(default=0)
+    # Matched subscriptions are counted, not stored: rows grow with the differences only.
+    matched = models.PositiveIntegerField(_("matched"), default=0)
+    state = models.CharField(
+        _("state"),
+        max_length=16,
+        choices=ReconciliationState.choices,
+        default=ReconciliationState.OPEN,
+    )
+    reconciled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    reconciled_by_name = models.CharField(_("reconciled by"), max_length=200, blank=True)
+    reconciled_at = models.DateTimeField(_("reconciled at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-period_start", "account"]
+        verbose_name = _("reconciliation")
+        verbose_name_plural = _("reconciliations")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "period_start", "period_end"],
+                name="reconciliation_one_per_period",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account} {self.period_start} – {self.period_end}"
+
+
+class ReconciliationRow(models.Model):
+    """One difference of a reconciled period, for one subscription and currency: what the vendor
+    billed, what we cost, the outcome, the likely cause, and what a person said about it."""
+
+    reconciliation = models.ForeignKey(
+        Reconciliation, on_delete=models.CASCADE, related_name="rows"
+    )
+    outcome = models.CharField(_("outcome"), max_length=20, choices=Outcome.choices)
+    cause = models.CharField(
+        _("likely cause"), max_length=20, choices=LikelyCause.choices, blank=True
+    )
+    subscription = models.ForeignKey(
+        "subscriptions.Subscription",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    vendor_subscription_id = models.CharField(_("vendor subscription id"), max_length=64)
+    customer_tenant_id = models.CharField(_("tenant id"), max_length=64, blank=True)
+    description = models.CharField(_("subscription"), max_length=255, blank=True)
+    currency = models.CharField(_("currency"), max_length=3)
+    vendor_quantity = models.DecimalField(_("vendor quantity"), **AMOUNT, null=True, blank=True)
+    our_quantity = models.DecimalField(_("our quantity"), **AMOUNT, null=True, blank=True)
+    vendor_amount = models.DecimalField(_("vendor amount"), **AMOUNT, default=Decimal(0))
+    our_amount = models.DecimalField(_("our partner cost"), **AMOUNT, default=Decimal(0))
+    difference = models.DecimalField(_("difference"), **AMOUNT, default=Decimal(0))
+    vendor_unit_price = models.DecimalField(**RATE, null=True, blank=True)
+    our_unit_price = models.DecimalField(**RATE, null=True, blank=True)
+    invoice = models.ForeignKey(
+        ProviderInvoice, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    resolution = models.CharField(
+        _("resolution"), max_length=16, choices=Resolution.choices, blank=True
+    )
+    note = models.TextField(_("note"), blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    resolved_by_name = models.CharField(_("by"), max_length=200, blank=True)
+    resolved_at = models.DateTimeField(_("when"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["reconciliation", "outcome", "vendor_subscription_id", "currency"]
+        verbose_name = _("reconciliation row")
+        verbose_name_plural = _("reconciliation rows")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["reconciliation", "vendor_subscription_id", "currency"],
+                name="reconciliation_row_unique",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.vendor_subscription_id} {self.get_outcome_display()}"
+
+    @property
+    def is_difference(self) -> bool:
+        return self.outcome != Outcome.MATCHED
+
+    @property
+    def difference_money(self) -> Money:
+        return Money(self.difference, self.currency)

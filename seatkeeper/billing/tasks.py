@@ -90,3 +90,12 @@ def invoice_lines_import_task(invoice_id: int) -> str:
     with get_provider(invoice.account) as provider:
         progress = invoice_lines_step(invoice=invoice, provider=provider)
     return progress.state
+
+
+@task()
+def reconcile_daily() -> int:
+    """Compare every recent period not marked reconciled with our charges again."""
+    from seatkeeper.billing import reconciliation
+    from seatkeeper.core import clock
+
+    return reconciliation.reconcile_recent(clock.today())

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from seatkeeper.billing import charge_views, invoice_views
+from seatkeeper.billing import charge_views, invoice_views, reconciliation_views
 
 urlpatterns = [
     path("report/", charge_views.billing_report, name="billing_report"),
@@ -19,5 +19,25 @@ urlpatterns = [
         "invoices/<int:pk>/customers/<str:tenant_id>/",
         invoice_views.invoice_customer,
         name="invoice_customer",
+    ),
+    path(
+        "invoices/<int:pk>/reconcile/",
+        reconciliation_views.invoice_reconcile,
+        name="invoice_reconcile",
+    ),
+    path(
+        "reconciliations/<int:pk>/",
+        reconciliation_views.reconciliation_detail,
+        name="reconciliation_detail",
+    ),
+    path(
+        "reconciliations/<int:pk>/rows/<int:row_pk>/",
+        reconciliation_views.reconciliation_row_resolve,
+        name="reconciliation_row_resolve",
+    ),
+    path(
+        "reconciliations/<int:pk>/reconciled/",
+        reconciliation_views.reconciliation_mark,
+        name="reconciliation_mark",
     ),
 ]

@@ -48,6 +48,26 @@ ACTIONS = {
         said(gettext_noop("%(actor)s dropped the vendor's closed open period %(object)s.")),
         internal=True,
     ),
+    "reconciliation.computed": ActionWording(
+        gettext_lazy("Period compared with the vendor"),
+        said(gettext_noop("%(actor)s compared %(object)s with the vendor's invoice.")),
+        internal=True,
+    ),
+    "reconciliation.row_accepted": ActionWording(
+        gettext_lazy("Difference accepted"),
+        said(gettext_noop("%(actor)s accepted a difference of %(object)s.")),
+        internal=True,
+    ),
+    "reconciliation.row_explained": ActionWording(
+        gettext_lazy("Difference explained"),
+        said(gettext_noop("%(actor)s explained a difference of %(object)s.")),
+        internal=True,
+    ),
+    "reconciliation.reconciled": ActionWording(
+        gettext_lazy("Period reconciled"),
+        said(gettext_noop("%(actor)s marked %(object)s reconciled.")),
+        internal=True,
+    ),
 }
 
 FIELDS = {
@@ -62,4 +82,7 @@ FIELDS = {
     "documents": FieldWording(gettext_lazy("statements fetched"), internal=True),
     "accounts": FieldWording(gettext_lazy("provider accounts"), internal=True),
     "size": FieldWording(gettext_lazy("size in bytes"), internal=True),
+    "resolution": FieldWording(gettext_lazy("resolution"), internal=True),
+    "note": FieldWording(gettext_lazy("note"), internal=True),
+    "state": FieldWording(gettext_lazy("state"), internal=True),
 }

@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 from seatkeeper.accounts.models import OrganisationKind
 from seatkeeper.accounts.selectors import organisations_visible_to, users_visible_to
 from seatkeeper.activity.selectors import last_records
+from seatkeeper.billing.dashboard import money_summary
 from seatkeeper.core.validation import InvalidQuery
 from seatkeeper.subscriptions.selectors import dashboard_summary
 
@@ -25,6 +26,7 @@ def dashboard(request):
             "user_count": users_visible_to(request.user).count(),
             "activity": last_records(request.user, request.user.organisation),
             "subscriptions": dashboard_summary(request.user),
+            "money": money_summary(request.user),
             # a customer's own people see their organisation, not a count of one customer
             "shows_customers": request.user.organisation_id is not None
             and request.user.organisation.kind != OrganisationKind.CUSTOMER,
