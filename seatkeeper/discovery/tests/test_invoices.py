@@ -1,0 +1,56 @@
+"""Invoices are a discovery kind: a run imports the partner's vendor invoices once (they are the
+partner's, not a customer's), counts them with the other kinds, and a second run finds them
+unchanged."""
+
+from __future__ import annotations
+
+import pytest
+
+from seatkeeper.billing.models import ProviderInvoice
+from seatkeeper.core.scheduling import PERIODIC
+from seatkeeper.discovery import kinds, services
+from seatkeeper.discovery.models import RunState
+
+pytestmark = pytest.mark.django_db
+
+
+def test_invoices_are_a_partner_level_kind():
+    assert [module.NAME for module in kinds.partner_kinds()] == ["invoices"]
+    assert "invoices" not in [module.NAME for module in kinds.customer_kinds()]
+    assert "invoices" in kinds.kind_labels()
+
+
+def test_a_run_imports_the_partners_invoices_and_a_second_imports_nothing_new(connected):
+    first = connected.discover()
+
+    assert first.state == RunState.COMPLETED and first.partner_done
+    imported = ProviderInvoice.objects.filter(account=connected.account).count()
+    assert imported > 0
+    counts = services.run_figures(first).counts["invoices"]
+    assert counts["created"] == imported
+    assert first.partner_counts["invoices"]["created"] == imported
+
+    second = connected.discover()
+
+    assert second.state == RunState.COMPLETED
+    assert ProviderInvoice.objects.filter(account=connected.account).count() == imported
+    again = services.run_figures(second).counts["invoices"]
+    assert again["created"] == 0 and again["updated"] == 0
+    assert again["unchanged"] == imported
+
+
+def test_a_vendor_refusal_of_the_invoices_is_a_problem_of_the_run_not_its_end(connected):
+    # Partner Center answers 400 to the invoice list (a refusal, not worth retrying).
+    connected.sandbox.admin.set_faults(
+        script=[{"method": "GET", "path": "/v1/invoices*", "status": 400, "times": 5}]
+    )
+    run = connected.discover()
+
+    assert run.state == RunState.COMPLETED
+    assert [problem["kind"] for problem in run.partner_problems] == ["invoices"]
+    assert services.run_figures(run).errors == 1
+    assert services.run_figures(run).customers_done == services.run_figures(run).customers_total
+
+
+def test_a_daily_job_picks_up_new_invoices():
+    assert PERIODIC["billing.invoices_daily"].every.total_seconds() == 24 * 3600
