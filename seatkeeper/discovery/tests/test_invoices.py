@@ -9,7 +9,7 @@ import pytest
 from seatkeeper.billing.models import ProviderInvoice
 from seatkeeper.core.scheduling import PERIODIC
 from seatkeeper.discovery import kinds, services
-from seatkeeper.discovery.models import RunState
+from seatkeeper.discovery.models import DiscoveryRun, RunState
 
 pytestmark = pytest.mark.django_db
 
@@ -54,3 +54,29 @@ def test_a_vendor_refusal_of_the_invoices_is_a_problem_of_the_run_not_its_end(co
 
 def test_a_daily_job_picks_up_new_invoices():
     assert PERIODIC["billing.invoices_daily"].every.total_seconds() == 24 * 3600
+
+
+def test_a_run_stopped_once_listed_imports_the_invoices_on_resume(connected, monkeypatch):
+    original = services.import_partner
+
+    def stop_first(run_id, *, provider):
+        # A person presses Stop the moment the customer list is read.
+        services.run_stop(actor=None, run=DiscoveryRun.objects.get(pk=run_id))
+        return original(run_id, provider=provider)
+
+    monkeypatch.setattr(services, "import_partner", stop_first)
+    run = services.run_start(actor=None, account=connected.account, enqueue=False)
+    with connected.provider() as provider:
+        services.list_customers(run.pk, provider=provider)
+    run.refresh_from_db()
+    assert run.state == RunState.STOPPED and run.listed and not run.partner_done
+    assert not ProviderInvoice.objects.exists()
+    monkeypatch.undo()
+
+    services.run_resume(actor=None, run=run, enqueue=False)
+    with connected.provider() as provider:
+        run = services.run_inline(run, provider=provider)
+
+    assert run.state == RunState.COMPLETED and run.partner_done
+    imported = ProviderInvoice.objects.filter(account=connected.account).count()
+    assert imported > 0 and run.partner_counts["invoices"]["created"] == imported
