@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from seatkeeper.billing.models import ProviderInvoice
+from seatkeeper.conftest import sign_in
 from seatkeeper.core.scheduling import PERIODIC
 from seatkeeper.discovery import kinds, services
 from seatkeeper.discovery.models import DiscoveryRun, RunState
@@ -20,7 +21,7 @@ def test_invoices_are_a_partner_level_kind():
     assert "invoices" in kinds.kind_labels()
 
 
-def test_a_run_imports_the_partners_invoices_and_a_second_imports_nothing_new(connected):
+def test_a_run_imports_the_partners_invoices_and_a_second_imports_nothing_new(connected, client):
     first = connected.discover()
 
     assert first.state == RunState.COMPLETED and first.partner_done
@@ -29,6 +30,9 @@ def test_a_run_imports_the_partners_invoices_and_a_second_imports_nothing_new(co
     counts = services.run_figures(first).counts["invoices"]
     assert counts["created"] == imported
     assert first.partner_counts["invoices"]["created"] == imported
+    sign_in(client, "cloudadmin")
+    fragment = client.get(f"/discovery/runs/{first.pk}/progress/").content.decode()
+    assert f'id="invoices-imported">{imported}<' in fragment
 
     second = connected.discover()
 
