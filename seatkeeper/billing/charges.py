@@ -27,6 +27,18 @@ The rules, written once:
 - Renewal: the new term's first period is a cycle fee at the renewed quantity, term and cycle
   (changes scheduled for renewal take effect there). Add-ons are subscriptions of their own,
   billed alike; their lines name the base subscription.
+- Discovered subscriptions (imported by discovery, not ordered here: no order of ours, a
+  REFRESH operation marked "imported" and the seat lots discovery priced): billed from what is
+  known. Their term starts on the vendor's start date when the vendor gives one, else on the
+  day discovery first saw them, at the quantity and seat lots held then; from there they are
+  billed as any other subscription (cycle fees priced as of each period's first day; the
+  pricing engine applies the first known vendor price to days before it). A change discovery
+  adopts from the vendor (a REFRESH operation carrying "adopted" values) is billed like the
+  same change made here: a quantity raised is a pro-rata (its seats a lot bought that
+  moment), lowered a refund, a cancellation a refund that ends the fees, a suspension flags
+  the fees; a change the quote rules would have refused here (a decrease after the refund
+  window) was the vendor's to allow, so it is taken without a refund line. Term and billing
+  cycle changes seen at the vendor take effect at the next renewal, as the vendor bills them.
 - Money: each line's amount at each audience (partner cost, reseller price, customer price) is
   rounded once, to the currency's minor unit (`core.money`); totals add rounded lines and are
   never rounded again.
@@ -72,6 +84,7 @@ from seatkeeper.subscriptions.models import (
     OperationKind,
     OperationState,
     SeatLot,
+    Status,
     Subscription,
 )
 
@@ -87,6 +100,7 @@ TIMELINE_KINDS = [
     OperationKind.CANCEL,
     OperationKind.RENEW,
     OperationKind.EXPIRE,
+    OperationKind.REFRESH,
 ]
 AUDIENCE_FIELDS = {
     Audience.PARTNER_COST: "partner_cost",
@@ -182,6 +196,11 @@ class _Subscription:
     offer_id: int
     parent_id: int | None
     is_manual: bool
+    # The row's own facts: what a discovered subscription recorded before its import operation
+    # carried them.
+    term_start: dt.date | None = None
+    term: str = ""
+    billing_cycle: str = ""
 
 
 class Problem(Exception):
@@ -360,7 +379,9 @@ class Timeline:
             )
         )
 
-    def _change(self, operation: dict, at: dt.datetime, quantity: int, **flags) -> None:
+    def _change(
+        self, operation: dict, at: dt.datetime, quantity: int, *, at_vendor: bool = False, **flags
+    ) -> None:
         if not self.window.holds_moment(at):
             return
         facts = self._facts(at)
@@ -378,6 +399,8 @@ class Timeline:
         except ServiceError as error:
             if self.subscription.is_manual and quantity < self.quantity:
                 return  # a manual vendor's late decrease: allowed, and not refunded
+            if at_vendor:
+                return  # done at the vendor, who allowed it: nothing of ours to bill
             raise Problem(error.code, error.message) from error
         lines = next(iter(priced.values()))
         if not lines:
@@ -393,15 +416,88 @@ class Timeline:
                 term=self.term,
                 billing_cycle=self.billing_cycle,
                 operation_id=operation["id"],
-                details=self._details(previous=self.quantity, quantity=quantity, **flags),
+                details=self._details(
+                    previous=self.quantity,
+                    quantity=quantity,
+                    **({"at_vendor": True} if at_vendor else {}),
+                    **flags,
+                ),
             )
         )
+
+    def _imported(self, operation: dict) -> None:
+        """Discovery brought the subscription in: its term starts as the vendor said, with the
+        seat lots discovery wrote with it (those bought by then; later lots are later changes)."""
+        payload, at = operation["payload"], operation["requested_at"]
+        row = self.subscription
+        start = (
+            dt.date.fromisoformat(payload["term_start"])
+            if payload.get("term_start")
+            else row.term_start or at.date()
+        )
+        until = max(at, dt.datetime.combine(start, dt.time(), tzinfo=dt.UTC))
+        self.lots = []
+        for queue in self.unmatched.values():
+            while queue and queue[0]["purchased_at"] <= until:
+                lot = queue.popleft()
+                self._add_lot(
+                    _Lot(lot["id"], lot["original_quantity"], lot["purchased_at"], lot["currency"])
+                )
+        quantity = payload.get("quantity")
+        if quantity is None:
+            quantity = sum(lot.quantity for lot in self.lots)
+        self._start_term(
+            start,
+            int(quantity),
+            payload.get("term") or row.term,
+            payload.get("billing_cycle") or row.billing_cycle,
+        )
+        status = payload.get("status")
+        if status in (Status.CANCELLED, Status.EXPIRED):
+            self.live = False
+        self.suspended = status == Status.SUSPENDED
+
+    def _adopted(self, operation: dict, adopted: dict, at: dt.datetime) -> None:
+        """A change discovery adopted from the vendor, billed as the same change made here."""
+        self._fees_until(at)
+        status = adopted.get("status")
+        if status in (Status.CANCELLED, Status.EXPIRED):
+            if status == Status.CANCELLED and self.quantity:
+                self._change(operation, at, 0, at_vendor=True, cancellation=True)
+            for held in self.lots:
+                held.quantity = 0
+            self.live = False
+            return
+        if status == Status.SUSPENDED:
+            self.suspended = True
+        elif status == Status.ACTIVE:
+            self.suspended = False
+        if adopted.get("quantity") is None:
+            return
+        new = int(adopted["quantity"])
+        if new > self.quantity:
+            self._change(operation, at, new, at_vendor=True)
+            currency = self.lots[0].currency if self.lots else ""
+            # The seats bought at the vendor: a lot of that moment (no row of ours holds it).
+            self._add_lot(_Lot(-operation["id"], new - self.quantity, at, currency))
+        elif new < self.quantity:
+            self._change(operation, at, new, at_vendor=True)
+            self._take_seats(self.quantity - new)
+        self.quantity = new
 
     def replay(self) -> list[Expected]:
         for operation in self.operations:
             kind, state, payload = operation["kind"], operation["state"], operation["payload"]
             done = state == OperationState.DONE
             at = operation["requested_at"]
+            if kind == OperationKind.REFRESH:
+                if not done:
+                    continue
+                if payload.get("imported") and not self.live:
+                    self._imported(operation)
+                elif payload.get("adopted") and self.live:
+                    self._adopted(operation, payload["adopted"], at)
+                continue
             if kind == OperationKind.CREATE:
                 lot = self._lot(LotKind.PURCHASE)
                 if not done:
@@ -559,14 +655,19 @@ def _bill(run: BillingRun, account: Organisation, window: Window) -> None:
                 customer__parent=account, start_date__lte=window.end, pk__gt=last
             )
             .order_by("pk")
-            .values_list("pk", "customer_id", "offer_id", "parent_id", "tenant_id")[:CHUNK]
-        )
+            .values_list(
+                "pk", "customer_id", "offer_id", "parent_id", "tenant_id",
+                "term_start", "term", "billing_cycle",
+            )[:CHUNK]
+        )  # fmt: skip
         if not rows:
             break
         last = rows[-1][0]
         subscriptions = [
-            _Subscription(pk, customer, reseller_id, offer, parent, tenant is None)
-            for pk, customer, offer, parent, tenant in rows
+            _Subscription(
+                pk, customer, reseller_id, offer, parent, tenant is None, start, term, cadence
+            )
+            for pk, customer, offer, parent, tenant, start, term, cadence in rows
         ]
         with transaction.atomic():
             problem_count += _bill_chunk(run, subscriptions, window, context)

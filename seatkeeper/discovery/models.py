@@ -85,6 +85,11 @@ class DiscoveryRun(TimestampedModel):
     listing_calls = models.PositiveIntegerField(default=0)
     # Where reading the customer list stopped (the vendor's continuation), to resume there.
     listing_cursor = models.TextField(blank=True)
+    # The partner-level kinds (the vendor's invoices), imported once per run after the list is
+    # read: whether that is done, and their counts and problems as a customer's are kept.
+    partner_done = models.BooleanField(default=False)
+    partner_counts = models.JSONField(default=dict, blank=True)
+    partner_problems = models.JSONField(default=list, blank=True)
     error_code = models.CharField(_("error code"), max_length=40, blank=True)
     error_message = models.TextField(_("reason"), blank=True)
 

@@ -20,6 +20,7 @@ from collections import Counter
 from functools import partial
 
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils.translation import gettext as _
 
 from seatkeeper.accounts.models import User
@@ -176,8 +177,8 @@ def run_resume(*, actor: User | None, run: DiscoveryRun, enqueue: bool = True) -
     if enqueue:
         if run.listed:
             _enqueue_customers(run, _open_customer_ids(run))
-        else:
-            _enqueue_listing(run)
+        if not run.listed or not run.partner_done:
+            _enqueue_listing(run)  # listed already: only the partner-level kinds are left
         transaction.on_commit(partial(complete_if_done, run.pk))
     return run
 
@@ -223,10 +224,20 @@ def list_customers(run_id: int, *, provider: vendor.Provider | None = None) -> l
     of the customers to import (none when the list was read already). Stops between pages
     when the run is stopped."""
     run = DiscoveryRun.objects.select_related("account").get(pk=run_id)
-    if run.listed:
+    if run.listed and run.partner_done:
         return []  # whoever listed it (or resumed it) handed its customers out already
     owned = provider is None
     provider = provider or get_provider(run.account)
+    if run.listed:
+        # Listed, but stopped before the partner-level kinds: only those are left here.
+        try:
+            import_partner(run_id, provider=provider)
+        except AuthFailed as error:
+            _fail(run_id, error)
+        finally:
+            if owned:
+                provider.close()
+        return []
     before = provider.calls_made
     cursor = run.listing_cursor or None
     try:
@@ -266,6 +277,7 @@ def list_customers(run_id: int, *, provider: vendor.Provider | None = None) -> l
             )
             if cursor is None:
                 break
+        import_partner(run_id, provider=provider)
     except AuthFailed as error:
         _fail(run_id, error)
         return []
@@ -279,6 +291,33 @@ def list_customers(run_id: int, *, provider: vendor.Provider | None = None) -> l
     if not run.listed or run.state != RunState.IN_PROGRESS:
         return []
     return _open_customer_ids(run)
+
+
+def import_partner(run_id: int, *, provider: vendor.Provider) -> None:
+    """The partner-level kinds (`kinds.partner_kinds`), once the customer list is read: each on
+    its own, a vendor's refusal of one recorded as the run's problem and the run going on.
+    Marked done (with its counts) once, so a repeat after a crash adds no count twice."""
+    run = DiscoveryRun.objects.select_related("account").get(pk=run_id)
+    if run.partner_done or not run.listed or run.state != RunState.IN_PROGRESS:
+        return
+    before = provider.calls_made
+    context = kinds.PartnerContext(run=run, account=run.account, provider=provider)
+    for module in kinds.partner_kinds():
+        try:
+            module.import_partner(context)
+        except AuthFailed:
+            raise
+        except (ProviderError, ServiceError) as error:
+            code, message = _error_text(error)
+            context.skip(module.NAME, code, message)
+            logger.warning("discovery %s: %s failed: %s", run_id, module.NAME, error)
+    DiscoveryRun.objects.filter(pk=run_id, partner_done=False).update(
+        partner_done=True,
+        partner_counts=context.plain_counts(),
+        partner_problems=context.problems[:100],
+        listing_calls=F("listing_calls") + provider.calls_made - before,
+        updated_at=clock.now(),
+    )
 
 
 def _list_changed_customers(run: DiscoveryRun, provider: vendor.Provider) -> None:
@@ -355,7 +394,7 @@ def import_customer(
     )
     context = kinds.CustomerContext(run=run, account=run.account, provider=provider, facts=facts)
     try:
-        modules = kinds.kinds()
+        modules = kinds.customer_kinds()
         for module in modules:
             module.fetch(context)
         with transaction.atomic():
@@ -412,9 +451,9 @@ def complete_if_done(run_id: int) -> bool:
     """A run in progress whose list is read and whose customers are all handled is complete."""
     if RunCustomer.objects.filter(run_id=run_id, state=CustomerState.PENDING).exists():
         return False
-    moved = DiscoveryRun.objects.filter(pk=run_id, state=RunState.IN_PROGRESS, listed=True).update(
-        state=RunState.COMPLETED, finished_at=clock.now(), updated_at=clock.now()
-    )
+    moved = DiscoveryRun.objects.filter(
+        pk=run_id, state=RunState.IN_PROGRESS, listed=True, partner_done=True
+    ).update(state=RunState.COMPLETED, finished_at=clock.now(), updated_at=clock.now())
     if moved:
         run = DiscoveryRun.objects.select_related("account__organisation").get(pk=run_id)
         figures = run_figures(run)
@@ -461,10 +500,13 @@ class Figures:
         self.customers_total = len(rows)
         states = [row[0] for row in rows]
         self.customers_done = sum(1 for state in states if state != CustomerState.PENDING)
-        self.errors = sum(1 for state in states if state == CustomerState.ERROR)
+        # Customers in error, and partner-level kinds the vendor refused.
+        self.errors = sum(1 for state in states if state == CustomerState.ERROR) + len(
+            run.partner_problems or []
+        )
         self.calls = run.listing_calls + sum(row[2] for row in rows)
         totals: dict[str, Counter] = {}
-        for counts in (row[1] for row in rows):
+        for counts in [*(row[1] for row in rows), run.partner_counts]:
             for kind, outcomes in (counts or {}).items():
                 totals.setdefault(kind, Counter()).update(outcomes)
         self.counts = {

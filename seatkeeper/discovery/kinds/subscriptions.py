@@ -61,6 +61,8 @@ ADOPTED = (
     "renewal_term",
     "renewal_billing_cycle",
 )
+# The adopted changes billing charges for.
+BILLED = ("quantity", "status")
 # What only the vendor knows (see provisioning.apply_vendor_facts).
 VENDOR_ONLY = (
     "vendor_subscription_id",
@@ -214,7 +216,17 @@ def _create(
         subscription,
         OperationKind.REFRESH,
         actor=None,
-        payload={"source": "discovery", "run": context.run.pk, "imported": True},
+        # What billing starts the subscription's timeline from (`billing.charges`).
+        payload={
+            "source": "discovery",
+            "run": context.run.pk,
+            "imported": True,
+            "term_start": subscription.term_start.isoformat(),
+            "quantity": subscription.quantity,
+            "term": subscription.term,
+            "billing_cycle": subscription.billing_cycle,
+            "status": subscription.status,
+        },
         local=True,
     )
     return subscription
@@ -244,11 +256,16 @@ def _update(
     subscription.version += 1
     subscription.updated_at = clock.now()
     subscription.save(update_fields=[*changes, "version", "updated_at"])
+    payload = {"source": "discovery", "run": context.run.pk}
+    # The new values billing charges the change from (`billing.charges`).
+    adopted = {name: changes[name][1] for name in BILLED if name in changes}
+    if adopted:
+        payload["adopted"] = adopted
     subscription_services.record_operation(
         subscription,
         OperationKind.REFRESH,
         actor=None,
-        payload={"source": "discovery", "run": context.run.pk},
+        payload=payload,
         changes=changes,
         local=True,
     )
@@ -312,7 +329,12 @@ def import_customer(context: CustomerContext) -> None:
             subscription,
             OperationKind.REFRESH,
             actor=None,
-            payload={"source": "discovery", "run": context.run.pk, "gone": True},
+            payload={
+                "source": "discovery",
+                "run": context.run.pk,
+                "gone": True,
+                "adopted": {"status": Status.CANCELLED},
+            },
             changes={"status": [before, Status.CANCELLED]},
             local=True,
         )

@@ -23,7 +23,7 @@ def account(cast):
 
 def _run(account, *, done: int = 1, total: int = 3) -> DiscoveryRun:
     run = services.run_start(actor=None, account=account, enqueue=False)
-    DiscoveryRun.objects.filter(pk=run.pk).update(listed=True, listing_calls=1)
+    DiscoveryRun.objects.filter(pk=run.pk).update(listed=True, partner_done=True, listing_calls=1)
     for number in range(total):
         RunCustomer.objects.create(
             run=run,
