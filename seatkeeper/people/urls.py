@@ -21,3 +21,12 @@ urlpatterns = [
     ),
     path("password-link/<str:token>/", views.credential_reveal, name="credential_reveal"),
 ]
+
+urlpatterns += [
+    path("customers/<int:customer_pk>/users/", views.customer_users, name="customer_users"),
+    path(
+        "customers/<int:customer_pk>/users/sync/",
+        views.customer_users_sync,
+        name="customer_users_sync",
+    ),
+]

@@ -12,15 +12,18 @@ from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from seatkeeper.accounts.models import Organisation, OrganisationKind
 from seatkeeper.accounts.selectors import get_organisation_for_user
+from seatkeeper.core import clock
 from seatkeeper.core.errors import ServiceError
-from seatkeeper.people import selectors, services
+from seatkeeper.people import directory, selectors, services
 from seatkeeper.people.forms import TenantCreateForm, TenantLinkForm
 from seatkeeper.people.permissions import can_onboard
 from seatkeeper.providers.errors import ProviderError
+from seatkeeper.ui.tables import Column, build_table, csv_response
 
 
 def _customer_for(request, customer_pk: int) -> Organisation:
@@ -206,3 +209,86 @@ def credential_reveal(request, token: str):
     # The token is in the path: never sent as a referrer to another site.
     response["Referrer-Policy"] = "same-origin"
     return response
+
+
+# --- a customer's directory users --------------------------------------------------------------
+
+
+def _user_columns() -> list[Column]:
+    return [
+        Column("name", gettext_lazy("Name"), lambda u: u.display_name, "display_name"),
+        Column(
+            "upn",
+            gettext_lazy("User principal name"),
+            lambda u: u.user_principal_name,
+            "user_principal_name",
+        ),
+        Column(
+            "licences",
+            gettext_lazy("Licences"),
+            lambda u: "; ".join(str(licence.sku) for licence in u.licences.all()),
+            "licence_count",
+        ),
+        Column("status", gettext_lazy("Status"), lambda u: u.get_status_display(), "status"),
+        Column("synced", gettext_lazy("Last sync"), lambda u: u.synced_at, "synced_at"),
+    ]
+
+
+def _directory_customer(request, customer_pk: int) -> Organisation:
+    customer = get_organisation_for_user(request.user, customer_pk)
+    if customer.kind != OrganisationKind.CUSTOMER:
+        raise Http404("Not a customer")
+    return customer
+
+
+@login_required
+@require_GET
+def customer_users(request, customer_pk: int):
+    customer = _directory_customer(request, customer_pk)
+    show = request.GET.get("show", "all")
+    if show not in selectors.USER_FILTERS:
+        show = "all"
+    users = selectors.directory_users(customer, show=show, search=request.GET.get("q", ""))
+    columns = _user_columns()
+    if request.GET.get("export") == "csv":
+        return csv_response(
+            request,
+            users,
+            columns,
+            default_sort="name",
+            filename=f"users-{clock.today().isoformat()}.csv",
+        )
+    table = build_table(request, users, columns, default_sort="name")
+    return render(
+        request,
+        "people/customer_users.html",
+        {
+            "customer": customer,
+            "table": table,
+            "show": show,
+            "filters": [
+                ("all", _("Active")),
+                ("licensed", _("Licensed")),
+                ("unlicensed", _("Unlicensed")),
+                ("deleted", _("Deleted")),
+            ],
+            "tenant": selectors.microsoft_tenant_of(customer),
+        },
+    )
+
+
+@login_required
+@require_POST
+def customer_users_sync(request, customer_pk: int):
+    customer = _directory_customer(request, customer_pk)
+    try:
+        counts = directory.users_sync(actor=request.user, customer=customer)
+    except ServiceError as refusal:
+        messages.error(request, str(refusal))
+    else:
+        messages.success(
+            request,
+            _("Users read from the vendor: %(created)s new, %(updated)s changed, %(removed)s gone.")
+            % {name: counts.get(name, 0) for name in ("created", "updated", "removed")},
+        )
+    return redirect("customer_users", customer_pk=customer.pk)

@@ -65,6 +65,19 @@ ACTIONS = {
         ),
         uses=frozenset({"user_name"}),
     ),
+    "users.synced": ActionWording(
+        gettext_lazy("Users synchronised"),
+        said(
+            gettext_noop(
+                "%(actor)s read the users of %(organisation)s from the vendor: %(created)s new, "
+                "%(updated)s changed, %(removed)s gone."
+            ),
+            created="created",
+            updated="updated",
+            removed="removed",
+        ),
+        uses=frozenset({"created", "updated", "removed"}),
+    ),
 }
 
 FIELDS = {
@@ -75,4 +88,7 @@ FIELDS = {
     "sent_to": FieldWording(gettext_lazy("sent to")),
     "user_name": FieldWording(gettext_lazy("user name")),
     "domain": FieldWording(gettext_lazy("domain")),
+    "created": FieldWording(gettext_lazy("new users")),
+    "updated": FieldWording(gettext_lazy("changed users")),
+    "removed": FieldWording(gettext_lazy("users gone")),
 }

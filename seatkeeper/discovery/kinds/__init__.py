@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 KINDS = (
     "seatkeeper.discovery.kinds.customers",
     "seatkeeper.discovery.kinds.subscriptions",
+    "seatkeeper.discovery.kinds.users",
 )
 
 OUTCOMES = ("created", "updated", "unchanged", "removed")
