@@ -230,3 +230,52 @@ class UserLicence(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} · {self.sku}"
+
+
+class LicenceAction(models.TextChoices):
+    ASSIGN = "assign", _("Assign")
+    REMOVE = "remove", _("Remove")
+
+
+class LicenceChange(TimestampedModel):
+    """A licence given or taken back here, on its way to the vendor (`licences.run_change`),
+    retried like the subscriptions' operations. Until it is done the user's `sync_status` is
+    pending, so a sync does not undo it."""
+
+    user = models.ForeignKey(DirectoryUser, on_delete=models.CASCADE, related_name="changes")
+    sku = models.ForeignKey(LicenceSku, on_delete=models.CASCADE, related_name="+")
+    subscription = models.ForeignKey(
+        "subscriptions.Subscription",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    action = models.CharField(max_length=8, choices=LicenceAction.choices)
+    state = models.CharField(
+        max_length=24, choices=OperationState.choices, default=OperationState.PENDING
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    requested_by_name = models.CharField(_("done by"), max_length=200)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True, default=clock.now)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    done_at = models.DateTimeField(null=True, blank=True)
+    error_code = models.CharField(max_length=40, blank=True)
+    error_message = models.TextField(blank=True)
+
+    class Meta:
+        verbose_name = _("licence change")
+        verbose_name_plural = _("licence changes")
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                name="licence_change_open_due",
+                condition=Q(state__in=["pending", "running"]),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.sku} · {self.user}"

@@ -176,3 +176,37 @@ def directory_users(customer: Organisation, *, show: str = "all", search: str = 
             Q(display_name__icontains=search) | Q(user_principal_name__icontains=search)
         )
     return users.prefetch_related("licences__sku")
+
+
+def get_directory_user(customer: Organisation, pk: object):
+    from seatkeeper.people.models import DirectoryUser
+
+    try:
+        return DirectoryUser.objects.select_related("tenant", "customer").get(
+            customer=customer, pk=int(str(pk))
+        )
+    except (DirectoryUser.DoesNotExist, TypeError, ValueError):
+        raise Http404("No such user") from None
+
+
+def licence_choices(user) -> list[dict]:
+    """The customer's subscriptions a licence can come from, each with its seats: bought,
+    assigned (shared out as `assigned_by_subscription` does) and left."""
+    from seatkeeper.subscriptions.models import Subscription
+
+    subscriptions = list(
+        Subscription.objects.filter(
+            tenant_id=user.tenant_id, status__in=SEAT_HOLDING, parent__isnull=True
+        )
+        .select_related("offer")
+        .order_by("friendly_name", "pk")
+    )
+    assigned = assigned_by_subscription(subscriptions)
+    return [
+        {
+            "subscription": subscription,
+            "assigned": assigned[subscription.pk],
+            "available": max(subscription.quantity - assigned[subscription.pk], 0),
+        }
+        for subscription in subscriptions
+    ]

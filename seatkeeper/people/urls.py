@@ -30,3 +30,21 @@ urlpatterns += [
         name="customer_users_sync",
     ),
 ]
+
+urlpatterns += [
+    path(
+        "customers/<int:customer_pk>/users/<int:user_pk>/licences/",
+        views.user_licences,
+        name="user_licences",
+    ),
+    path(
+        "customers/<int:customer_pk>/users/<int:user_pk>/licences/assign/",
+        views.user_licence_assign,
+        name="user_licence_assign",
+    ),
+    path(
+        "customers/<int:customer_pk>/users/<int:user_pk>/licences/<int:licence_pk>/remove/",
+        views.user_licence_remove,
+        name="user_licence_remove",
+    ),
+]

@@ -19,10 +19,12 @@ from seatkeeper.accounts.models import Organisation, OrganisationKind
 from seatkeeper.accounts.selectors import get_organisation_for_user
 from seatkeeper.core import clock
 from seatkeeper.core.errors import ServiceError
-from seatkeeper.people import directory, selectors, services
+from seatkeeper.core.validation import object_id
+from seatkeeper.people import directory, licences, selectors, services
 from seatkeeper.people.forms import TenantCreateForm, TenantLinkForm
 from seatkeeper.people.permissions import can_onboard
 from seatkeeper.providers.errors import ProviderError
+from seatkeeper.subscriptions.models import Subscription
 from seatkeeper.ui.tables import Column, build_table, csv_response
 
 
@@ -292,3 +294,64 @@ def customer_users_sync(request, customer_pk: int):
             % {name: counts.get(name, 0) for name in ("created", "updated", "removed")},
         )
     return redirect("customer_users", customer_pk=customer.pk)
+
+
+@login_required
+@require_GET
+def user_licences(request, customer_pk: int, user_pk: int):
+    customer = _directory_customer(request, customer_pk)
+    user = selectors.get_directory_user(customer, user_pk)
+    return render(
+        request,
+        "people/user_licences.html",
+        {
+            "customer": customer,
+            "user": user,
+            "licences": user.licences.select_related("sku").order_by("sku__name"),
+            "choices": selectors.licence_choices(user),
+            "can_change": licences.can_change_licences(request.user, user),
+            "changes": user.changes.select_related("sku").order_by("-pk")[:20],
+        },
+    )
+
+
+@login_required
+@require_POST
+def user_licence_assign(request, customer_pk: int, user_pk: int):
+    customer = _directory_customer(request, customer_pk)
+    user = selectors.get_directory_user(customer, user_pk)
+    try:
+        wanted = object_id(request.POST.get("subscription"))
+    except (TypeError, ValueError):
+        raise Http404("No such subscription") from None
+    subscription = (
+        Subscription.objects.filter(customer=customer, tenant_id=user.tenant_id, pk=wanted)
+        .select_related("offer")
+        .first()
+    )
+    if subscription is None:
+        raise Http404("No such subscription")
+    try:
+        licences.licence_assign(actor=request.user, user=user, subscription=subscription)
+    except ServiceError as refusal:
+        messages.error(request, str(refusal))
+    else:
+        messages.success(request, _("The licence is on its way to the vendor."))
+    return redirect("user_licences", customer_pk=customer.pk, user_pk=user.pk)
+
+
+@login_required
+@require_POST
+def user_licence_remove(request, customer_pk: int, user_pk: int, licence_pk: int):
+    customer = _directory_customer(request, customer_pk)
+    user = selectors.get_directory_user(customer, user_pk)
+    licence = user.licences.filter(pk=licence_pk).select_related("sku", "user__customer").first()
+    if licence is None:
+        raise Http404("No such licence")
+    try:
+        licences.licence_remove(actor=request.user, licence=licence)
+    except ServiceError as refusal:
+        messages.error(request, str(refusal))
+    else:
+        messages.success(request, _("Taking the licence back is on its way to the vendor."))
+    return redirect("user_licences", customer_pk=customer.pk, user_pk=user.pk)

@@ -15,9 +15,15 @@ from seatkeeper.conftest import sign_in
 from seatkeeper.core import clock
 from seatkeeper.core.errors import ServiceError
 from seatkeeper.discovery.tests import conftest as discovery_conftest
-from seatkeeper.people import directory
-from seatkeeper.people.models import DirectoryUser, LicenceSku, UserLicence, UserStatus
-from seatkeeper.people.selectors import _shares
+from seatkeeper.people import directory, licences
+from seatkeeper.people.models import (
+    DirectoryUser,
+    LicenceChange,
+    LicenceSku,
+    UserLicence,
+    UserStatus,
+)
+from seatkeeper.people.selectors import _shares, licence_choices
 from seatkeeper.providers.microsoft.auth import forget_token_sources
 from seatkeeper.subscriptions import selectors as subscription_selectors
 from seatkeeper.subscriptions import services as subscription_services
@@ -306,3 +312,143 @@ def test_subscription_page_lists_its_members_and_the_list_counts_them(imported, 
     ).content.decode()
     row = listing.split(f'data-subscription="{subscription.pk}"')[1].split("</tr>")[0]
     assert f"data-assigned>{len(members)}<" in row
+
+
+# --- licences given and taken back ---------------------------------------------------------------
+
+
+@pytest.fixture
+def by_hand(settings):
+    # The worker is driven by hand.
+    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}
+
+
+def _vendor_skus(world, user: DirectoryUser) -> set[str]:
+    path = f"/v1/customers/{user.tenant.vendor_customer_id}/users/{user.vendor_user_id}/licenses"
+    return {x["productSku"]["id"].lower() for x in _vendor(world, "GET", path)["items"]}
+
+
+def _seat_to_give(tenants) -> tuple[DirectoryUser, Subscription]:
+    """An active user without licence and a subscription with a seat left, in one tenant."""
+    for tenant in tenants:
+        for choice in licence_choices(DirectoryUser(tenant=tenant)):
+            if (
+                not choice["available"]
+                or not LicenceSku.objects.filter(
+                    tenant=tenant, product_key=choice["subscription"].offer.external_id
+                ).exists()
+            ):
+                continue
+            user = (
+                DirectoryUser.objects.filter(tenant=tenant, status=UserStatus.ACTIVE)
+                .exclude(usage_location="")
+                .exclude(licences__isnull=False)
+                .first()
+            )
+            if user is not None:
+                return user, choice["subscription"]
+    raise AssertionError("no seat to give in the sandbox world")
+
+
+def test_a_licence_given_here_reaches_the_vendor_and_a_sync_keeps_it(imported, world, by_hand):
+    link, tenants = imported
+    user, subscription = _seat_to_give(tenants)
+    before = subscription_selectors.assigned_by_subscription(
+        list(Subscription.objects.filter(tenant=user.tenant))
+    )
+    change = licences.licence_assign(
+        actor=link.cast.cloud_admin, user=user, subscription=subscription
+    )
+    user.refresh_from_db()
+    assert user.sync_status == SyncStatus.PENDING and user.licences.count() == 1
+    # A sync before the worker ran leaves the pending licence alone.
+    _sync(link, user.customer)
+    assert user.licences.count() == 1
+    assert licences.run_change(change.pk, provider_factory=link.provider) == "done"
+    sku = user.licences.get().sku
+    assert sku.sku_id in _vendor_skus(world, user)
+    user.refresh_from_db()
+    assert user.sync_status == SyncStatus.SYNCHRONIZED
+    _sync(link, user.customer)
+    assert list(user.licences.values_list("sku__sku_id", flat=True)) == [sku.sku_id]
+    after = subscription_selectors.assigned_by_subscription(
+        list(Subscription.objects.filter(tenant=user.tenant))
+    )
+    assert sum(after.values()) == sum(before.values()) + 1
+    # Taken back the same way.
+    change = licences.licence_remove(actor=link.cast.cloud_admin, licence=user.licences.get())
+    assert not user.licences.exists()
+    assert licences.run_change(change.pk, provider_factory=link.provider) == "done"
+    assert sku.sku_id not in _vendor_skus(world, user)
+
+
+def test_refusals_name_what_is_missing(imported, by_hand):
+    link, tenants = imported
+    user, subscription = _seat_to_give(tenants)
+    DirectoryUser.objects.filter(pk=user.pk).update(usage_location="")
+    user.refresh_from_db()
+    with pytest.raises(ServiceError) as refused:
+        licences.licence_assign(actor=link.cast.cloud_admin, user=user, subscription=subscription)
+    assert "usage location" in str(refused.value)
+    DirectoryUser.objects.filter(pk=user.pk).update(usage_location="GB")
+    user.refresh_from_db()
+    # Every seat of the pool taken: the refusal names the subscription.
+    pool = Subscription.objects.filter(
+        tenant=user.tenant, offer__external_id=subscription.offer.external_id, status="active"
+    )
+    held = sum(subscription_selectors.assigned_seats(s) for s in pool)
+    pool.update(quantity=0)
+    Subscription.objects.filter(pk=subscription.pk).update(quantity=held)
+    subscription.refresh_from_db()
+    with pytest.raises(ServiceError) as refused:
+        licences.licence_assign(actor=link.cast.cloud_admin, user=user, subscription=subscription)
+    assert subscription.friendly_name in str(refused.value) and "No seat left" in str(refused.value)
+    assert not user.licences.exists() and not LicenceChange.objects.filter(user=user).exists()
+    with pytest.raises(ServiceError):
+        licences.licence_assign(actor=link.cast.read_only, user=user, subscription=subscription)
+
+
+def test_a_vendor_outage_is_retried_and_a_refusal_puts_the_licence_back(imported, world, by_hand):
+    link, tenants = imported
+    user, subscription = _seat_to_give(tenants)
+    change = licences.licence_assign(
+        actor=link.cast.cloud_admin, user=user, subscription=subscription
+    )
+    path = f"/v1/customers/{user.tenant.vendor_customer_id}/users/{user.vendor_user_id}"
+    world.admin.set_faults(
+        script=[{"method": "POST", "path": f"{path}/licenseupdates", "status": 503, "times": 5}]
+    )
+    try:
+        assert licences.run_change(change.pk, provider_factory=link.provider) == "retrying"
+    finally:
+        world.admin.reset_faults()
+    change.refresh_from_db()
+    assert change.state == "pending" and change.next_attempt_at > clock.now()
+    assert licences.run_change(change.pk, provider_factory=link.provider) == "busy"
+    # The user is deleted at the vendor meanwhile: the vendor refuses for good.
+    _vendor(world, "DELETE", path)
+    LicenceChange.objects.filter(pk=change.pk).update(next_attempt_at=clock.now())
+    assert licences.run_change(change.pk, provider_factory=link.provider) == "failed"
+    user.refresh_from_db()
+    assert not user.licences.exists()
+    assert user.sync_status == SyncStatus.FAILED
+
+
+def test_licence_page_gives_and_takes_back(imported, client, by_hand):
+    link, tenants = imported
+    user, subscription = _seat_to_give(tenants)
+    sign_in(client, link.cast.cloud_admin.username)
+    url = reverse("user_licences", args=[user.customer_id, user.pk])
+    page = client.get(url).content.decode()
+    assert f'data-subscription="{subscription.pk}"' in page
+    answer = client.post(
+        reverse("user_licence_assign", args=[user.customer_id, user.pk]),
+        {"subscription": subscription.pk},
+    )
+    assert answer.status_code == 302
+    held = user.licences.get()
+    assert str(held.sku) in client.get(url).content.decode()
+    client.post(reverse("user_licence_remove", args=[user.customer_id, user.pk, held.pk]))
+    assert not user.licences.exists()
+    sign_in(client, link.cast.reseller_admin.username)
+    assert client.get(url).status_code == 404
