@@ -28,6 +28,7 @@ from seatkeeper.providers.microsoft.auth import forget_token_sources
 from seatkeeper.subscriptions import selectors as subscription_selectors
 from seatkeeper.subscriptions import services as subscription_services
 from seatkeeper.subscriptions.models import Subscription, SyncStatus, Tenant
+from seatkeeper.subscriptions.tests.test_api import api_as
 
 pytestmark = pytest.mark.django_db
 
@@ -452,3 +453,37 @@ def test_licence_page_gives_and_takes_back(imported, client, by_hand):
     assert not user.licences.exists()
     sign_in(client, link.cast.reseller_admin.username)
     assert client.get(url).status_code == 404
+
+
+def test_the_api_lists_syncs_gives_and_takes_back_scoped(imported, by_hand):
+    link, tenants = imported
+    user, subscription = _seat_to_give(tenants)
+    api = api_as(link.cast.cloud_admin)
+    base = f"/api/v1/customers/{user.customer_id}/users/"
+    listed = api.get(base, {"q": user.user_principal_name})
+    assert listed.status_code == 200
+    rows = listed.json()["results"]
+    assert [row["user_principal_name"] for row in rows] == [user.user_principal_name]
+    assert api.get(base, {"show": "nonsense"}).status_code == 400
+    first = api.post(
+        f"{base}{user.pk}/licences/",
+        {"subscription": subscription.pk},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="give-1",
+    )
+    again = api.post(
+        f"{base}{user.pk}/licences/",
+        {"subscription": subscription.pk},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="give-1",
+    )
+    assert first.status_code == again.status_code == 202
+    assert first.json()["id"] == again.json()["id"]
+    assert user.licences.count() == 1
+    licence = user.licences.get()
+    taken = api.delete(f"{base}{user.pk}/licences/{licence.pk}/")
+    assert taken.status_code == 202 and taken.json()["action"] == "remove"
+    # The pending changes stand through a sync over the API.
+    synced = api.post(f"{base}sync/")
+    assert synced.status_code == 200 and synced.json()["created"] == 0
+    assert api_as(link.cast.reseller_admin).get(base).status_code == 404
