@@ -425,6 +425,9 @@ def test_a_vendor_outage_is_retried_and_a_refusal_puts_the_licence_back(imported
         world.admin.reset_faults()
     change.refresh_from_db()
     assert change.state == "pending" and change.next_attempt_at > clock.now()
+    # The sweep picks it up once its retry falls due, not before.
+    assert change.pk not in licences.due_change_ids(clock.now())
+    assert change.pk in licences.due_change_ids(change.next_attempt_at)
     assert licences.run_change(change.pk, provider_factory=link.provider) == "busy"
     # The user is deleted at the vendor meanwhile: the vendor refuses for good.
     _vendor(world, "DELETE", path)
