@@ -451,7 +451,6 @@ def order_place(
 # --- lifecycle -----------------------------------------------------------------------------------
 
 
-@transaction.atomic
 def _seat_holders(subscription: Subscription, shown: int = 10) -> str:
     """Who holds the subscription's seats, for a refusal: the first names, then how many more."""
     from seatkeeper.subscriptions.selectors import subscription_members
@@ -463,6 +462,7 @@ def _seat_holders(subscription: Subscription, shown: int = 10) -> str:
     return text
 
 
+@transaction.atomic
 def subscription_change_quantity(
     *, actor: User, subscription: Subscription, quantity: int, expected_version: int | None = None
 ) -> Subscription:
