@@ -328,6 +328,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Choice sets used by several components under one field name get one name of their own.
+    "ENUM_NAME_OVERRIDES": {
+        "OperationStateEnum": "seatkeeper.subscriptions.models.OperationState",
+    },
 }
 
 LOGGING = {

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from seatkeeper.people import api
+from seatkeeper.people import api, api_users
 
 urlpatterns = [
     path("customers/<int:pk>/tenant/", api.TenantApi.as_view(), name="api_customer_tenant"),
@@ -39,5 +39,26 @@ urlpatterns = [
         "tenant-onboardings/<int:pk>/cancel/",
         api.OnboardingCancelApi.as_view(),
         name="api_tenant_onboarding_cancel",
+    ),
+]
+
+urlpatterns += [
+    path(
+        "customers/<int:pk>/users/", api_users.CustomerUsersApi.as_view(), name="api_customer_users"
+    ),
+    path(
+        "customers/<int:pk>/users/sync/",
+        api_users.CustomerUsersSyncApi.as_view(),
+        name="api_customer_users_sync",
+    ),
+    path(
+        "customers/<int:pk>/users/<int:user_pk>/licences/",
+        api_users.UserLicencesApi.as_view(),
+        name="api_customer_user_licences",
+    ),
+    path(
+        "customers/<int:pk>/users/<int:user_pk>/licences/<int:licence_pk>/",
+        api_users.UserLicenceApi.as_view(),
+        name="api_customer_user_licence",
     ),
 ]

@@ -18,6 +18,7 @@ class PeopleConfig(AppConfig):
         register_periodic(
             "people.onboarding_sweep", dt.timedelta(minutes=1), tasks.onboarding_sweep
         )
+        register_periodic("people.licence_sweep", dt.timedelta(minutes=1), tasks.licence_sweep)
         register_periodic(
             "people.credentials_purge", dt.timedelta(minutes=15), tasks.credentials_purge
         )

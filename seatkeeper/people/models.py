@@ -132,3 +132,150 @@ class CredentialLink(models.Model):
 
     def __str__(self) -> str:
         return self.user_name
+
+
+class UserStatus(models.TextChoices):
+    ACTIVE = "active", _("Active")
+    DELETED = "deleted", _("Deleted")
+
+
+class DirectoryUser(TimestampedModel):
+    """A user of a customer's tenant, as the vendor last told us (`services.users_sync`).
+
+    `sync_status` pending marks a change of ours still on its way to the vendor: a sync then
+    leaves the user as it is, so the person's change is never overwritten by the vendor's older
+    facts."""
+
+    tenant = models.ForeignKey(
+        "subscriptions.Tenant", on_delete=models.CASCADE, related_name="directory_users"
+    )
+    customer = models.ForeignKey(
+        "accounts.Organisation",
+        on_delete=models.CASCADE,
+        related_name="directory_users",
+        verbose_name=_("customer"),
+    )
+    vendor_user_id = models.CharField(_("vendor user id"), max_length=64)
+    display_name = models.CharField(_("name"), max_length=256)
+    user_principal_name = models.CharField(_("user principal name"), max_length=255)
+    first_name = models.CharField(_("first name"), max_length=64, blank=True)
+    last_name = models.CharField(_("last name"), max_length=64, blank=True)
+    usage_location = models.CharField(_("usage location"), max_length=2, blank=True)
+    status = models.CharField(
+        _("status"), max_length=12, choices=UserStatus.choices, default=UserStatus.ACTIVE
+    )
+    deleted_at = models.DateTimeField(_("deleted on"), null=True, blank=True)
+    sync_status = models.CharField(
+        _("sync status"),
+        max_length=16,
+        choices=SyncStatus.choices,
+        default=SyncStatus.SYNCHRONIZED,
+    )
+    synced_at = models.DateTimeField(_("last sync"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("user")
+        verbose_name_plural = _("users")
+        ordering = ["display_name", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "vendor_user_id"], name="directory_user_unique_vendor_id"
+            ),
+        ]
+        indexes = [models.Index(fields=["customer", "status"], name="directory_user_by_status")]
+
+    def __str__(self) -> str:
+        return self.user_principal_name
+
+
+class LicenceSku(models.Model):
+    """One licence pool of a tenant: the vendor's SKU id that users are given, and the catalog
+    product it comes from (`product_key`, "productId:skuId", as `catalog.Offer.external_id`),
+    which ties it to the customer's subscriptions of that product."""
+
+    tenant = models.ForeignKey(
+        "subscriptions.Tenant", on_delete=models.CASCADE, related_name="licence_skus"
+    )
+    sku_id = models.CharField(_("SKU id"), max_length=64)
+    part_number = models.CharField(_("part number"), max_length=120, blank=True)
+    name = models.CharField(_("name"), max_length=300, blank=True)
+    product_key = models.CharField(_("product"), max_length=200, blank=True)
+    total_units = models.PositiveIntegerField(_("purchased"), default=0)
+    consumed_units = models.PositiveIntegerField(_("consumed"), default=0)
+
+    class Meta:
+        verbose_name = _("licence SKU")
+        verbose_name_plural = _("licence SKUs")
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "sku_id"], name="licence_sku_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name or self.part_number or self.sku_id
+
+
+class UserLicence(models.Model):
+    """A licence a directory user holds."""
+
+    user = models.ForeignKey(DirectoryUser, on_delete=models.CASCADE, related_name="licences")
+    sku = models.ForeignKey(LicenceSku, on_delete=models.CASCADE, related_name="licences")
+    assigned_at = models.DateTimeField(default=clock.now)
+
+    class Meta:
+        verbose_name = _("licence")
+        verbose_name_plural = _("licences")
+        constraints = [
+            models.UniqueConstraint(fields=["user", "sku"], name="user_licence_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.sku}"
+
+
+class LicenceAction(models.TextChoices):
+    ASSIGN = "assign", _("Assign")
+    REMOVE = "remove", _("Remove")
+
+
+class LicenceChange(TimestampedModel):
+    """A licence given or taken back here, on its way to the vendor (`licences.run_change`),
+    retried like the subscriptions' operations. Until it is done the user's `sync_status` is
+    pending, so a sync does not undo it."""
+
+    user = models.ForeignKey(DirectoryUser, on_delete=models.CASCADE, related_name="changes")
+    sku = models.ForeignKey(LicenceSku, on_delete=models.CASCADE, related_name="+")
+    subscription = models.ForeignKey(
+        "subscriptions.Subscription",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    action = models.CharField(max_length=8, choices=LicenceAction.choices)
+    state = models.CharField(
+        max_length=24, choices=OperationState.choices, default=OperationState.PENDING
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    requested_by_name = models.CharField(_("done by"), max_length=200)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True, default=clock.now)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    done_at = models.DateTimeField(null=True, blank=True)
+    error_code = models.CharField(max_length=40, blank=True)
+    error_message = models.TextField(blank=True)
+
+    class Meta:
+        verbose_name = _("licence change")
+        verbose_name_plural = _("licence changes")
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                name="licence_change_open_due",
+                condition=Q(state__in=["pending", "running"]),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.sku} · {self.user}"

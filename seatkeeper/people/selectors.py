@@ -9,7 +9,7 @@ from django.utils.translation import gettext as _
 from seatkeeper.accounts.models import Organisation, User
 from seatkeeper.accounts.selectors import organisations_visible_to
 from seatkeeper.core.errors import ServiceError
-from seatkeeper.people.models import TenantOnboarding
+from seatkeeper.people.models import TenantOnboarding, UserLicence, UserStatus
 from seatkeeper.providers.models import ProviderAccount, ProviderKind
 from seatkeeper.subscriptions.models import OperationState, Tenant
 
@@ -61,3 +61,156 @@ def microsoft_tenant_of(customer: Organisation) -> Tenant | None:
 
 def tenants_of(customer: Organisation):
     return Tenant.objects.filter(customer=customer).select_related("account").order_by("pk")
+
+
+# --- seats held --------------------------------------------------------------------------------
+#
+# Microsoft counts consumed licences per directory SKU, not per subscription: two subscriptions
+# of the same product (say 10 seats bought in January, 5 more in March as a second subscription)
+# feed one pool. Seatkeeper shares a pool's licences out oldest subscription first: the licences,
+# in the order they were given, fill the subscription that started first (then the lowest id) up
+# to its quantity, then the next one. Whatever is left when every subscription is full (the
+# vendor allowed more than we know of) stays on the newest one, so the sum always equals what is
+# held. Only active and suspended subscriptions hold seats.
+
+SEAT_HOLDING = ("active", "suspended")
+
+
+def _pool(tenant_id: int, product_key: str) -> list[tuple[int, int]]:
+    """(id, quantity) of the subscriptions sharing one licence pool, oldest first."""
+    from seatkeeper.subscriptions.models import Subscription
+
+    return list(
+        Subscription.objects.filter(
+            tenant_id=tenant_id, offer__external_id=product_key, status__in=SEAT_HOLDING
+        )
+        .order_by("start_date", "pk")
+        .values_list("pk", "quantity")
+    )
+
+
+def _pool_licences(tenant_id: int, product_key: str) -> QuerySet[UserLicence]:
+    return (
+        UserLicence.objects.filter(
+            sku__tenant_id=tenant_id,
+            sku__product_key=product_key,
+            user__status=UserStatus.ACTIVE,
+        )
+        .select_related("user", "sku")
+        .order_by("assigned_at", "pk")
+    )
+
+
+def _shares(pool: list[tuple[int, int]], held: int) -> dict[int, tuple[int, int]]:
+    """Each subscription's slice [start, stop) of the pool's `held` licences."""
+    shares, start = {}, 0
+    for index, (pk, quantity) in enumerate(pool):
+        stop = held if index == len(pool) - 1 else min(start + quantity, held)
+        shares[pk] = (min(start, held), max(stop, min(start, held)))
+        start += quantity
+    return shares
+
+
+def _holds_seats(subscription) -> bool:
+    return (
+        subscription.status in SEAT_HOLDING
+        and subscription.tenant_id is not None
+        and bool(subscription.offer.external_id)
+    )
+
+
+def assigned_by_subscription(subscriptions) -> dict[int, int]:
+    """Seats held in each of `subscriptions` (two queries per licence pool, not per row)."""
+    out = {subscription.pk: 0 for subscription in subscriptions}
+    pools = {
+        (subscription.tenant_id, subscription.offer.external_id)
+        for subscription in subscriptions
+        if _holds_seats(subscription)
+    }
+    for tenant_id, product_key in pools:
+        held = _pool_licences(tenant_id, product_key).count()
+        for pk, (start, stop) in _shares(_pool(tenant_id, product_key), held).items():
+            if pk in out:
+                out[pk] = stop - start
+    return out
+
+
+def assigned_seats(subscription) -> int:
+    return assigned_by_subscription([subscription])[subscription.pk]
+
+
+def subscription_members(subscription) -> list[UserLicence]:
+    """The licences (each with its user) that hold `subscription`'s seats."""
+    if not _holds_seats(subscription):
+        return []
+    tenant_id, product_key = subscription.tenant_id, subscription.offer.external_id
+    licences = _pool_licences(tenant_id, product_key)
+    start, stop = _shares(_pool(tenant_id, product_key), licences.count()).get(
+        subscription.pk, (0, 0)
+    )
+    return list(licences[start:stop]) if stop > start else []
+
+
+# --- a customer's directory users --------------------------------------------------------------
+
+USER_FILTERS = ("all", "licensed", "unlicensed", "deleted")
+
+
+def directory_users(customer: Organisation, *, show: str = "all", search: str = ""):
+    """The customer's users with how many licences each holds. "all", "licensed" and
+    "unlicensed" are the active users; "deleted" those deleted at the vendor."""
+    from django.db.models import Count, Q
+
+    from seatkeeper.people.models import DirectoryUser
+
+    users = DirectoryUser.objects.filter(customer=customer).annotate(
+        licence_count=Count("licences")
+    )
+    if show == "deleted":
+        users = users.filter(status=UserStatus.DELETED)
+    else:
+        users = users.filter(status=UserStatus.ACTIVE)
+        if show == "licensed":
+            users = users.filter(licence_count__gt=0)
+        elif show == "unlicensed":
+            users = users.filter(licence_count=0)
+    search = search.strip()[:100]
+    if search:
+        users = users.filter(
+            Q(display_name__icontains=search) | Q(user_principal_name__icontains=search)
+        )
+    return users.prefetch_related("licences__sku")
+
+
+def get_directory_user(customer: Organisation, pk: object):
+    from seatkeeper.people.models import DirectoryUser
+
+    try:
+        return DirectoryUser.objects.select_related("tenant", "customer").get(
+            customer=customer, pk=int(str(pk))
+        )
+    except (DirectoryUser.DoesNotExist, TypeError, ValueError):
+        raise Http404("No such user") from None
+
+
+def licence_choices(user) -> list[dict]:
+    """The customer's subscriptions a licence can come from, each with its seats: bought,
+    assigned (shared out as `assigned_by_subscription` does) and left."""
+    from seatkeeper.subscriptions.models import Subscription
+
+    subscriptions = list(
+        Subscription.objects.filter(
+            tenant_id=user.tenant_id, status__in=SEAT_HOLDING, parent__isnull=True
+        )
+        .select_related("offer")
+        .order_by("friendly_name", "pk")
+    )
+    assigned = assigned_by_subscription(subscriptions)
+    return [
+        {
+            "subscription": subscription,
+            "assigned": assigned[subscription.pk],
+            "available": max(subscription.quantity - assigned[subscription.pk], 0),
+        }
+        for subscription in subscriptions
+    ]

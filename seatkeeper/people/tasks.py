@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.tasks import task
 
 from seatkeeper.core import clock
-from seatkeeper.people import services
+from seatkeeper.people import licences, services
 
 
 @task()
@@ -25,3 +25,17 @@ def onboarding_sweep() -> int:
 @task()
 def credentials_purge() -> int:
     return services.credentials_purge()
+
+
+@task()
+def licence_change(change_id: int) -> str:
+    return licences.run_change(change_id)
+
+
+@task()
+def licence_sweep() -> int:
+    """Licence changes whose retry fell due, and those abandoned by a worker that died."""
+    ids = licences.due_change_ids(clock.now())
+    for change_id in ids:
+        licence_change.enqueue(change_id=change_id)
+    return len(ids)

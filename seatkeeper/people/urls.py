@@ -21,3 +21,30 @@ urlpatterns = [
     ),
     path("password-link/<str:token>/", views.credential_reveal, name="credential_reveal"),
 ]
+
+urlpatterns += [
+    path("customers/<int:customer_pk>/users/", views.customer_users, name="customer_users"),
+    path(
+        "customers/<int:customer_pk>/users/sync/",
+        views.customer_users_sync,
+        name="customer_users_sync",
+    ),
+]
+
+urlpatterns += [
+    path(
+        "customers/<int:customer_pk>/users/<int:user_pk>/licences/",
+        views.user_licences,
+        name="user_licences",
+    ),
+    path(
+        "customers/<int:customer_pk>/users/<int:user_pk>/licences/assign/",
+        views.user_licence_assign,
+        name="user_licence_assign",
+    ),
+    path(
+        "customers/<int:customer_pk>/users/<int:user_pk>/licences/<int:licence_pk>/remove/",
+        views.user_licence_remove,
+        name="user_licence_remove",
+    ),
+]

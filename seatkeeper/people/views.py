@@ -12,15 +12,20 @@ from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from seatkeeper.accounts.models import Organisation, OrganisationKind
 from seatkeeper.accounts.selectors import get_organisation_for_user
+from seatkeeper.core import clock
 from seatkeeper.core.errors import ServiceError
-from seatkeeper.people import selectors, services
+from seatkeeper.core.validation import object_id
+from seatkeeper.people import directory, licences, selectors, services
 from seatkeeper.people.forms import TenantCreateForm, TenantLinkForm
 from seatkeeper.people.permissions import can_onboard
 from seatkeeper.providers.errors import ProviderError
+from seatkeeper.subscriptions.models import Subscription
+from seatkeeper.ui.tables import Column, build_table, csv_response
 
 
 def _customer_for(request, customer_pk: int) -> Organisation:
@@ -206,3 +211,147 @@ def credential_reveal(request, token: str):
     # The token is in the path: never sent as a referrer to another site.
     response["Referrer-Policy"] = "same-origin"
     return response
+
+
+# --- a customer's directory users --------------------------------------------------------------
+
+
+def _user_columns() -> list[Column]:
+    return [
+        Column("name", gettext_lazy("Name"), lambda u: u.display_name, "display_name"),
+        Column(
+            "upn",
+            gettext_lazy("User principal name"),
+            lambda u: u.user_principal_name,
+            "user_principal_name",
+        ),
+        Column(
+            "licences",
+            gettext_lazy("Licences"),
+            lambda u: "; ".join(str(licence.sku) for licence in u.licences.all()),
+            "licence_count",
+        ),
+        Column("status", gettext_lazy("Status"), lambda u: u.get_status_display(), "status"),
+        Column("synced", gettext_lazy("Last sync"), lambda u: u.synced_at, "synced_at"),
+    ]
+
+
+def _directory_customer(request, customer_pk: int) -> Organisation:
+    customer = get_organisation_for_user(request.user, customer_pk)
+    if customer.kind != OrganisationKind.CUSTOMER:
+        raise Http404("Not a customer")
+    return customer
+
+
+@login_required
+@require_GET
+def customer_users(request, customer_pk: int):
+    customer = _directory_customer(request, customer_pk)
+    show = request.GET.get("show", "all")
+    if show not in selectors.USER_FILTERS:
+        show = "all"
+    users = selectors.directory_users(customer, show=show, search=request.GET.get("q", ""))
+    columns = _user_columns()
+    if request.GET.get("export") == "csv":
+        return csv_response(
+            request,
+            users,
+            columns,
+            default_sort="name",
+            filename=f"users-{clock.today().isoformat()}.csv",
+        )
+    table = build_table(request, users, columns, default_sort="name")
+    return render(
+        request,
+        "people/customer_users.html",
+        {
+            "customer": customer,
+            "table": table,
+            "show": show,
+            "filters": [
+                ("all", _("Active")),
+                ("licensed", _("Licensed")),
+                ("unlicensed", _("Unlicensed")),
+                ("deleted", _("Deleted")),
+            ],
+            "tenant": selectors.microsoft_tenant_of(customer),
+        },
+    )
+
+
+@login_required
+@require_POST
+def customer_users_sync(request, customer_pk: int):
+    customer = _directory_customer(request, customer_pk)
+    try:
+        counts = directory.users_sync(actor=request.user, customer=customer)
+    except ServiceError as refusal:
+        messages.error(request, str(refusal))
+    else:
+        messages.success(
+            request,
+            _("Users read from the vendor: %(created)s new, %(updated)s changed, %(removed)s gone.")
+            % {name: counts.get(name, 0) for name in ("created", "updated", "removed")},
+        )
+    return redirect("customer_users", customer_pk=customer.pk)
+
+
+@login_required
+@require_GET
+def user_licences(request, customer_pk: int, user_pk: int):
+    customer = _directory_customer(request, customer_pk)
+    user = selectors.get_directory_user(customer, user_pk)
+    return render(
+        request,
+        "people/user_licences.html",
+        {
+            "customer": customer,
+            "user": user,
+            "licences": user.licences.select_related("sku").order_by("sku__name"),
+            "choices": selectors.licence_choices(user),
+            "can_change": licences.can_change_licences(request.user, user),
+            "changes": user.changes.select_related("sku").order_by("-pk")[:20],
+        },
+    )
+
+
+@login_required
+@require_POST
+def user_licence_assign(request, customer_pk: int, user_pk: int):
+    customer = _directory_customer(request, customer_pk)
+    user = selectors.get_directory_user(customer, user_pk)
+    try:
+        wanted = object_id(request.POST.get("subscription"))
+    except (TypeError, ValueError):
+        raise Http404("No such subscription") from None
+    subscription = (
+        Subscription.objects.filter(customer=customer, tenant_id=user.tenant_id, pk=wanted)
+        .select_related("offer")
+        .first()
+    )
+    if subscription is None:
+        raise Http404("No such subscription")
+    try:
+        licences.licence_assign(actor=request.user, user=user, subscription=subscription)
+    except ServiceError as refusal:
+        messages.error(request, str(refusal))
+    else:
+        messages.success(request, _("The licence is on its way to the vendor."))
+    return redirect("user_licences", customer_pk=customer.pk, user_pk=user.pk)
+
+
+@login_required
+@require_POST
+def user_licence_remove(request, customer_pk: int, user_pk: int, licence_pk: int):
+    customer = _directory_customer(request, customer_pk)
+    user = selectors.get_directory_user(customer, user_pk)
+    licence = user.licences.filter(pk=licence_pk).select_related("sku", "user__customer").first()
+    if licence is None:
+        raise Http404("No such licence")
+    try:
+        licences.licence_remove(actor=request.user, licence=licence)
+    except ServiceError as refusal:
+        messages.error(request, str(refusal))
+    else:
+        messages.success(request, _("Taking the licence back is on its way to the vendor."))
+    return redirect("user_licences", customer_pk=customer.pk, user_pk=user.pk)

@@ -65,6 +65,37 @@ ACTIONS = {
         ),
         uses=frozenset({"user_name"}),
     ),
+    "licence.assign": ActionWording(
+        gettext_lazy("Licence assigned"),
+        said(
+            gettext_noop("%(actor)s gave %(user)s a %(licence)s licence."),
+            user="user_name",
+            licence="licence",
+        ),
+        uses=frozenset({"user_name", "licence"}),
+    ),
+    "licence.remove": ActionWording(
+        gettext_lazy("Licence taken back"),
+        said(
+            gettext_noop("%(actor)s took the %(licence)s licence back from %(user)s."),
+            user="user_name",
+            licence="licence",
+        ),
+        uses=frozenset({"user_name", "licence"}),
+    ),
+    "users.synced": ActionWording(
+        gettext_lazy("Users synchronised"),
+        said(
+            gettext_noop(
+                "%(actor)s read the users of %(organisation)s from the vendor: %(created)s new, "
+                "%(updated)s changed, %(removed)s gone."
+            ),
+            created="created",
+            updated="updated",
+            removed="removed",
+        ),
+        uses=frozenset({"created", "updated", "removed"}),
+    ),
 }
 
 FIELDS = {
@@ -75,4 +106,8 @@ FIELDS = {
     "sent_to": FieldWording(gettext_lazy("sent to")),
     "user_name": FieldWording(gettext_lazy("user name")),
     "domain": FieldWording(gettext_lazy("domain")),
+    "licence": FieldWording(gettext_lazy("licence")),
+    "created": FieldWording(gettext_lazy("new users")),
+    "updated": FieldWording(gettext_lazy("changed users")),
+    "removed": FieldWording(gettext_lazy("users gone")),
 }

@@ -305,6 +305,9 @@ class Sku:
     # "productId:skuId" of the base SKUs an add-on may attach to.
     prerequisite_skus: tuple[str, ...] = ()
     supported_billing_cycles: tuple[BillingCycle, ...] = ()
+    # The licence SKU the tenant's users are given for it (Microsoft: the directory's SKU id,
+    # dynamicAttributes.provisioningId; the same id the licences and subscribed SKUs carry).
+    provisioning_id: str = ""
 
     @property
     def key(self) -> str:

@@ -148,9 +148,24 @@ def tenant_of(customer: Organisation, account) -> Tenant | None:
 
 
 def assigned_seats(subscription: Subscription) -> int:
-    """Seats held by tenant users. Licence assignment arrives with the licences issue; until then
-    nobody holds a seat here, so quantity rules only meet the vendor's own limits."""
-    return 0
+    """Seats held by the tenant's users: the licences of the subscription's pool, shared out
+    oldest subscription first (`people.selectors`, where the rule is written down)."""
+    from seatkeeper.people.selectors import assigned_seats as held
+
+    return held(subscription)
+
+
+def assigned_by_subscription(subscriptions) -> dict[int, int]:
+    from seatkeeper.people.selectors import assigned_by_subscription as held
+
+    return held(subscriptions)
+
+
+def subscription_members(subscription: Subscription):
+    """The licences, each with its user, that hold the subscription's seats."""
+    from seatkeeper.people.selectors import subscription_members as members
+
+    return members(subscription)
 
 
 def dashboard_summary(user: User) -> dict:

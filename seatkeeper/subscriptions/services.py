@@ -451,6 +451,17 @@ def order_place(
 # --- lifecycle -----------------------------------------------------------------------------------
 
 
+def _seat_holders(subscription: Subscription, shown: int = 10) -> str:
+    """Who holds the subscription's seats, for a refusal: the first names, then how many more."""
+    from seatkeeper.subscriptions.selectors import subscription_members
+
+    names = [licence.user.display_name for licence in subscription_members(subscription)]
+    text = ", ".join(names[:shown])
+    if len(names) > shown:
+        text += " " + _("and %(n)s more") % {"n": len(names) - shown}
+    return text
+
+
 @transaction.atomic
 def subscription_change_quantity(
     *, actor: User, subscription: Subscription, quantity: int, expected_version: int | None = None
@@ -477,8 +488,11 @@ def subscription_change_quantity(
         held = assigned_seats(subscription)
         if quantity < held:
             raise ServiceError(
-                _("%(n)s seats are assigned to users: unassign licences before going below that.")
-                % {"n": held},
+                _(
+                    "%(n)s seats are assigned to users (%(people)s): unassign licences before "
+                    "going below that."
+                )
+                % {"n": held, "people": _seat_holders(subscription)},
                 field="quantity",
             )
         _check_removable(subscription, old - quantity, now)

@@ -77,7 +77,7 @@ def _columns(*, with_customer: bool) -> list[Column]:
         Column("offer", gettext_lazy("Offer"), lambda s: s.offer.title, "offer__title"),
         Column("created", gettext_lazy("Creation date"), lambda s: s.created_at, "created_at"),
         Column("quantity", gettext_lazy("Quantity"), lambda s: s.quantity, "quantity"),
-        Column("assigned", gettext_lazy("Assigned"), lambda s: 0),
+        Column("assigned", gettext_lazy("Assigned"), selectors.assigned_seats),
         Column(
             "commitment_end",
             gettext_lazy("Commitment end date"),
@@ -167,11 +167,13 @@ def _list_page(request, *, customer: Organisation | None, template_context: dict
         request.user, audience, offer_ids=[row.offer_id for row in page_rows]
     )
     gate = display.ActionGate(request.user)
+    assigned = selectors.assigned_by_subscription(page_rows)
     rows = [
         {
             "subscription": row,
             "price": pricer.price(row),
             "actions": gate.row_actions(row),
+            "assigned": assigned.get(row.pk, 0),
         }
         for row in page_rows
     ]
@@ -308,6 +310,7 @@ def subscription_detail(request, pk: int):
         "lots": display.lot_views(subscription, audience=audience),
         "addons": addons.order_by("created_at"),
         "assigned": selectors.assigned_seats(subscription),
+        "members": selectors.subscription_members(subscription),
         "history": selectors.history(subscription)
         .select_related("requested_by__organisation")
         .prefetch_related("attempt_log"),

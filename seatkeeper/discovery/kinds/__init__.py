@@ -32,6 +32,7 @@ KINDS = (
     "seatkeeper.discovery.kinds.customers",
     "seatkeeper.discovery.kinds.subscriptions",
     "seatkeeper.discovery.kinds.invoices",
+    "seatkeeper.discovery.kinds.users",
 )
 CUSTOMER, PARTNER = "customer", "partner"
 

@@ -376,6 +376,7 @@ def sku(data: Json, *, product_id: str | None = None) -> i.Sku:
         supported_billing_cycles=tuple(
             billing_cycle(x) for x in items_of(data, "supportedBillingCycles")
         ),
+        provisioning_id=text(dynamic, "provisioningId").lower(),
     )
 
 

@@ -1,0 +1,238 @@
+"""Giving a user a licence from one of the customer's subscriptions, or taking it back.
+
+Every check that can be made here is made in the request: the user is active, has a usage
+location (Microsoft assigns no licence without one), does not hold the licence already, and the
+subscription's licence pool has a seat left (the pool's subscriptions are locked while counting,
+so two people cannot take the last seat at once). The licence shows at once, marked pending;
+the vendor call (`licenseupdates`) is the worker's, retried on the subscriptions' schedule. If
+the vendor refuses for good, the licence is put back as it was and the change shows failed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from functools import partial
+
+from django.db import transaction
+from django.db.models import F, Q, Sum
+from django.utils.translation import gettext as _
+
+from seatkeeper.accounts.models import Role, User
+from seatkeeper.accounts.permissions import can_read
+from seatkeeper.activity.services import activity_record
+from seatkeeper.core import clock
+from seatkeeper.core.errors import PermissionRefused, ServiceError
+from seatkeeper.people.models import (
+    DirectoryUser,
+    LicenceAction,
+    LicenceChange,
+    LicenceSku,
+    UserLicence,
+    UserStatus,
+)
+from seatkeeper.people.selectors import SEAT_HOLDING
+from seatkeeper.providers import interface as vendor
+from seatkeeper.providers.errors import ProviderError
+from seatkeeper.providers.models import ProviderAccount
+from seatkeeper.providers.registry import get_provider
+from seatkeeper.subscriptions.models import OperationState, Subscription, SyncStatus
+from seatkeeper.subscriptions.provisioning import CLAIM_TIMEOUT, MAX_ATTEMPTS, backoff
+
+logger = logging.getLogger(__name__)
+
+ProviderFactory = Callable[[ProviderAccount], vendor.Provider]
+LICENCE_ROLES = {Role.CLOUD_ADMIN, Role.PARTNER_OPERATOR, Role.RESELLER_ADMIN, Role.CUSTOMER_ADMIN}
+OPEN = (OperationState.PENDING, OperationState.RUNNING)
+
+
+def can_change_licences(actor: User | None, user: DirectoryUser) -> bool:
+    return actor is None or (
+        actor.is_authenticated and can_read(actor, user.customer) and actor.role in LICENCE_ROLES
+    )
+
+
+def _check(actor: User | None, user: DirectoryUser) -> None:
+    if not can_change_licences(actor, user):
+        raise PermissionRefused(_("You may not change this user's licences."))
+    if user.status != UserStatus.ACTIVE:
+        raise ServiceError(_("%(user)s is deleted: restore the user first.") % {"user": user})
+
+
+def _queue(change: LicenceChange, actor: User | None, operation: str) -> None:
+    user = change.user
+    DirectoryUser.objects.filter(pk=user.pk).update(sync_status=SyncStatus.PENDING)
+    user.sync_status = SyncStatus.PENDING
+    activity_record(
+        actor=actor,
+        organisation=user.customer,
+        obj=user,
+        operation=operation,
+        details={"licence": str(change.sku), "user_name": user.user_principal_name},
+    )
+    from seatkeeper.people.tasks import licence_change
+
+    transaction.on_commit(partial(licence_change.enqueue, change_id=change.pk))
+
+
+def _actor_name(actor: User | None) -> str:
+    return actor.get_full_name() or actor.get_username() if actor else "Seatkeeper"
+
+
+def licence_assign(
+    *, actor: User | None, user: DirectoryUser, subscription: Subscription
+) -> LicenceChange:
+    _check(actor, user)
+    if subscription.customer_id != user.customer_id or subscription.tenant_id != user.tenant_id:
+        raise ServiceError(_("This subscription is not in the user's tenant."))
+    if subscription.status not in SEAT_HOLDING:
+        raise ServiceError(
+            _("%(subscription)s is not active: it has no seat to give.")
+            % {"subscription": subscription.friendly_name}
+        )
+    if not user.usage_location:
+        raise ServiceError(
+            _(
+                "%(user)s has no usage location: Microsoft gives no licence without one. Set it "
+                "first."
+            )
+            % {"user": user.display_name},
+            field="usage_location",
+        )
+    key = subscription.offer.external_id
+    sku = LicenceSku.objects.filter(tenant_id=user.tenant_id, product_key=key).first()
+    if sku is None:
+        raise ServiceError(
+            _(
+                "The vendor has not shown the licences of %(subscription)s yet: sync the users, "
+                "then try again."
+            )
+            % {"subscription": subscription.friendly_name}
+        )
+    with transaction.atomic():
+        pool = Subscription.objects.select_for_update().filter(
+            tenant_id=user.tenant_id, offer__external_id=key, status__in=SEAT_HOLDING
+        )
+        seats = pool.aggregate(total=Sum("quantity"))["total"] or 0
+        if UserLicence.objects.filter(user=user, sku=sku).exists():
+            raise ServiceError(
+                _("%(user)s already holds %(licence)s.")
+                % {"user": user.display_name, "licence": sku}
+            )
+        held = UserLicence.objects.filter(sku=sku, user__status=UserStatus.ACTIVE).count()
+        if held >= seats:
+            raise ServiceError(
+                _(
+                    "No seat left in %(subscription)s: %(held)s of %(seats)s are assigned. Add "
+                    "seats or take a licence back first."
+                )
+                % {"subscription": subscription.friendly_name, "held": held, "seats": seats}
+            )
+        UserLicence.objects.create(user=user, sku=sku, assigned_at=clock.now())
+        change = LicenceChange.objects.create(
+            user=user,
+            sku=sku,
+            subscription=subscription,
+            action=LicenceAction.ASSIGN,
+            requested_by=actor,
+            requested_by_name=_actor_name(actor),
+        )
+        _queue(change, actor, "licence.assign")
+    return change
+
+
+def licence_remove(*, actor: User | None, licence: UserLicence) -> LicenceChange:
+    user = licence.user
+    _check(actor, user)
+    with transaction.atomic():
+        deleted, _rows = UserLicence.objects.filter(pk=licence.pk).delete()
+        if not deleted:
+            raise ServiceError(_("This licence was already taken back."))
+        change = LicenceChange.objects.create(
+            user=user,
+            sku=licence.sku,
+            action=LicenceAction.REMOVE,
+            requested_by=actor,
+            requested_by_name=_actor_name(actor),
+        )
+        _queue(change, actor, "licence.remove")
+    return change
+
+
+# --- the worker ----------------------------------------------------------------------------------
+
+
+def _settle(user_id: int, *, failed: bool) -> None:
+    """The user is in sync again once none of its changes is open."""
+    if LicenceChange.objects.filter(user_id=user_id, state__in=OPEN).exists():
+        return
+    DirectoryUser.objects.filter(pk=user_id).update(
+        sync_status=SyncStatus.FAILED if failed else SyncStatus.SYNCHRONIZED
+    )
+
+
+def run_change(change_id: int, *, provider_factory: ProviderFactory | None = None) -> str:
+    """Send one licence change to the vendor; returns done, retrying, failed or busy."""
+    now = clock.now()
+    claimable = Q(state=OperationState.PENDING, next_attempt_at__lte=now) | Q(
+        state=OperationState.RUNNING, claimed_at__lt=now - CLAIM_TIMEOUT
+    )
+    won = LicenceChange.objects.filter(claimable, pk=change_id).update(
+        state=OperationState.RUNNING, claimed_at=now, attempts=F("attempts") + 1
+    )
+    if not won:
+        return "busy"
+    change = LicenceChange.objects.select_related("user__tenant__account", "sku").get(pk=change_id)
+    tenant = change.user.tenant
+    assign = change.action == LicenceAction.ASSIGN
+    try:
+        with (provider_factory or get_provider)(tenant.account) as provider:
+            provider.change_user_licences(
+                customer_id=tenant.vendor_customer_id,
+                user_id=change.user.vendor_user_id,
+                assign=[change.sku.sku_id] if assign else (),
+                remove=() if assign else [change.sku.sku_id],
+            )
+    except ProviderError as error:
+        return _failed(change, error)
+    except Exception as error:  # a bug or an outage must not lose the change
+        logger.exception("licence change %s failed unexpectedly", change_id)
+        return _failed(change, ProviderError(str(error) or type(error).__name__, retryable=True))
+    with transaction.atomic():
+        LicenceChange.objects.filter(pk=change.pk).update(
+            state=OperationState.DONE, done_at=clock.now(), claimed_at=None
+        )
+        _settle(change.user_id, failed=False)
+    return "done"
+
+
+def _failed(change: LicenceChange, error: ProviderError) -> str:
+    code = (error.code or (str(error.http_status) if error.http_status else "error"))[:40]
+    permanent = not error.retryable or change.attempts >= MAX_ATTEMPTS
+    values = {"error_code": code, "error_message": error.message, "claimed_at": None}
+    with transaction.atomic():
+        if permanent:
+            values["state"] = OperationState.FAILED
+            # Put the licence back as the vendor has it.
+            if change.action == LicenceAction.ASSIGN:
+                UserLicence.objects.filter(user_id=change.user_id, sku_id=change.sku_id).delete()
+            else:
+                UserLicence.objects.get_or_create(user_id=change.user_id, sku_id=change.sku_id)
+        else:
+            wait = backoff(change.attempts)
+            retry_after = getattr(error, "retry_after", None)
+            if retry_after:
+                wait = max(wait, dt.timedelta(seconds=float(retry_after)))
+            values.update(state=OperationState.PENDING, next_attempt_at=clock.now() + wait)
+        LicenceChange.objects.filter(pk=change.pk).update(**values)
+        if permanent:
+            _settle(change.user_id, failed=True)
+    return "failed" if permanent else "retrying"
+
+
+def due_change_ids(now: dt.datetime, limit: int = 200) -> list[int]:
+    due = Q(state=OperationState.PENDING, next_attempt_at__lte=now) | Q(
+        state=OperationState.RUNNING, claimed_at__lt=now - CLAIM_TIMEOUT
+    )
+    return list(LicenceChange.objects.filter(due).values_list("pk", flat=True)[:limit])
