@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import functools
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -35,22 +34,6 @@ def _customer_for(request, customer_pk: int) -> Organisation:
     if not can_onboard(request.user, customer):
         raise PermissionDenied(_("Only your reseller or partner can onboard the tenant."))
     return customer
-
-
-def _refusals_shown(view):
-    @functools.wraps(view)
-    def wrapped(request, *args, **kwargs):
-        try:
-            return view(request, *args, **kwargs)
-        except PermissionDenied as refusal:
-            return render(
-                request,
-                "subscriptions/refused.html",
-                {"message": str(refusal) or _("You may not do this.")},
-                status=403,
-            )
-
-    return wrapped
 
 
 def _acceptance(data: dict) -> services.AgreementAcceptance:
@@ -86,7 +69,6 @@ def _show_errors(form, error: ServiceError) -> None:
 
 
 @login_required
-@_refusals_shown
 def tenant_onboard(request, customer_pk: int):
     """Create the customer's Microsoft tenant, or link the one it has; or watch it being done."""
     customer = _customer_for(request, customer_pk)
@@ -164,7 +146,6 @@ def tenant_domain_check(request, customer_pk: int):
 
 @login_required
 @require_POST
-@_refusals_shown
 def tenant_relationship_request(request, customer_pk: int):
     customer = _customer_for(request, customer_pk)
     try:
@@ -182,7 +163,6 @@ def tenant_relationship_request(request, customer_pk: int):
 
 @login_required
 @require_POST
-@_refusals_shown
 def onboarding_action(request, pk: int, action: str):
     onboarding = selectors.get_onboarding_for_user(request.user, pk)
     customer = _customer_for(request, onboarding.customer_id)

@@ -5,8 +5,6 @@ write through services; the sign-in flow between its two legs lives in `consent_
 
 from __future__ import annotations
 
-import functools
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -32,24 +30,6 @@ from seatkeeper.ui.forms import run_service
 ACCOUNT_ACTIVITY = 10
 
 
-def refusals_shown(view):
-    """A refusal is the styled "Not allowed" page saying why, with 403."""
-
-    @functools.wraps(view)
-    def wrapped(request, *args, **kwargs):
-        try:
-            return view(request, *args, **kwargs)
-        except PermissionDenied as refusal:
-            return render(
-                request,
-                "providers/refused.html",
-                {"message": str(refusal) or _("You may not do this.")},
-                status=403,
-            )
-
-    return wrapped
-
-
 def _partner(request: HttpRequest) -> Organisation:
     """The partner whose accounts the person manages; anyone but its cloud admins is refused."""
     organisation = request.user.organisation
@@ -61,7 +41,6 @@ def _partner(request: HttpRequest) -> Organisation:
 
 
 @login_required
-@refusals_shown
 def account_list(request):
     _partner(request)
     return render(
@@ -72,7 +51,6 @@ def account_list(request):
 
 
 @login_required
-@refusals_shown
 def account_create(request):
     partner = _partner(request)
     form = AccountForm(request.POST or None, initial=registration_initial())
@@ -118,7 +96,6 @@ def account_detail(request, pk: int):
 
 
 @login_required
-@refusals_shown
 def account_edit(request, pk: int):
     account = selectors.get_account_for_user(request.user, pk)
     initial = {
@@ -166,7 +143,6 @@ def account_edit(request, pk: int):
 
 @login_required
 @require_POST
-@refusals_shown
 def account_consent(request, pk: int):
     """Login with Microsoft again (consent renewed, or given after a refusal)."""
     account = selectors.get_account_for_user(request.user, pk)
@@ -235,7 +211,6 @@ def consent_callback(request):
 
 @login_required
 @require_POST
-@refusals_shown
 def account_test(request, pk: int):
     account = selectors.get_account_for_user(request.user, pk)
     result = services.account_test_connection(actor=request.user, account=account)

@@ -4,7 +4,6 @@ the service's own message shown when it refuses."""
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 
 from django.contrib import messages
@@ -198,31 +197,12 @@ def _list_page(request, *, customer: Organisation | None, template_context: dict
     return render(request, "subscriptions/subscription_list.html", context)
 
 
-def refusals_shown(view):
-    """A refusal is a page saying why (the service's or the rights' own words), with 403."""
-
-    @functools.wraps(view)
-    def wrapped(request, *args, **kwargs):
-        try:
-            return view(request, *args, **kwargs)
-        except PermissionDenied as refusal:
-            return render(
-                request,
-                "subscriptions/refused.html",
-                {"message": str(refusal) or _("You may not do this.")},
-                status=403,
-            )
-
-    return wrapped
-
-
 def _is_staff_above_customers(user) -> bool:
     kind = user.organisation.kind if user.organisation_id else None
     return kind in (OrganisationKind.PARTNER, OrganisationKind.RESELLER)
 
 
 @login_required
-@refusals_shown
 def subscription_list_all(request):
     if not _is_staff_above_customers(request.user):
         if request.user.organisation_id is None:
@@ -239,7 +219,6 @@ def _customer_for(request, customer_pk: int) -> Organisation:
 
 
 @login_required
-@refusals_shown
 def customer_subscriptions(request, customer_pk: int):
     customer = _customer_for(request, customer_pk)
     counts = dict(
@@ -296,7 +275,6 @@ def _tier_prices(request, subscription: Subscription) -> list[display.ShownPrice
 
 
 @login_required
-@refusals_shown
 def subscription_detail(request, pk: int):
     subscription = _subscription(request, pk)
     audience = display.viewer_audience(request.user, request.GET.get("audience"))
@@ -407,7 +385,6 @@ def _change_refusal(request, subscription: Subscription) -> str | None:
 
 
 @login_required
-@refusals_shown
 def subscription_quantity(request, pk: int):
     subscription = _subscription(request, pk)
     _refuse_unless(_change_refusal(request, subscription))
@@ -454,7 +431,6 @@ def subscription_quantity(request, pk: int):
 
 
 @login_required
-@refusals_shown
 def subscription_quantity_preview(request, pk: int):
     subscription = _subscription(request, pk)
     _refuse_unless(_change_refusal(request, subscription))
@@ -504,7 +480,6 @@ def _confirm_page(request, subscription, *, title, question, button, service, do
 
 
 @login_required
-@refusals_shown
 def subscription_suspend(request, pk: int):
     """Suspending asks twice: a first confirmation, then a second, explicit one."""
     subscription = _subscription(request, pk)
@@ -550,7 +525,6 @@ def subscription_suspend(request, pk: int):
 
 
 @login_required
-@refusals_shown
 def subscription_reactivate(request, pk: int):
     subscription = _subscription(request, pk)
     gate = display.ActionGate(request.user)
@@ -567,7 +541,6 @@ def subscription_reactivate(request, pk: int):
 
 
 @login_required
-@refusals_shown
 def subscription_cancel(request, pk: int):
     subscription = _subscription(request, pk)
     gate = display.ActionGate(request.user)
@@ -610,7 +583,6 @@ def _term_choices(subscription: Subscription) -> list[tuple[str, str]]:
 
 
 @login_required
-@refusals_shown
 def subscription_renewal(request, pk: int):
     subscription = _subscription(request, pk)
     gate = display.ActionGate(request.user)
@@ -714,7 +686,6 @@ def _current_margin(subscription: Subscription):
 
 
 @login_required
-@refusals_shown
 def subscription_edit(request, pk: int):
     """The customer's labels, and for the partner or reseller a margin for this subscription
     ("only use this if you want to override the default margin configured at the customer
@@ -769,7 +740,6 @@ def subscription_edit(request, pk: int):
 
 
 @login_required
-@refusals_shown
 @require_POST
 def operation_retry(request, pk: int):
     operation = selectors.get_operation_for_user(request.user, pk)
@@ -785,7 +755,6 @@ def operation_retry(request, pk: int):
 
 
 @login_required
-@refusals_shown
 @require_POST
 def operation_withdraw(request, pk: int):
     operation = selectors.get_operation_for_user(request.user, pk)
@@ -838,7 +807,6 @@ def _place(request, form, customer, *, lines, po_number="", start_date=None):
 
 
 @login_required
-@refusals_shown
 def subscription_addons(request, pk: int):
     """Add an add-on that fits this subscription, with an optional margin of its own."""
     subscription = _subscription(request, pk)
@@ -924,7 +892,6 @@ def subscription_addons(request, pk: int):
 
 
 @login_required
-@refusals_shown
 def estore(request, customer_pk: int):
     """Category → product group → product; then term, quantity and labels; confirm to order."""
     customer = _customer_for(request, customer_pk)
@@ -1091,7 +1058,6 @@ def estore(request, customer_pk: int):
 
 
 @login_required
-@refusals_shown
 def customer_rights(request, customer_pk: int):
     customer = _customer_for(request, customer_pk)
     gate = display.ActionGate(request.user)
@@ -1119,7 +1085,6 @@ def customer_rights(request, customer_pk: int):
 
 
 @login_required
-@refusals_shown
 def fulfilment_queue(request):
     if request.user.role not in PARTNER_STAFF:
         raise PermissionDenied(_("Only partner staff fulfil manual orders."))

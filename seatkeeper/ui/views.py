@@ -46,8 +46,9 @@ def bad_request(request, exception=None) -> HttpResponse:
 
 
 def forbidden(request, exception=None) -> HttpResponse:
-    """403 anywhere: the styled "Not allowed" page with the refusal's own words, never Django's
-    plain one (views that catch their refusals render the same template)."""
+    """403 anywhere: the styled "Not allowed" page with the refusal's own words (a view refuses
+    by raising PermissionDenied with the service's or the rights' message), never Django's
+    plain one."""
     message = str(exception) if exception is not None and str(exception) else ""
     return render(
         request, "ui/403.html", {"message": message or _("You may not do this.")}, status=403
