@@ -28,11 +28,12 @@ import resource
 import shutil
 import sys
 import tempfile
-import threading
 import time
 import zipfile
 from decimal import Decimal
 from pathlib import Path
+
+from memory import PeakSampler, rss_mb  # bench/memory.py, beside this script
 
 COLUMNS = [
     "ProductTitle", "ProductId", "SkuId", "AvailabilityId", "SkuTitle", "Publisher",
@@ -48,36 +49,6 @@ COMBOS = [
     ("P3Y", "annual", "Annual"),
     ("P3Y", "triennial", "Triennial"),
 ]
-
-
-def rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
-class PeakSampler:
-    """The process's resident memory, sampled every 20 ms while a phase runs."""
-
-    def __init__(self) -> None:
-        self.peak = 0.0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.peak = max(self.peak, rss_mb())
-            self._stop.wait(0.02)
-
-    def __enter__(self) -> PeakSampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.peak = max(self.peak, rss_mb())
 
 
 def product_id(index: int) -> str:
@@ -215,7 +186,7 @@ def main() -> None:
 
     def run():
         rss_before = rss_mb()
-        with PeakSampler() as sampler, sheet.open("rb") as source:
+        with PeakSampler(interval=0.02) as sampler, sheet.open("rb") as source:
             began, cpu = time.perf_counter(), time.process_time()
             with clock.frozen(dt.datetime(2026, 11, 22, tzinfo=dt.UTC)):
                 result = price_sheet_import(actor=None, vendor=vendor, source=source)
