@@ -949,49 +949,12 @@ def estore(request, customer_pk: int):
     price = None
     confirming = False
     status = 200
-    previewing = False
     if selected is not None:
         choices = _offer_term_choices(selected)
-        if request.method == "POST":
-            form = StoreForm(request.POST, term_choices=choices)
-        elif request.GET.get("preview"):
-            # The price as the person types (quantity, term): read those two fields only, place
-            # nothing and check nothing else until "Review the order".
-            previewing = True
-            preview = StoreForm(request.GET, term_choices=choices)
-            preview.is_valid()
-            values = preview.cleaned_data
-            if "quantity" in values and "term_cycle" in values:
-                term, cycle = split_term_cycle(values["term_cycle"])
-                price = display.price_offer(
-                    request.user,
-                    audience,
-                    context=pricing,
-                    offer_id=selected.pk,
-                    customer=customer,
-                    term=term,
-                    billing_cycle=cycle,
-                    quantity=values["quantity"],
-                    on=values.get("start_date") or clock.today(),
-                )
-            form = StoreForm(
-                initial={"offer": selected.pk, "quantity": max(selected.minimum_quantity, 1)},
-                term_choices=choices,
-            )
-            form.preview_errors = [
-                error
-                for field in ("quantity", "term_cycle")
-                for error in preview.errors.get(field, [])
-            ]
-        else:
-            form = StoreForm(
-                initial={"offer": selected.pk, "quantity": max(selected.minimum_quantity, 1)},
-                term_choices=choices,
-            )
-        if form.is_bound and form.is_valid():
-            data = form.cleaned_data
-            term, cycle = split_term_cycle(data["term_cycle"])
-            price = display.price_offer(
+
+        def price_of(values: dict) -> display.ShownPrice:
+            term, cycle = split_term_cycle(values["term_cycle"])
+            return display.price_offer(
                 request.user,
                 audience,
                 context=pricing,
@@ -999,9 +962,33 @@ def estore(request, customer_pk: int):
                 customer=customer,
                 term=term,
                 billing_cycle=cycle,
-                quantity=data["quantity"],
-                on=data["start_date"] or clock.today(),
+                quantity=values["quantity"],
+                on=values.get("start_date") or clock.today(),
             )
+
+        if request.method == "POST":
+            form = StoreForm(request.POST, term_choices=choices)
+        else:
+            form = StoreForm(
+                initial={"offer": selected.pk, "quantity": max(selected.minimum_quantity, 1)},
+                term_choices=choices,
+            )
+            if request.GET.get("preview"):
+                # The price as the person types (quantity, term): read those two fields only,
+                # place nothing and check nothing else until "Review the order".
+                preview = StoreForm(request.GET, term_choices=choices)
+                preview.is_valid()
+                if "quantity" in preview.cleaned_data and "term_cycle" in preview.cleaned_data:
+                    price = price_of(preview.cleaned_data)
+                form.preview_errors = [
+                    error
+                    for field in ("quantity", "term_cycle")
+                    for error in preview.errors.get(field, [])
+                ]
+        if form.is_bound and form.is_valid():
+            data = form.cleaned_data
+            term, cycle = split_term_cycle(data["term_cycle"])
+            price = price_of(data)
             line = services.OrderLine(
                 offer=selected,
                 quantity=data["quantity"],
@@ -1047,7 +1034,6 @@ def estore(request, customer_pk: int):
             "form": form,
             "price": price,
             "confirming": confirming,
-            "previewing": previewing,
             "audience": audience,
         },
         status=status,
