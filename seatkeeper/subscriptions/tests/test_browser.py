@@ -78,14 +78,23 @@ def test_ordering_in_the_estore(page, live_server, world):
     def store_answer():
         return page.expect_response(lambda r: "/store/" in r.url and r.request.method == "GET")
 
+    def swapped():
+        # the answer is in: wait until htmx has put it in place (a change made on the old
+        # form while it is being replaced is lost)
+        busy = page.locator(".htmx-request, .htmx-swapping, .htmx-settling")
+        expect(busy).to_have_count(0, timeout=SWAP)
+
     with store_answer():
         page.select_option("#category", offer.category)
+    swapped()
     with store_answer():
         page.select_option("#group", offer.product_group)
+    swapped()
     row = page.locator(f"tr[data-offer='{offer.pk}']")
     expect(row.locator("td").first).to_have_attribute("title", "Microsoft 365 E3 description")
     with store_answer():
         row.locator("[data-action=select]").click()
+    swapped()
     # the chosen product is highlighted and its form sits right under it
     expect(row).to_have_class("selected", timeout=SWAP)
     expect(page.locator(f"tr[data-offer='{offer.pk}'] + tr.order-row #order-form")).to_be_visible()
