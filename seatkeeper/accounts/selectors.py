@@ -10,7 +10,7 @@ from django.db.models import Count, Q, QuerySet, StringAgg, Value
 from django.db.models.functions import Coalesce, Concat
 from django.http import Http404
 
-from seatkeeper.accounts.models import ApiToken, Organisation, User
+from seatkeeper.accounts.models import ApiToken, Organisation, OrganisationKind, User
 from seatkeeper.core.validation import object_id
 
 
@@ -23,6 +23,13 @@ def organisation_in_service(organisation: Organisation) -> bool:
     return (
         not ancestors or not Organisation.objects.filter(pk__in=ancestors, is_active=False).exists()
     )
+
+
+def partner_of(organisation: Organisation) -> Organisation:
+    """The partner at the root of `organisation`'s tree."""
+    if organisation.kind == OrganisationKind.PARTNER:
+        return organisation
+    return Organisation.objects.get(pk=int(organisation.path.strip("/").split("/")[0]))
 
 
 def organisations_visible_to(user: User) -> QuerySet[Organisation]:

@@ -60,6 +60,7 @@ from django.utils.translation import gettext as _
 
 from seatkeeper.accounts import permissions
 from seatkeeper.accounts.models import Organisation, OrganisationKind, User
+from seatkeeper.accounts.selectors import partner_of
 from seatkeeper.activity.services import activity_record
 from seatkeeper.billing import cycles
 from seatkeeper.billing.models import BillingCycle, BillingRun, ChargeKind, ChargeLine, RunState
@@ -67,7 +68,8 @@ from seatkeeper.catalog.models import TERM_MONTHS, add_months, cycle_months
 from seatkeeper.catalog.models import BillingCycle as Cadence
 from seatkeeper.core import clock
 from seatkeeper.core.errors import PermissionRefused, ServiceError
-from seatkeeper.pricing.engine import Audience, PricingContext, partner_of
+from seatkeeper.pricing.audiences import Audience
+from seatkeeper.pricing.engine import PricingContext
 from seatkeeper.pricing.quotes import (
     Charge,
     ProposedChange,

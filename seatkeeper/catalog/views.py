@@ -84,7 +84,7 @@ def offer_list(request):
 @login_required
 def offer_detail(request, pk: int):
     offer = selectors.get_offer_for_user(request.user, pk)
-    from seatkeeper.pricing.engine import Audience, visible_audiences
+    from seatkeeper.pricing.audiences import Audience, visible_audiences
 
     vendor_prices = []
     if Audience.PARTNER_COST in visible_audiences(request.user):

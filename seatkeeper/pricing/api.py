@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 
 from seatkeeper.accounts import selectors as account_selectors
 from seatkeeper.accounts.models import OrganisationKind
+from seatkeeper.accounts.selectors import partner_of
 from seatkeeper.api.fields import (
     BoundedDateField,
     amount_field,
@@ -34,7 +35,8 @@ from seatkeeper.core import clock
 from seatkeeper.core.errors import ServiceError
 from seatkeeper.core.validation import DATE_BOUNDS, clean_query
 from seatkeeper.pricing import selectors, services
-from seatkeeper.pricing.engine import Audience, partner_of, price_one, visible_audiences
+from seatkeeper.pricing.audiences import Audience, visible_audiences
+from seatkeeper.pricing.engine import price_one
 from seatkeeper.pricing.forms import MAX_PRICE_SHEET_BYTES
 from seatkeeper.pricing.models import Method, PriceSheetOrigin, PriceSheetStatus, Tier
 from seatkeeper.pricing.pricesheets import price_sheet_import

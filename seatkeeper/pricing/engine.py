@@ -48,15 +48,19 @@ from decimal import Decimal
 
 from django.db.models import CharField
 from django.db.models.functions import Cast
-from django.utils import translation
-from django.utils.translation import gettext
 
 from seatkeeper.accounts.models import Organisation, OrganisationKind
+
+# Kept importable from here for subscriptions/views.py, which another branch is splitting into a
+# package; new code imports it from accounts.selectors.
+from seatkeeper.accounts.selectors import partner_of  # noqa: F401
 from seatkeeper.catalog.models import TERM_MONTHS, Offer, cycle_months
 from seatkeeper.core.errors import ServiceError
 from seatkeeper.core.formatting import format_date, format_money, format_number
 from seatkeeper.core.money import Money, quantize, quantize_unit_price
 from seatkeeper.core.validation import read_stored_amount
+from seatkeeper.core.wording import remembered_gettext as _
+from seatkeeper.pricing.audiences import Audience
 from seatkeeper.pricing.models import (
     ExchangeRate,
     MarginRule,
@@ -70,37 +74,10 @@ from seatkeeper.pricing.models import (
 
 HUNDRED = Decimal(100)
 
-_translated: dict[tuple[str | None, str], str] = {}
-
-
-def _(message: str) -> str:
-    """gettext, remembered per language: the engine builds the same phrases for every price,
-    and looking each up in the catalog again was most of its time."""
-    key = (translation.get_language(), message)
-    try:
-        return _translated[key]
-    except KeyError:
-        _translated[key] = value = gettext(message)
-        return value
-
 
 class PricingError(ServiceError):
     def __init__(self, message: str) -> None:
         super().__init__(message, code="no_price")
-
-
-class Audience(enum.StrEnum):
-    PARTNER_COST = "partner_cost"
-    RESELLER_PRICE = "reseller_price"
-    CUSTOMER_PRICE = "customer_price"
-
-    @property
-    def label(self) -> str:
-        if self is Audience.PARTNER_COST:
-            return _("Partner cost")
-        if self is Audience.RESELLER_PRICE:
-            return _("Reseller price")
-        return _("Customer price")
 
 
 class Source(enum.StrEnum):
@@ -424,6 +401,84 @@ class PricingContext:
             never_above_list=policy.never_above_list if policy else True,
         )
 
+    @classmethod
+    def from_records(
+        cls,
+        *,
+        partner: Organisation,
+        organisations: Iterable[Organisation],
+        offers: Iterable[Offer],
+        vendor_prices: Iterable[VendorPrice] = (),
+        price_lists: Iterable[PriceList] = (),
+        list_entries: Iterable[PriceListEntry] = (),
+        rules: Iterable[MarginRule] = (),
+        policy: PricingPolicy | None = None,
+    ) -> PricingContext:
+        """The context `load` reads, built from model instances held in memory (unsaved, their
+        ids set, an offer's `vendor` attached): prices worked out without the database, as the
+        property tests do for hundreds of worlds."""
+        prices: dict[tuple, list] = defaultdict(list)
+        for price in vendor_prices:
+            prices[(price.offer_id, price.term, price.billing_cycle)].append(
+                (
+                    price.effective_from,
+                    _VendorPrice(
+                        price.pk, price.currency, price.cost, price.list_price,
+                        price.effective_from,
+                    ),
+                )
+            )  # fmt: skip
+        global_lists, customer_lists = {}, {}
+        for price_list in price_lists:
+            if price_list.customer_id is None:
+                global_lists[price_list.currency] = (price_list.pk, price_list.name)
+            else:
+                key = (price_list.customer_id, price_list.currency)
+                customer_lists[key] = (price_list.pk, price_list.name)
+        entries: dict[tuple, list] = defaultdict(list)
+        for entry in list_entries:
+            key = (entry.price_list_id, entry.offer_id, entry.term, entry.billing_cycle)
+            entries[key].append((entry.effective_from, (entry.pk, entry.unit_price)))
+        versions: dict[str, list] = defaultdict(list)
+        for rule in sorted(rules, key=lambda rule: rule.pk):
+            scope_key = rule.scope_key or MarginRule.key_for(
+                owner_id=rule.owner_id, tier=rule.tier, target_id=rule.target_id,
+                subscription_ref=rule.subscription_ref, vendor_id=rule.vendor_id,
+                category=rule.category, offer_id=rule.offer_id, term=rule.term,
+                billing_cycle=rule.billing_cycle,
+            )  # fmt: skip
+            versions[scope_key].append((rule.effective_from, _rule_of(rule)))
+        grouped: dict[tuple, list] = defaultdict(list)
+        for rows in versions.values():
+            grouped[_level_key(rows[0][1])].append(_dated(rows))
+        return cls(
+            partner=partner,
+            organisations={
+                organisation.pk: _Org(
+                    organisation.pk,
+                    organisation.kind,
+                    organisation.parent_id,
+                    organisation.name,
+                    organisation.default_currency,
+                )
+                for organisation in organisations
+            },
+            offers={
+                offer.pk: _Offer(
+                    offer.pk, offer.vendor_id, offer.vendor.name, offer.category, offer.title
+                )
+                for offer in offers
+            },
+            vendor_prices={key: _dated(rows) for key, rows in prices.items()},
+            rates={},
+            global_lists=global_lists,
+            customer_lists=customer_lists,
+            list_entries={key: _dated(rows) for key, rows in entries.items()},
+            rules=dict(grouped),
+            never_below_cost=policy.never_below_cost if policy else True,
+            never_above_list=policy.never_above_list if policy else True,
+        )
+
     # --- currency ----------------------------------------------------------------------------
 
     def convert(
@@ -497,6 +552,76 @@ class PricingContext:
 
     def price_many(self, requests: Iterable[PriceRequest]) -> list[PriceBreakdown]:
         return [self.price(request) for request in requests]
+
+    # --- what a rule would do (for services checking a rule before they write it) -----------
+
+    def floor_for(
+        self,
+        *,
+        offer_id: int,
+        term: str,
+        billing_cycle: str,
+        on: dt.date,
+        target: Organisation,
+        currency: str,
+    ) -> tuple[TierPrice, Decimal | None]:
+        """(seller's cost, vendor list price) of a price set for `target` (a customer, a
+        reseller or the partner itself): what the guardrails compare a price against."""
+        offer = self.offers[offer_id]
+        request = PriceRequest(
+            offer_id=offer_id,
+            customer_id=target.pk,
+            term=term,
+            billing_cycle=billing_cycle,
+            on=on,
+            currency=currency,
+        )
+        cost, list_price, steps = self._vendor_cost(offer, request, currency)
+        partner_cost = TierPrice(
+            audience=Audience.PARTNER_COST,
+            unit_price=cost,
+            currency=currency,
+            source=Source.VENDOR_PRICE,
+            source_id=None,
+            summary="",
+            steps=tuple(steps),
+        )
+        if target.kind == OrganisationKind.CUSTOMER:
+            breakdown = self.price(request)
+            return breakdown.reseller_price or breakdown.partner_cost, list_price
+        if target.kind == OrganisationKind.RESELLER:
+            reseller = self.organisations[target.pk]
+            return (
+                self._reseller_price(offer, request, currency, reseller, partner_cost, list_price),
+                list_price,
+            )
+        return partner_cost, list_price
+
+    def rule_covers(
+        self, rule: MarginRule, *, offer_id: int, term: str, billing_cycle: str
+    ) -> bool:
+        """Whether `rule` (saved or not) narrows to nothing that excludes this offer, term and
+        cycle."""
+        return _rule_of(rule).matches(self.offers[offer_id], term, billing_cycle)
+
+    def rule_price(
+        self,
+        rule: MarginRule,
+        *,
+        offer_id: int,
+        term: str,
+        billing_cycle: str,
+        floor: TierPrice,
+        list_price: Decimal | None,
+        currency: str,
+    ) -> Decimal | None:
+        """The unit price `rule` (saved or not) would make for an offer, term and cycle over
+        `floor`, before guardrails; None when it does not cover them or cannot apply (a margin
+        of 100% or more, a discount off a list price the vendor does not give)."""
+        if not self.rule_covers(rule, offer_id=offer_id, term=term, billing_cycle=billing_cycle):
+            return None
+        applied = self._apply_rule(_rule_of(rule), floor, list_price, currency, rule.effective_from)
+        return applied[0] if applied is not None else None
 
     def _vendor_cost(
         self, offer: _Offer, request: PriceRequest, currency: str
@@ -826,30 +951,21 @@ def _number(value: Decimal) -> str:
     return format_number(value)
 
 
+def _rule_of(rule: MarginRule) -> _Rule:
+    """A margin rule as the engine reads it (an unsaved rule gets id 0)."""
+    return _Rule(
+        rule.pk or 0, rule.owner_id, rule.tier, rule.target_id, rule.subscription_ref,
+        rule.vendor_id, rule.category, rule.offer_id, rule.term, rule.billing_cycle, rule.method,
+        rule.value, rule.currency, rule.effective_from,
+    )  # fmt: skip
+
+
 def _level_key(rule: _Rule) -> tuple:
     if rule.subscription_ref:
         return ("subscription", rule.subscription_ref)
     if rule.target_id is not None:
         return ("target", rule.tier, rule.target_id)
     return ("wide", rule.tier, rule.owner_id)
-
-
-def partner_of(organisation: Organisation) -> Organisation:
-    """The partner at the root of `organisation`'s tree."""
-    if organisation.kind == OrganisationKind.PARTNER:
-        return organisation
-    return Organisation.objects.get(pk=int(organisation.path.strip("/").split("/")[0]))
-
-
-def visible_audiences(user) -> set[Audience]:
-    """Whose prices a person may see: partner staff all three; a reseller its own price and its
-    customers'; a customer only its own."""
-    kind = user.organisation.kind if user.organisation_id else None
-    if kind == OrganisationKind.PARTNER:
-        return set(Audience)
-    if kind == OrganisationKind.RESELLER:
-        return {Audience.RESELLER_PRICE, Audience.CUSTOMER_PRICE}
-    return {Audience.CUSTOMER_PRICE}
 
 
 def price_one(

@@ -29,12 +29,14 @@ from decimal import Decimal
 from django.utils.translation import gettext as _
 
 from seatkeeper.accounts.models import Organisation
+from seatkeeper.accounts.selectors import partner_of
 from seatkeeper.catalog.models import BillingCycle, Term, add_months, cycle_months
 from seatkeeper.core.errors import Conflict, ServiceError
 from seatkeeper.core.formatting import format_date, format_datetime, format_quantity
 from seatkeeper.core.money import Money, quantize
 from seatkeeper.core.validation import quantity_problem
-from seatkeeper.pricing.engine import Audience, PriceRequest, PricingContext, partner_of
+from seatkeeper.pricing.audiences import Audience
+from seatkeeper.pricing.engine import PriceRequest, PricingContext
 
 REFUND_WINDOW = dt.timedelta(hours=168)
 

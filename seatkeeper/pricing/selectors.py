@@ -20,7 +20,8 @@ from seatkeeper.activity.wording import is_customer_viewer
 from seatkeeper.catalog.selectors import partner_id_of
 from seatkeeper.core.money import Money
 from seatkeeper.core.validation import object_id
-from seatkeeper.pricing.engine import Audience, PriceBreakdown, visible_audiences
+from seatkeeper.pricing.audiences import Audience, visible_audiences
+from seatkeeper.pricing.engine import PriceBreakdown
 from seatkeeper.pricing.models import ExchangeRate, MarginRule, Method, PriceList, PriceListEntry
 
 

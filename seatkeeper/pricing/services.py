@@ -31,14 +31,7 @@ from seatkeeper.core.validation import (
     parse_amount,
     require_amount,
 )
-from seatkeeper.pricing.engine import (
-    Audience,
-    PriceRequest,
-    PricingContext,
-    PricingError,
-    Source,
-    TierPrice,
-)
+from seatkeeper.pricing.engine import PricingContext, PricingError, TierPrice
 from seatkeeper.pricing.models import (
     ExchangeRate,
     MarginRule,
@@ -322,40 +315,6 @@ def _guardrail_message(
     return None
 
 
-def _floor_for(context: PricingContext, *, offer_id, term, billing_cycle, on, target, currency):
-    """(seller's cost, vendor list price) for a price set for `target` (a customer, a reseller
-    or the partner itself): what the guardrails compare against."""
-    offer = context.offers[offer_id]
-    request = PriceRequest(
-        offer_id=offer_id,
-        customer_id=target.pk,
-        term=term,
-        billing_cycle=billing_cycle,
-        on=on,
-        currency=currency,
-    )
-    cost, list_price, steps = context._vendor_cost(offer, request, currency)
-    partner_cost = TierPrice(
-        audience=Audience.PARTNER_COST,
-        unit_price=cost,
-        currency=currency,
-        source=Source.VENDOR_PRICE,
-        source_id=None,
-        summary="",
-        steps=tuple(steps),
-    )
-    if target.kind == OrganisationKind.CUSTOMER:
-        breakdown = context.price(request)
-        return breakdown.reseller_price or breakdown.partner_cost, list_price
-    if target.kind == OrganisationKind.RESELLER:
-        reseller = context.organisations[target.pk]
-        return (
-            context._reseller_price(offer, request, currency, reseller, partner_cost, list_price),
-            list_price,
-        )
-    return partner_cost, list_price
-
-
 @transaction.atomic
 def price_list_entry_set(
     *,
@@ -381,8 +340,7 @@ def price_list_entry_set(
         context = context or PricingContext.load(partner=partner, offer_ids=[offer.pk])
         target = price_list.customer or partner
         try:
-            floor, list_price = _floor_for(
-                context,
+            floor, list_price = context.floor_for(
                 offer_id=offer.pk,
                 term=term,
                 billing_cycle=billing_cycle,
@@ -496,8 +454,7 @@ def price_list_csv_preview(
         seen.add(key)
         if not line.errors and line.unit_price is not None:
             try:
-                floor, list_price = _floor_for(
-                    context,
+                floor, list_price = context.floor_for(
                     offer_id=line.offer.pk,
                     term=term,
                     billing_cycle=cycle,
@@ -735,7 +692,7 @@ def _check_subscription_of(customer: Organisation, subscription_ref: str) -> Non
 
 
 def _partner(organisation: Organisation) -> Organisation:
-    from seatkeeper.pricing.engine import partner_of
+    from seatkeeper.accounts.selectors import partner_of
 
     return partner_of(organisation)
 
@@ -781,13 +738,6 @@ def _check_rule_guardrails(rule: MarginRule, partner: Organisation) -> None:
     context = PricingContext.load(partner=partner, offer_ids=offer_ids)
     if not (context.never_below_cost or context.never_above_list):
         return
-    from seatkeeper.pricing.engine import _Rule
-
-    candidate = _Rule(
-        0, rule.owner_id, rule.tier, rule.target_id, rule.subscription_ref, rule.vendor_id,
-        rule.category, rule.offer_id, rule.term, rule.billing_cycle, rule.method, rule.value,
-        rule.currency, rule.effective_from,
-    )  # fmt: skip
     # Who the price is for decides the floor: a customer's seller cost, a reseller's price,
     # the partner cost for rules that cover everyone.
     if rule.tier == Tier.RESELLER:
@@ -801,12 +751,10 @@ def _check_rule_guardrails(rule: MarginRule, partner: Organisation) -> None:
     currency = floor_for.default_currency
     terms = terms.filter(offer_id__in=offer_ids).values_list("offer_id", "term", "billing_cycle")
     for offer_id, term, cycle in terms:
-        offer = context.offers[offer_id]
-        if not candidate.matches(offer, term, cycle):
+        if not context.rule_covers(rule, offer_id=offer_id, term=term, billing_cycle=cycle):
             continue
         try:
-            floor, list_price = _floor_for(
-                context,
+            floor, list_price = context.floor_for(
                 offer_id=offer_id,
                 term=term,
                 billing_cycle=cycle,
@@ -814,16 +762,23 @@ def _check_rule_guardrails(rule: MarginRule, partner: Organisation) -> None:
                 target=floor_for,
                 currency=currency,
             )
-            applied = context._apply_rule(
-                candidate, floor, list_price, currency, rule.effective_from
+            price = context.rule_price(
+                rule,
+                offer_id=offer_id,
+                term=term,
+                billing_cycle=cycle,
+                floor=floor,
+                list_price=list_price,
+                currency=currency,
             )
         except PricingError:
             continue  # no vendor price or rate yet: nothing to compare with
-        if applied is None:
+        if price is None:
             continue
+        offer = context.offers[offer_id]
         message = _guardrail_message(
             context,
-            price=applied[0],
+            price=price,
             floor=floor,
             list_price=list_price,
             offer_title=offer.title,

@@ -16,6 +16,7 @@ from django.views.decorators.http import require_POST
 
 from seatkeeper.accounts import selectors as account_selectors
 from seatkeeper.accounts.models import OrganisationKind, Role
+from seatkeeper.accounts.selectors import partner_of
 from seatkeeper.catalog import permissions
 from seatkeeper.catalog import selectors as catalog_selectors
 from seatkeeper.catalog.models import OfferStatus
@@ -23,7 +24,7 @@ from seatkeeper.core import clock
 from seatkeeper.core.errors import ServiceError
 from seatkeeper.core.spreadsheet import safe_cell
 from seatkeeper.pricing import selectors, services
-from seatkeeper.pricing.engine import PricingError, partner_of, price_one
+from seatkeeper.pricing.engine import PricingError, price_one
 from seatkeeper.pricing.forms import (
     EntryForm,
     PolicyForm,

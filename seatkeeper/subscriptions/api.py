@@ -21,7 +21,7 @@ from seatkeeper.catalog.models import BillingCycle, Term
 from seatkeeper.catalog.selectors import get_offer_for_user
 from seatkeeper.core.errors import ServiceError
 from seatkeeper.core.validation import clean_query
-from seatkeeper.pricing.engine import Audience
+from seatkeeper.pricing.audiences import Audience
 from seatkeeper.pricing.quotes import ProposedChange
 from seatkeeper.subscriptions import display, selectors, services
 from seatkeeper.subscriptions.forms import STATUS_FILTERS, subscription_filters

@@ -15,20 +15,14 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from seatkeeper.accounts.models import Organisation, OrganisationKind, User
+from seatkeeper.accounts.selectors import partner_of
 from seatkeeper.activity.wording import Entry, actor_phrase, describe, is_customer_viewer
 from seatkeeper.core import clock
 from seatkeeper.core.errors import ServiceError
 from seatkeeper.core.formatting import format_datetime
 from seatkeeper.core.money import Money
-from seatkeeper.pricing.engine import (
-    Audience,
-    PriceBreakdown,
-    PriceRequest,
-    PricingContext,
-    TierPrice,
-    partner_of,
-    visible_audiences,
-)
+from seatkeeper.pricing.audiences import Audience, visible_audiences
+from seatkeeper.pricing.engine import PriceBreakdown, PriceRequest, PricingContext, TierPrice
 from seatkeeper.pricing.quotes import ProposedChange
 from seatkeeper.subscriptions import attempts, services
 from seatkeeper.subscriptions.models import (

@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 from seatkeeper.accounts.models import User
 from seatkeeper.catalog.models import OfferKind
 from seatkeeper.core.spreadsheet import safe_cell, safe_workbook_cell
-from seatkeeper.pricing.engine import Audience
+from seatkeeper.pricing.audiences import Audience
 from seatkeeper.subscriptions.display import RowPricer, ShownPrice
 from seatkeeper.subscriptions.models import RenewalOption, Status, Subscription, SyncStatus
 from seatkeeper.ui.tables import Column

@@ -19,7 +19,7 @@ from seatkeeper.core import clock
 from seatkeeper.core.models import TimestampedModel
 from seatkeeper.core.money import Money
 from seatkeeper.core.validators import single_line
-from seatkeeper.pricing.engine import Audience
+from seatkeeper.pricing.audiences import Audience
 
 
 class Tenant(TimestampedModel):

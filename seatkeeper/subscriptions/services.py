@@ -20,6 +20,7 @@ from django.db.models import Max
 from django.utils.translation import gettext as _
 
 from seatkeeper.accounts.models import Organisation, OrganisationKind, User
+from seatkeeper.accounts.selectors import partner_of
 from seatkeeper.activity.services import activity_record, diff
 from seatkeeper.catalog.models import Offer, OfferKind, add_months, cycle_months
 from seatkeeper.core import clock
@@ -28,7 +29,8 @@ from seatkeeper.core.formatting import format_date, format_datetime
 from seatkeeper.core.money import Money
 from seatkeeper.core.validation import MAX_DATE
 from seatkeeper.core.validators import check_single_line
-from seatkeeper.pricing.engine import Audience, PriceRequest, PricingContext, partner_of
+from seatkeeper.pricing.audiences import Audience
+from seatkeeper.pricing.engine import PriceRequest, PricingContext
 from seatkeeper.pricing.quotes import ProposedChange, Quote, SubscriptionFacts, quote_change
 from seatkeeper.pricing.quotes import SeatLot as LotFact
 from seatkeeper.subscriptions import rules

@@ -20,7 +20,7 @@ from seatkeeper.billing import charges
 from seatkeeper.billing.models import ChargeLine
 from seatkeeper.core import clock
 from seatkeeper.core.errors import ServiceError
-from seatkeeper.pricing.engine import Audience
+from seatkeeper.pricing.audiences import Audience
 from seatkeeper.pricing.quotes import ProposedChange
 from seatkeeper.subscriptions import services
 from seatkeeper.subscriptions.models import Operation, Status

@@ -1,5 +1,5 @@
-"""Property tests of the engine, on contexts built in memory (no database), so hypothesis can
-run hundreds of cases quickly."""
+"""Property tests of the engine, on contexts built in memory from unsaved records
+(`PricingContext.from_records`, no database), so hypothesis can run hundreds of cases quickly."""
 
 from __future__ import annotations
 
@@ -10,20 +10,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from seatkeeper.accounts.models import Organisation, OrganisationKind
-from seatkeeper.catalog.models import add_months
+from seatkeeper.catalog.models import Offer, Vendor, add_months
 from seatkeeper.core.money import quantize, quantize_unit_price
-from seatkeeper.pricing.engine import (
-    Audience,
-    PriceRequest,
-    PricingContext,
-    Source,
-    _dated,
-    _Offer,
-    _Org,
-    _Rule,
-    _VendorPrice,
+from seatkeeper.pricing.audiences import Audience
+from seatkeeper.pricing.engine import PriceRequest, PricingContext, Source
+from seatkeeper.pricing.models import (
+    MarginRule,
+    Method,
+    PriceList,
+    PriceListEntry,
+    PricingPolicy,
+    Tier,
+    VendorPrice,
 )
-from seatkeeper.pricing.models import Method, Tier
 from seatkeeper.pricing.quotes import (
     ProposedChange,
     SeatLot,
@@ -40,40 +39,76 @@ percentages = st.decimals(min_value=-50, max_value=300, places=2, allow_nan=Fals
 amounts = st.decimals(min_value=0, max_value=5000, places=4, allow_nan=False)
 
 
-def context(*, cost, list_price, rules=(), entries=None, floor=True, cap=True) -> PricingContext:
-    partner = Organisation(id=PARTNER, kind=OrganisationKind.PARTNER, path="/1/")
-    organisations = {
-        PARTNER: _Org(PARTNER, "partner", None, "Partner", "EUR"),
-        RESELLER: _Org(RESELLER, "reseller", PARTNER, "Reseller", "EUR"),
-        CUSTOMER: _Org(CUSTOMER, "customer", RESELLER, "Customer", "EUR"),
-        DIRECT: _Org(DIRECT, "customer", PARTNER, "Direct", "EUR"),
-    }
-    grouped: dict = {}
-    for rule in rules:
-        from seatkeeper.pricing.engine import _level_key
+GLOBAL_LIST, CUSTOMER_LIST = 100, 101
 
-        grouped.setdefault(_level_key(rule), []).append(_dated([(rule.effective_from, rule)]))
-    price = _VendorPrice(1, "EUR", cost, list_price, DAY)
-    return PricingContext(
+
+def organisation(pk, kind, parent, name) -> Organisation:
+    path = {PARTNER: "/1/", RESELLER: "/1/2/", CUSTOMER: "/1/2/3/", DIRECT: "/1/4/"}[pk]
+    return Organisation(
+        id=pk, kind=kind, parent_id=parent, name=name, default_currency="EUR", path=path
+    )
+
+
+def vendor_price(pk, *, cost, list_price, cycle="annual") -> VendorPrice:
+    return VendorPrice(
+        id=pk, offer_id=OFFER, term="P1Y", billing_cycle=cycle, currency="EUR", cost=cost,
+        list_price=list_price, effective_from=DAY,
+    )  # fmt: skip
+
+
+def list_entry(pk, *, price_list, unit_price) -> PriceListEntry:
+    return PriceListEntry(
+        id=pk, price_list_id=price_list, offer_id=OFFER, term="P1Y", billing_cycle="annual",
+        unit_price=unit_price, effective_from=DAY,
+    )  # fmt: skip
+
+
+def context(
+    *, cost, list_price, rules=(), entries=(), floor=True, cap=True, cycles=("annual",)
+) -> PricingContext:
+    partner = organisation(PARTNER, OrganisationKind.PARTNER, None, "Partner")
+    return PricingContext.from_records(
         partner=partner,
-        organisations=organisations,
-        offers={OFFER: _Offer(OFFER, 5, "Vendor", "Office", "Office suite")},
-        vendor_prices={(OFFER, "P1Y", "annual"): _dated([(DAY, price)])},
-        rates={},
-        global_lists={"EUR": (100, "Global")},
-        customer_lists={(CUSTOMER, "EUR"): (101, "Customer list")},
-        list_entries=entries or {},
-        rules=grouped,
-        never_below_cost=floor,
-        never_above_list=cap,
+        organisations=[
+            partner,
+            organisation(RESELLER, OrganisationKind.RESELLER, PARTNER, "Reseller"),
+            organisation(CUSTOMER, OrganisationKind.CUSTOMER, RESELLER, "Customer"),
+            organisation(DIRECT, OrganisationKind.CUSTOMER, PARTNER, "Direct"),
+        ],
+        offers=[
+            Offer(
+                id=OFFER,
+                vendor=Vendor(id=5, name="Vendor"),
+                category="Office",
+                title="Office suite",
+            )
+        ],
+        vendor_prices=[
+            vendor_price(index, cost=cost, list_price=list_price, cycle=cycle)
+            for index, cycle in enumerate(cycles, start=1)
+        ],
+        price_lists=[
+            PriceList(id=GLOBAL_LIST, organisation_id=PARTNER, name="Global", currency="EUR"),
+            PriceList(
+                id=CUSTOMER_LIST,
+                organisation_id=PARTNER,
+                customer_id=CUSTOMER,
+                name="Customer list",
+                currency="EUR",
+            ),
+        ],
+        list_entries=entries,
+        rules=rules,
+        policy=PricingPolicy(organisation_id=PARTNER, never_below_cost=floor, never_above_list=cap),
     )
 
 
 def rule(rule_id, *, tier, owner, target=None, method=Method.MARKUP_ON_COST, value=Decimal(10),
-         offer=None, category="", subscription_ref="") -> _Rule:  # fmt: skip
-    return _Rule(
-        rule_id, owner, tier, target, subscription_ref, None, category, offer, "", "", method,
-        value, "EUR" if method == Method.FIXED_PRICE else "", DAY,
+         offer=None, category="", subscription_ref="") -> MarginRule:  # fmt: skip
+    return MarginRule(
+        id=rule_id, owner_id=owner, tier=tier, target_id=target,
+        subscription_ref=subscription_ref, category=category, offer_id=offer, method=method,
+        value=value, currency="EUR" if method == Method.FIXED_PRICE else "", effective_from=DAY,
     )  # fmt: skip
 
 
@@ -122,11 +157,11 @@ def test_with_guardrails_each_tier_is_at_least_the_one_below_and_at_most_list(
              value=value_for(customer_method, data), offer=OFFER),
     ]  # fmt: skip
     # and, sometimes, price-list entries at any price (below cost or above list included)
-    entries = {}
-    for list_id, entry_id in ((100, 50), (101, 51)):
+    entries = []
+    for list_id, entry_id in ((GLOBAL_LIST, 50), (CUSTOMER_LIST, 51)):
         if data.draw(st.booleans()):
             amount = data.draw(amounts)
-            entries[(list_id, OFFER, "P1Y", "annual")] = _dated([(DAY, (entry_id, amount))])
+            entries.append(list_entry(entry_id, price_list=list_id, unit_price=amount))
     if entries and data.draw(st.booleans()):
         rules = rules[:1]  # let a price list be the source of the customer price
     # when
@@ -189,7 +224,7 @@ LEVELS = [
 @given(present=st.sets(st.sampled_from(LEVELS)), narrowed=st.booleans())
 def test_the_most_specific_source_wins(present, narrowed):
     # given one source per chosen level, each a distinct fixed price between cost and list
-    rules, entries = [], {}
+    rules, entries = [], []
     offer = OFFER if narrowed else None
     price_of = {level: Decimal(20 + index) for index, level in enumerate(LEVELS)}
     fixed = lambda rule_id, **kw: rule(  # noqa: E731
@@ -214,9 +249,11 @@ def test_the_most_specific_source_wins(present, narrowed):
                  value=Decimal(130), offer=offer)
         )  # fmt: skip
     if "customer_list" in present:
-        entries[(101, OFFER, "P1Y", "annual")] = _dated([(DAY, (51, price_of["customer_list"]))])
+        entries.append(
+            list_entry(51, price_list=CUSTOMER_LIST, unit_price=price_of["customer_list"])
+        )
     if "global_list" in present:
-        entries[(100, OFFER, "P1Y", "annual")] = _dated([(DAY, (50, price_of["global_list"]))])
+        entries.append(list_entry(50, price_list=GLOBAL_LIST, unit_price=price_of["global_list"]))
     # when
     priced = context(cost=Decimal(10), list_price=Decimal(100), rules=rules, entries=entries)
     customer_price = priced.price(request(subscription_ref="S-1")).customer_price
@@ -277,10 +314,7 @@ def test_a_quote_is_the_charge_and_follows_the_pro_rata_formula(
     )  # fmt: skip
     unit = cost * (12 if annual else 1)
     rules = []
-    pricing = context(cost=unit, list_price=unit * 2, rules=rules)
-    pricing.vendor_prices[(OFFER, "P1Y", "monthly")] = pricing.vendor_prices[
-        (OFFER, "P1Y", "annual")
-    ]
+    pricing = context(cost=unit, list_price=unit * 2, rules=rules, cycles=("annual", "monthly"))
     change = ProposedChange(quantity=max(0, quantity + delta))
     # when
     try:

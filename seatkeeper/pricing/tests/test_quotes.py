@@ -11,7 +11,7 @@ from seatkeeper.core import clock
 from seatkeeper.core.errors import Conflict
 from seatkeeper.core.money import Money
 from seatkeeper.pricing import services
-from seatkeeper.pricing.engine import Audience
+from seatkeeper.pricing.audiences import Audience
 from seatkeeper.pricing.models import Method, Tier
 from seatkeeper.pricing.quotes import (
     ChargeKind,

@@ -170,7 +170,7 @@ def test_the_admin_lists_prices_read_only_and_scoped(client, cast, world):
 def test_the_pricing_pages_and_explanations_speak_french(client, cast, margins):
     from django.utils import translation
 
-    from seatkeeper.pricing.engine import Audience
+    from seatkeeper.pricing.audiences import Audience
 
     with translation.override("fr"):
         assert Audience.CUSTOMER_PRICE.label == "Prix client"
