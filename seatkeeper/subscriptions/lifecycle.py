@@ -15,7 +15,6 @@ import datetime as dt
 
 from django.db import transaction
 
-from seatkeeper.catalog.models import TERM_MONTHS, add_months
 from seatkeeper.subscriptions import rules
 from seatkeeper.subscriptions.models import (
     LotKind,
@@ -121,7 +120,7 @@ def _renew(subscription: Subscription, now: dt.datetime) -> None:
     )
     subscription.quantity, subscription.term, subscription.billing_cycle = quantity, term, cycle
     subscription.term_start = start
-    subscription.commitment_end_date = add_months(start, TERM_MONTHS[term]) - dt.timedelta(days=1)
+    subscription.commitment_end_date = rules.commitment_end(start, term)
     subscription.cancellation_allowed_until = rules.window_end(renewed_at)
     subscription.renewal_quantity, subscription.renewal_term, subscription.renewal_billing_cycle = (
         None,

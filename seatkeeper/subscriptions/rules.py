@@ -1,4 +1,5 @@
-"""Vendor rules about when seats can be removed and subscriptions cancelled.
+"""Vendor rules about how many seats a subscription holds, when its commitment ends, and when
+seats can be removed and subscriptions cancelled.
 
 New Commerce (Microsoft): seats can be removed, and a subscription cancelled, for 168 hours after
 they were bought (the purchase, a renewal or a later increase, each with its own clock); after
@@ -12,6 +13,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from django.utils.translation import gettext as _
+
+from seatkeeper.catalog.models import TERM_MONTHS, Offer, add_months
+from seatkeeper.core.errors import ServiceError
 from seatkeeper.subscriptions.models import SeatLot, Subscription
 
 REFUND_WINDOW = dt.timedelta(hours=168)
@@ -22,6 +27,25 @@ class Removable:
     now: int  # seats that can be removed now
     until: dt.datetime | None  # the earliest window among them that closes
     closed_since: dt.datetime | None  # when the most recent closed window closed
+
+
+def check_quantity(offer: Offer, quantity: int) -> None:
+    """Refuse a number of seats outside the vendor's range for `offer`: at least its minimum (and
+    at least one seat), at most its maximum when it has one. Orders, changes and renewals all
+    check through here."""
+    lowest = max(offer.minimum_quantity, 1)
+    if quantity < lowest or (offer.maximum_quantity and quantity > offer.maximum_quantity):
+        raise ServiceError(
+            _("The quantity must be between %(min)s and %(max)s.")
+            % {"min": lowest, "max": offer.maximum_quantity or "∞"},
+            field="quantity",
+        )
+
+
+def commitment_end(term_start: dt.date, term: str) -> dt.date:
+    """The last day of a commitment of `term` starting on `term_start` (a P1Y term from
+    2026-03-15 ends on 2027-03-14)."""
+    return add_months(term_start, TERM_MONTHS[term]) - dt.timedelta(days=1)
 
 
 def window_end(bought_at: dt.datetime) -> dt.datetime:

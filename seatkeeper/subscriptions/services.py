@@ -316,14 +316,7 @@ def _check_line(line: OrderLine, customer: Organisation) -> None:
             _("%(offer)s is not sold with this term and billing cycle.") % {"offer": offer.title},
             field="term",
         )
-    if line.quantity < offer.minimum_quantity or (
-        offer.maximum_quantity and line.quantity > offer.maximum_quantity
-    ):
-        raise ServiceError(
-            _("The quantity must be between %(min)s and %(max)s.")
-            % {"min": offer.minimum_quantity, "max": offer.maximum_quantity or "∞"},
-            field="quantity",
-        )
+    rules.check_quantity(offer, line.quantity)
     if offer.kind == OfferKind.ADDON:
         base = line.parent
         if base is None or base.customer_id != customer.pk:
@@ -477,14 +470,7 @@ def subscription_change_quantity(
     action = Action.INCREASE if quantity > old else Action.DECREASE
     check(actor, subscription.customer, action, term=subscription.term)
     offer = subscription.offer
-    if quantity < max(offer.minimum_quantity, 1) or (
-        offer.maximum_quantity and quantity > offer.maximum_quantity
-    ):
-        raise ServiceError(
-            _("The quantity must be between %(min)s and %(max)s.")
-            % {"min": max(offer.minimum_quantity, 1), "max": offer.maximum_quantity or "∞"},
-            field="quantity",
-        )
+    rules.check_quantity(offer, quantity)
     now = clock.now()
     if quantity < old:
         held = assigned_seats(subscription)
@@ -779,15 +765,8 @@ def subscription_schedule_renewal(
     if not subscription.auto_renew and (quantity or term or billing_cycle):
         raise ServiceError(_("Turn auto-renew on first: changes at renewal need a renewal."))
     offer = subscription.offer
-    if quantity is not None and (
-        quantity < max(offer.minimum_quantity, 1)
-        or (offer.maximum_quantity and quantity > offer.maximum_quantity)
-    ):
-        raise ServiceError(
-            _("The quantity must be between %(min)s and %(max)s.")
-            % {"min": max(offer.minimum_quantity, 1), "max": offer.maximum_quantity or "∞"},
-            field="quantity",
-        )
+    if quantity is not None:
+        rules.check_quantity(offer, quantity)
     new_term = term or subscription.term
     new_cycle = billing_cycle or subscription.billing_cycle
     if (term or billing_cycle) and not offer.terms.filter(
@@ -1089,7 +1068,9 @@ def fulfilment_complete(*, actor: User, operation: Operation, vendor_reference: 
             subscription, Status.ACTIVE, actor=actor, cause="fulfilled", record=False
         )
         subscription.vendor_subscription_id = vendor_reference
-        subscription.commitment_end_date = _commitment_end(subscription)
+        subscription.commitment_end_date = rules.commitment_end(
+            subscription.term_start, subscription.term
+        )
         fields += ["status", "vendor_subscription_id", "commitment_end_date"]
     if not subscription.operations.filter(state__in=[OperationState.AWAITING_FULFILMENT]).exists():
         subscription.sync_status = SyncStatus.SYNCHRONIZED
@@ -1151,14 +1132,6 @@ def fulfilment_reject(*, actor: User, operation: Operation, reason: str) -> Oper
         },
     )
     return operation
-
-
-def _commitment_end(subscription: Subscription) -> dt.date:
-    from seatkeeper.catalog.models import TERM_MONTHS
-
-    return add_months(subscription.term_start, TERM_MONTHS[subscription.term]) - dt.timedelta(
-        days=1
-    )
 
 
 # --- rights -----------------------------------------------------------------------------------
