@@ -34,6 +34,7 @@ from django.utils.translation import gettext as _
 
 from seatkeeper.core.formatting import format_value, stored_money
 from seatkeeper.core.money import Money
+from seatkeeper.core.wording import fill
 
 SYSTEM_NAMES = {"system", "worker", ""}
 
@@ -301,7 +302,7 @@ def said(message: str, **placeholders: str) -> Sentence:
         values = {"actor": entry.actor, "object": entry.object, "organisation": entry.organisation}
         for placeholder, key in placeholders.items():
             values[placeholder] = field_value(entry, key, entry.get(key))
-        return _(message) % values
+        return fill(_(message), values)
 
     return sentence
 

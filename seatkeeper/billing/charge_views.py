@@ -19,6 +19,7 @@ from seatkeeper.accounts.selectors import get_organisation_for_user, organisatio
 from seatkeeper.billing import cycles, exports, reports
 from seatkeeper.billing.models import BillingCycleDay
 from seatkeeper.core.errors import ServiceError
+from seatkeeper.core.wording import fill
 
 
 def _filter_or_error(request):
@@ -95,8 +96,10 @@ def billing_cycles(request):
         else:
             messages.success(
                 request,
-                _("The billing cycle of %(name)s changes from its next cycle.")
-                % {"name": account.name},
+                fill(
+                    _("The billing cycle of %(name)s changes from its next cycle."),
+                    {"name": account.name},
+                ),
             )
             return redirect("billing_cycles")
     rows = []

@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy, gettext_noop
 from seatkeeper.activity.wording import ActionWording, Entry, FieldWording, said
 from seatkeeper.catalog.models import BillingCycle, CatalogChange, ChangeKind, Term, VendorKind
 from seatkeeper.core.formatting import format_number, format_quantity, format_unit_price
+from seatkeeper.core.wording import fill
 
 _COUNTS = frozenset(
     {"refresh", "new", "changed", "price_changed", "withdrawn", "unchanged", "no_price"}
@@ -18,7 +19,7 @@ _COUNTS = frozenset(
 
 def _imported(message: str):
     def sentence(entry: Entry) -> str:
-        return _(message) % {
+        values = {
             "actor": entry.actor,
             "object": entry.object,
             "new": format_quantity(entry.get("new", 0)),
@@ -27,6 +28,7 @@ def _imported(message: str):
             "withdrawn": format_quantity(entry.get("withdrawn", 0)),
             "unchanged": format_quantity(entry.get("unchanged", 0)),
         }
+        return fill(_(message), values)
 
     return sentence
 

@@ -24,6 +24,7 @@ from seatkeeper.accounts.permissions import can_read
 from seatkeeper.activity.services import activity_record
 from seatkeeper.core import clock
 from seatkeeper.core.errors import PermissionRefused, ServiceError
+from seatkeeper.core.wording import fill
 from seatkeeper.people.models import (
     DirectoryUser,
     LicenceAction,
@@ -104,11 +105,13 @@ def licence_assign(
     sku = LicenceSku.objects.filter(tenant_id=user.tenant_id, product_key=key).first()
     if sku is None:
         raise ServiceError(
-            _(
-                "The vendor has not shown the licences of %(subscription)s yet: sync the users, "
-                "then try again."
+            fill(
+                _(
+                    "The vendor has not shown the licences of %(subscription)s yet: sync the "
+                    "users, then try again."
+                ),
+                {"subscription": subscription.friendly_name},
             )
-            % {"subscription": subscription.friendly_name}
         )
     with transaction.atomic():
         pool = Subscription.objects.select_for_update().filter(

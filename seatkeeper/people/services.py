@@ -35,6 +35,7 @@ from seatkeeper.accounts.models import Organisation, OrganisationKind, User
 from seatkeeper.activity.services import activity_record
 from seatkeeper.core import clock, crypto
 from seatkeeper.core.errors import Conflict, ServiceError
+from seatkeeper.core.wording import fill
 from seatkeeper.people.models import (
     CredentialLink,
     OnboardingKind,
@@ -283,8 +284,10 @@ def _refuse_if_onboarded(customer: Organisation, account: ProviderAccount) -> No
         )
     if _open_onboarding(customer, account) is not None:
         raise Conflict(
-            _("The tenant of %(customer)s is already being onboarded.")
-            % {"customer": customer.name}
+            fill(
+                _("The tenant of %(customer)s is already being onboarded."),
+                {"customer": customer.name},
+            )
         )
 
 
@@ -447,8 +450,10 @@ def _record(
             transaction.on_commit(partial(onboard.enqueue, onboarding_id=onboarding.pk))
     except IntegrityError:
         raise Conflict(
-            _("The tenant of %(customer)s is already being onboarded.")
-            % {"customer": customer.name}
+            fill(
+                _("The tenant of %(customer)s is already being onboarded."),
+                {"customer": customer.name},
+            )
         ) from None
     return onboarding
 

@@ -19,6 +19,7 @@ from seatkeeper.core import clock
 from seatkeeper.core.models import TimestampedModel
 from seatkeeper.core.money import Money
 from seatkeeper.core.validators import single_line
+from seatkeeper.core.wording import fill
 from seatkeeper.pricing.audiences import Audience
 
 
@@ -74,7 +75,7 @@ class CustomerRights(TimestampedModel):
         verbose_name_plural = _("customer rights")
 
     def __str__(self) -> str:
-        return _("Subscription rights of %(customer)s") % {"customer": self.customer}
+        return fill(_("Subscription rights of %(customer)s"), {"customer": self.customer})
 
 
 class Order(TimestampedModel):

@@ -22,6 +22,7 @@ from seatkeeper.core.formatting import (
     format_unit_price,
     stored_money,
 )
+from seatkeeper.core.wording import fill
 from seatkeeper.subscriptions.forms import term_cycle_label
 from seatkeeper.subscriptions.models import OperationKind, RenewalOption, Status
 
@@ -86,7 +87,7 @@ def _quantity(entry: Entry) -> str:
 
 def _simple(message: str):
     def sentence(entry: Entry) -> str:
-        return _(message) % {"actor": entry.actor, "object": entry.object}
+        return fill(_(message), {"actor": entry.actor, "object": entry.object})
 
     return sentence
 
