@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -504,8 +505,51 @@ def apply_patch(
     principal: Principal,
     correlation_id: str | None,
 ) -> dict[str, Any]:
+    """PATCH a subscription as Partner Center does: check the request against the subscription's
+    state, then cancel, suspend, reactivate, or change seats and settings, charge for it, and
+    record it in the audit log."""
     now = sandbox.clock.now()
-    ts = now.timestamp()
+    new_status, new_quantity = _check_patch(sandbox, sub, body, if_match, now.timestamp())
+    product = PRODUCTS_BY_ID.get(sub["_sandbox"]["productId"] or "")
+    old = render(sub, now)
+    period = _current_period(sandbox, sub, now)
+    lines: list[dict[str, Any]] = []
+    if new_status == "deleted":
+        lines = _cancel(sandbox, customer, sub, product, period, now)
+    elif new_status == "suspended" and sub["status"] == "active":
+        sub["status"] = "suspended"
+        sub["suspensionReasons"] = ["PartnerInitiated"]
+    elif new_status == "active" and sub["status"] == "suspended":
+        sub["status"] = "active"
+        sub["suspensionReasons"] = []
+    else:
+        lines = _change_seats(sandbox, customer, sub, product, new_quantity, period, now)
+        _change_settings(sub, body, product, quantity_changed=bool(lines))
+    _save_patched(sandbox, customer, sub, lines, now)
+    audit.record(
+        sandbox,
+        operation="update_subscription",
+        resource_type="subscription",
+        customer=customer,
+        actor=principal.display,
+        application_id=principal.client_id,
+        old=old,
+        new=render(sub, now),
+        correlation_id=correlation_id,
+        customized={
+            "SubscriptionId": sub["id"],
+            "Quantity": str(sub["quantity"]),
+            "Status": sub["status"],
+        },
+    )
+    return sub
+
+
+def _check_patch(
+    sandbox: Sandbox, sub: dict[str, Any], body: CI, if_match: str | None, ts: float
+) -> tuple[str, int]:
+    """The status and quantity asked for, once the request is one Partner Center accepts for
+    the subscription as it stands (its etag, its state, what a PATCH may change)."""
     internal = sub["_sandbox"]
     current_etag = etag_of(sub)
     given = (
@@ -542,18 +586,28 @@ def apply_patch(
         new_quantity = int(new_quantity)
     except (TypeError, ValueError) as exc:
         raise PCError(400, 3000, "quantity must be an integer.") from exc
-    product = PRODUCTS_BY_ID.get(internal["productId"] or "")
-    old = render(sub, now)
-
     if sub["status"] == "suspended" and new_status == "suspended":
         raise PCError(400, 800091, "The subscription is suspended; only reactivation is allowed.")
     if new_status == "suspended" and new_quantity != sub["quantity"]:
         raise PCError(400, 2001, "Quantity can't be changed while suspending a subscription.")
     if sub["status"] == "suspended" and new_status == "active" and new_quantity != sub["quantity"]:
         raise PCError(400, 800091, "Reactivate the subscription before changing its quantity.")
+    return new_status, new_quantity
 
-    operation = "update_subscription"
-    lines: list[dict[str, Any]] = []
+
+@dataclass(frozen=True)
+class _Period:
+    """The billing cycle a change falls in, and what a seat costs for the rest of it."""
+
+    unit: Decimal
+    start: dt.datetime  # the term's start
+    cycle_end: dt.date
+    prorated: Decimal  # the unit price for the days left in the cycle
+    reference: str  # the charge lines' reference id, shared by the lines of one change
+
+
+def _current_period(sandbox: Sandbox, sub: dict[str, Any], now: dt.datetime) -> _Period:
+    internal = sub["_sandbox"]
     unit = Decimal(internal["unitPrice"])
     start = dt.datetime.fromtimestamp(internal["termStart"], dt.UTC)
     cycle_end = terms.cycle_end(start.date(), sub["billingCycle"], now.date())
@@ -563,168 +617,183 @@ def apply_patch(
     cycle_days = max((cycle_end - cycle_start).days + 1, 1)
     remaining = max((cycle_end - now.date()).days + 1, 0)
     prorated = terms.money(unit / cycle_days * remaining)
-    reference = sandbox.new_id()
+    return _Period(unit, start, cycle_end, prorated, sandbox.new_id())
 
-    if new_status == "deleted":
-        if not internal["legacy"] and ts >= (start + terms.CANCEL_WINDOW).timestamp():
-            raise PCError(
-                400,
-                900213,
-                (
-                    "Cancellation is not allowed: the subscription passed the 168-hour "
-                    "cancellation window."
-                ),
-            )
-        full = ts < (start + terms.FULL_REFUND_WINDOW).timestamp()
-        refund_unit = unit if full else prorated
-        lines.append(
-            billing.charge_line(
-                sandbox,
-                customer=customer,
-                subscription=sub,
-                product=product,
-                charge_type="cancelImmediate",
-                quantity=sub["quantity"],
-                unit_price=unit,
-                effective_unit_price=refund_unit,
-                charge_start=now.date(),
-                charge_end=cycle_end,
-                when=now,
-                reference_id=reference,
-                sign=-1,
-            )
+
+def _patch_line(
+    sandbox: Sandbox,
+    customer: dict[str, Any],
+    sub: dict[str, Any],
+    product: ProductDef | None,
+    period: _Period,
+    now: dt.datetime,
+    **line: Any,
+) -> dict[str, Any]:
+    return billing.charge_line(
+        sandbox,
+        customer=customer,
+        subscription=sub,
+        product=product,
+        unit_price=period.unit,
+        charge_start=now.date(),
+        charge_end=period.cycle_end,
+        when=now,
+        reference_id=period.reference,
+        **line,
+    )
+
+
+def _cancel(
+    sandbox: Sandbox,
+    customer: dict[str, Any],
+    sub: dict[str, Any],
+    product: ProductDef | None,
+    period: _Period,
+    now: dt.datetime,
+) -> list[dict[str, Any]]:
+    """Cancel inside the 168-hour window (a full refund in its first hours, pro rata after),
+    taking the add-ons along; the refund's charge line."""
+    ts = now.timestamp()
+    if not sub["_sandbox"]["legacy"] and ts >= (period.start + terms.CANCEL_WINDOW).timestamp():
+        raise PCError(
+            400,
+            900213,
+            (
+                "Cancellation is not allowed: the subscription passed the 168-hour "
+                "cancellation window."
+            ),
         )
-        sub["status"] = "deleted"
-        sub["autoRenewEnabled"] = False
-        sub["suspensionReasons"] = ["CustomerCancellation"]
-        # Add-ons go with their base subscription.
-        for child in sandbox.store.docs(
-            "SELECT data FROM subscriptions WHERE parent_id = ? AND status != 'deleted'",
-            (sub["id"],),
-        ):
-            child["status"] = "deleted"
-            child["_sandbox"]["version"] += 1
-            save(sandbox, child)
-    elif new_status == "suspended" and sub["status"] == "active":
-        sub["status"] = "suspended"
-        sub["suspensionReasons"] = ["PartnerInitiated"]
-    elif new_status == "active" and sub["status"] == "suspended":
-        sub["status"] = "active"
-        sub["suspensionReasons"] = []
-    else:
-        if product is not None and not (
-            product.minimum_quantity <= new_quantity <= product.maximum_quantity
-        ):
-            raise PCError(
-                400,
-                2002,
-                (
-                    f"Quantity must be between {product.minimum_quantity} and "
-                    f"{product.maximum_quantity}."
-                ),
-                [str(product.minimum_quantity), str(product.maximum_quantity)],
-            )
-        if new_quantity < 1:
-            raise PCError(400, 2002, "Quantity must be at least 1.")
-        quota = sandbox.faults.quota_licenses_per_subscription
-        if sandbox.faults.sandbox_quotas and new_quantity > quota:
-            raise PCError(
-                400, 800018, f"The sandbox allows at most {quota} licences per subscription."
-            )
-        delta = new_quantity - sub["quantity"]
-        if delta < 0:
-            reducible = (
-                sum(lot["quantity"] for lot in refundable(sub, ts))
-                if not internal["legacy"]
-                else sub["quantity"] - 1
-            )
-            if -delta > reducible:
-                raise PCError(
-                    400,
-                    800090,
-                    (
-                        f"Quantity can't be decreased below {sub['quantity'] - reducible}: only "
-                        "seats added in the last 168 hours can be removed."
-                    ),
-                    [str(sub["quantity"] - reducible)],
-                )
-            to_remove = -delta
-            for lot in sorted(refundable(sub, ts), key=lambda lot: -lot["at"]):
-                take = min(lot["quantity"], to_remove)
-                lot["quantity"] -= take
-                to_remove -= take
-                if not to_remove:
-                    break
-            internal["lots"] = [lot for lot in internal["lots"] if lot["quantity"] > 0] or internal[
-                "lots"
-            ][:1]
-        elif delta > 0:
-            internal["lots"].append({"quantity": delta, "at": ts})
-        if delta:
-            kind = "addQuantity" if delta > 0 else "removeQuantity"
-            lines.append(
-                billing.charge_line(
-                    sandbox,
-                    customer=customer,
-                    subscription=sub,
-                    product=product,
-                    charge_type=kind,
-                    quantity=sub["quantity"],
-                    unit_price=unit,
-                    effective_unit_price=prorated,
-                    charge_start=now.date(),
-                    charge_end=cycle_end,
-                    when=now,
-                    reference_id=reference,
-                    sign=-1,
-                )
-            )
-            lines.append(
-                billing.charge_line(
-                    sandbox,
-                    customer=customer,
-                    subscription=sub,
-                    product=product,
-                    charge_type=kind,
-                    quantity=new_quantity,
-                    unit_price=unit,
-                    effective_unit_price=prorated,
-                    charge_start=now.date(),
-                    charge_end=cycle_end,
-                    when=now,
-                    reference_id=reference,
-                )
-            )
-            sub["quantity"] = new_quantity
-        if body.get("friendlyName") is not None:
-            sub["friendlyName"] = str(body.get("friendlyName"))[:255]
-        if body.get("autoRenewEnabled") is not None:
-            sub["autoRenewEnabled"] = bool(body.get("autoRenewEnabled"))
-        _schedule_next_term(sub, body, product, quantity_changed=bool(delta))
+    full = ts < (period.start + terms.FULL_REFUND_WINDOW).timestamp()
+    refund = _patch_line(
+        sandbox, customer, sub, product, period, now,
+        charge_type="cancelImmediate", quantity=sub["quantity"],
+        effective_unit_price=period.unit if full else period.prorated, sign=-1,
+    )  # fmt: skip
+    sub["status"] = "deleted"
+    sub["autoRenewEnabled"] = False
+    sub["suspensionReasons"] = ["CustomerCancellation"]
+    # Add-ons go with their base subscription.
+    for child in sandbox.store.docs(
+        "SELECT data FROM subscriptions WHERE parent_id = ? AND status != 'deleted'",
+        (sub["id"],),
+    ):
+        child["status"] = "deleted"
+        child["_sandbox"]["version"] += 1
+        save(sandbox, child)
+    return [refund]
+
+
+def _check_new_quantity(sandbox: Sandbox, product: ProductDef | None, new_quantity: int) -> None:
+    if product is not None and not (
+        product.minimum_quantity <= new_quantity <= product.maximum_quantity
+    ):
+        raise PCError(
+            400,
+            2002,
+            (
+                f"Quantity must be between {product.minimum_quantity} and "
+                f"{product.maximum_quantity}."
+            ),
+            [str(product.minimum_quantity), str(product.maximum_quantity)],
+        )
+    if new_quantity < 1:
+        raise PCError(400, 2002, "Quantity must be at least 1.")
+    quota = sandbox.faults.quota_licenses_per_subscription
+    if sandbox.faults.sandbox_quotas and new_quantity > quota:
+        raise PCError(400, 800018, f"The sandbox allows at most {quota} licences per subscription.")
+
+
+def _remove_refundable_seats(sub: dict[str, Any], count: int, ts: float) -> None:
+    """Take `count` seats off the lots still inside their 168-hour window, newest first
+    (legacy subscriptions may shrink to one seat at any time)."""
+    internal = sub["_sandbox"]
+    reducible = (
+        sum(lot["quantity"] for lot in refundable(sub, ts))
+        if not internal["legacy"]
+        else sub["quantity"] - 1
+    )
+    if count > reducible:
+        raise PCError(
+            400,
+            800090,
+            (
+                f"Quantity can't be decreased below {sub['quantity'] - reducible}: only "
+                "seats added in the last 168 hours can be removed."
+            ),
+            [str(sub["quantity"] - reducible)],
+        )
+    for lot in sorted(refundable(sub, ts), key=lambda lot: -lot["at"]):
+        take = min(lot["quantity"], count)
+        lot["quantity"] -= take
+        count -= take
+        if not count:
+            break
+    internal["lots"] = [lot for lot in internal["lots"] if lot["quantity"] > 0] or internal["lots"][
+        :1
+    ]
+
+
+def _change_seats(
+    sandbox: Sandbox,
+    customer: dict[str, Any],
+    sub: dict[str, Any],
+    product: ProductDef | None,
+    new_quantity: int,
+    period: _Period,
+    now: dt.datetime,
+) -> list[dict[str, Any]]:
+    """Set the seat count: a new lot for added seats, refundable lots shrunk for removed ones;
+    the charge lines (the old quantity credited, the new one charged, for the rest of the
+    cycle)."""
+    _check_new_quantity(sandbox, product, new_quantity)
+    delta = new_quantity - sub["quantity"]
+    if delta < 0:
+        _remove_refundable_seats(sub, -delta, now.timestamp())
+    elif delta > 0:
+        sub["_sandbox"]["lots"].append({"quantity": delta, "at": now.timestamp()})
+    if not delta:
+        return []
+    kind = "addQuantity" if delta > 0 else "removeQuantity"
+    lines = [
+        _patch_line(
+            sandbox, customer, sub, product, period, now, charge_type=kind,
+            quantity=sub["quantity"], effective_unit_price=period.prorated, sign=-1,
+        ),
+        _patch_line(
+            sandbox, customer, sub, product, period, now, charge_type=kind,
+            quantity=new_quantity, effective_unit_price=period.prorated,
+        ),
+    ]  # fmt: skip
+    sub["quantity"] = new_quantity
+    return lines
+
+
+def _change_settings(
+    sub: dict[str, Any], body: CI, product: ProductDef | None, *, quantity_changed: bool
+) -> None:
+    """The friendly name, auto-renew and the instructions for the next term."""
+    if body.get("friendlyName") is not None:
+        sub["friendlyName"] = str(body.get("friendlyName"))[:255]
+    if body.get("autoRenewEnabled") is not None:
+        sub["autoRenewEnabled"] = bool(body.get("autoRenewEnabled"))
+    _schedule_next_term(sub, body, product, quantity_changed=quantity_changed)
+
+
+def _save_patched(
+    sandbox: Sandbox,
+    customer: dict[str, Any],
+    sub: dict[str, Any],
+    lines: list[dict[str, Any]],
+    now: dt.datetime,
+) -> None:
+    internal = sub["_sandbox"]
     if lines:
         # Seat changes take a while to reach the licensing system (provisioningstatus pending).
-        internal["seatsSettleAt"] = ts + sandbox.faults.provisioning_delay_s
+        internal["seatsSettleAt"] = now.timestamp() + sandbox.faults.provisioning_delay_s
     internal["version"] += 1
     save(sandbox, sub)
     if lines:
         billing.add_lines(sandbox, customer["id"], now, lines)
-    audit.record(
-        sandbox,
-        operation=operation,
-        resource_type="subscription",
-        customer=customer,
-        actor=principal.display,
-        application_id=principal.client_id,
-        old=old,
-        new=render(sub, now),
-        correlation_id=correlation_id,
-        customized={
-            "SubscriptionId": sub["id"],
-            "Quantity": str(sub["quantity"]),
-            "Status": sub["status"],
-        },
-    )
-    return sub
 
 
 def _instructions_key(value: Any) -> tuple[Any, ...] | None:

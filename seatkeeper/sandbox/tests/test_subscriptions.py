@@ -43,6 +43,21 @@ def _fresh(client: httpx.Client, cid: str, sub: dict) -> dict:
     return client.get(f"/v1/customers/{cid}/subscriptions/{sub['id']}").json()
 
 
+def _state(client: httpx.Client, cid: str, sub: dict) -> tuple[dict, list[dict]]:
+    """The subscription as the sandbox shows it and its unbilled charge lines: a refused PATCH
+    leaves both as they were."""
+    lines = client.get(
+        "/v1/invoices/unbilled/lineitems",
+        params={
+            "provider": "onetime",
+            "invoicelineitemtype": "billinglineitems",
+            "currencycode": "EUR",
+            "period": "current",
+        },
+    ).json()["items"]
+    return _fresh(client, cid, sub), [line for line in lines if line["subscriptionId"] == sub["id"]]
+
+
 def test_subscription_documented_shape(shared_sandbox: SandboxInfo) -> None:
     cid = shared_sandbox.demo_customers[0]["tenant_id"]
     with shared_sandbox.client(shared_sandbox.admin.access_token(app_only=True)) as client:
@@ -120,8 +135,10 @@ def test_quantity_increase_then_reduce_inside_window_only(
     assert grown.status_code == 200, grown.text
     sub = grown.json()
     assert sub["quantity"] == 15 and sub["refundableQuantity"]["totalQuantity"] == 5
+    before = _state(user_client, cid, sub)
     too_far = _patch(user_client, cid, sub, quantity=9)
     assert too_far.status_code == 400 and too_far.json()["code"] == 800090
+    assert _state(user_client, cid, sub) == before
     back = _patch(user_client, cid, sub, quantity=11)
     assert back.status_code == 200 and back.json()["refundableQuantity"]["totalQuantity"] == 1
     sandbox.admin.advance_clock(169 * HOUR)
@@ -132,8 +149,10 @@ def test_quantity_increase_then_reduce_inside_window_only(
 def test_min_max_quantity_is_2002(sandbox: SandboxInfo, user_client: httpx.Client) -> None:
     cid = sandbox.demo_customers[0]["tenant_id"]
     sub = _buy(sandbox, user_client, cid, quantity=5)
+    before = _state(user_client, cid, sub)
     response = _patch(user_client, cid, sub, quantity=301)
     assert response.status_code == 400 and response.json()["code"] == 2002
+    assert _state(user_client, cid, sub) == before
 
 
 def test_stale_etag_is_2055(sandbox: SandboxInfo, user_client: httpx.Client) -> None:
@@ -184,15 +203,19 @@ def test_cancel_after_168_hours_is_900213(sandbox: SandboxInfo, user_client: htt
     cid = sandbox.demo_customers[0]["tenant_id"]
     sub = _buy(sandbox, user_client, cid)
     sandbox.admin.advance_clock(169 * HOUR)
-    response = _patch(user_client, cid, _fresh(user_client, cid, sub), status="deleted")
+    before = _state(user_client, cid, sub)
+    response = _patch(user_client, cid, before[0], status="deleted")
     assert response.status_code == 400 and response.json()["code"] == 900213
+    assert _state(user_client, cid, sub) == before
 
 
 def test_suspend_reactivate_rules(sandbox: SandboxInfo, user_client: httpx.Client) -> None:
     cid = sandbox.demo_customers[0]["tenant_id"]
     sub = _buy(sandbox, user_client, cid)
+    before = _state(user_client, cid, sub)
     mixed = _patch(user_client, cid, sub, status="suspended", quantity=12)
     assert mixed.status_code == 400 and mixed.json()["code"] == 2001
+    assert _state(user_client, cid, sub) == before
     suspended = _patch(user_client, cid, sub, status="suspended").json()
     assert suspended["status"] == "suspended"
     rename = _patch(user_client, cid, suspended, friendlyName="nope")
@@ -206,8 +229,10 @@ def test_suspend_reactivate_rules(sandbox: SandboxInfo, user_client: httpx.Clien
 def test_billing_cycle_change_is_2054(sandbox: SandboxInfo, user_client: httpx.Client) -> None:
     cid = sandbox.demo_customers[0]["tenant_id"]
     sub = _buy(sandbox, user_client, cid)
+    before = _state(user_client, cid, sub)
     response = _patch(user_client, cid, sub, billingCycle="annual")
     assert response.status_code == 400 and response.json()["code"] == 2054
+    assert _state(user_client, cid, sub) == before
 
 
 def test_fresh_subscription_is_pending_then_409_800082(
