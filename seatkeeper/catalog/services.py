@@ -10,6 +10,7 @@ instead of silently having no cost: Partner Center's catalog carries no prices a
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import logging
 from dataclasses import dataclass, field
@@ -196,142 +197,212 @@ def _apply_incoming(
     withdraw_missing: bool,
     source: str,
 ) -> None:
-    from seatkeeper.pricing.models import VendorPrice
-
     moment = clock.now()
-    today = moment.date()
     seen: set[int] = set()
     by_external: dict[str, Offer] = {}
     for item in incoming:
-        values = item.offer_values()
-        offer = Offer.objects.filter(
-            vendor=vendor, external_id=item.external_id, country=item.country, segment=item.segment
-        ).first()
-        kinds: list[tuple[str, dict]] = []
-        if offer is None:
-            offer = Offer(
-                vendor=vendor,
-                external_id=item.external_id,
-                country=item.country,
-                segment=item.segment,
-                last_seen_at=moment,
-                **values,
-            )
-            offer.full_clean(validate_constraints=False)
-            offer.save()
-            kinds.append((ChangeKind.NEW, {"title": offer.title}))
-        else:
-            changes = diff(offer, values)
-            if changes:
-                for name, value in values.items():
-                    setattr(offer, name, value)
-                kinds.append((ChangeKind.CHANGED, {"changes": changes}))
-            offer.last_seen_at = moment
-            offer.updated_at = moment
-            offer.save(update_fields=[*changes, "last_seen_at", "updated_at"])
-        status = OfferStatus.ACTIVE if item.is_purchasable else OfferStatus.WITHDRAWN
-        if offer.status != status:
-            was_new = any(kind == ChangeKind.NEW for kind, _details in kinds)
-            offer.status = status
-            offer.withdrawn_at = moment if status == OfferStatus.WITHDRAWN else None
-            offer.save(update_fields=["status", "withdrawn_at"])
-            if not was_new:
-                change = (
-                    ChangeKind.WITHDRAWN
-                    if status == OfferStatus.WITHDRAWN
-                    else ChangeKind.REINSTATED
-                )
-                kinds.append((change, {}))
+        offer = _apply_offer(
+            vendor=vendor,
+            refresh=refresh,
+            item=item,
+            moment=moment,
+            withdraw_missing=withdraw_missing,
+            source=source,
+        )
         seen.add(offer.pk)
         by_external[item.external_id] = offer
-        # Terms: keep every term ever sold (subscriptions hold them); mark absent ones unavailable.
-        existing = {(t.term, t.billing_cycle): t for t in offer.terms.all()}
-        offered = set()
-        latest = _latest_prices(offer) if existing else {}
-        price_changes = []
-        unpriced = []
-        for term in item.terms:
-            key = (term.term, term.billing_cycle)
-            offered.add(key)
-            row = existing.get(key)
-            if row is None:
-                OfferTerm.objects.create(
-                    offer=offer,
-                    term=term.term,
-                    billing_cycle=term.billing_cycle,
-                    description=term.description[:200],
-                )
-            elif not row.is_available:
-                row.is_available = True
-                row.save(update_fields=["is_available"])
-            currency = term.currency or item.currency
-            if term.cost is None:
-                if (term.term, term.billing_cycle, currency) not in latest:
-                    unpriced.append({"term": term.term, "billing_cycle": term.billing_cycle})
-                continue
-            if amount_problem(term.cost) or (
-                term.list_price is not None and amount_problem(term.list_price)
-            ):
-                # Never stored: a price out of bounds would break the offer's prices.
-                logger.warning(
-                    "offer %s %s %s: vendor price out of bounds (%s, %s), not stored",
-                    offer.pk, term.term, term.billing_cycle, term.cost, term.list_price,
-                )  # fmt: skip
-                continue
-            before = latest.get((term.term, term.billing_cycle, currency))
-            after = (term.cost, term.list_price)
-            if before is None or before[0] != after[0] or before[1] != after[1]:
-                VendorPrice.objects.create(
-                    offer=offer,
-                    term=term.term,
-                    billing_cycle=term.billing_cycle,
-                    currency=currency,
-                    cost=term.cost,
-                    list_price=term.list_price,
-                    effective_from=today,
-                    source=source,
-                )
-                if before is not None:
-                    # Decimals as strings with their currency; a missing list price is None.
-                    price_changes.append(
-                        {
-                            "term": term.term,
-                            "billing_cycle": term.billing_cycle,
-                            "currency": currency,
-                            "cost": [_decimal_text(before[0]), _decimal_text(after[0])],
-                            "list_price": [_decimal_text(before[1]), _decimal_text(after[1])],
-                        }
-                    )
-        for key, row in existing.items():
-            if key not in offered and row.is_available and withdraw_missing:
-                row.is_available = False
-                row.save(update_fields=["is_available"])
-        if price_changes:
-            kinds.append((ChangeKind.PRICE_CHANGED, {"prices": price_changes}))
-        counted = {kind for kind, _details in kinds}
-        if unpriced and item.is_purchasable:
-            kinds.append((ChangeKind.NO_PRICE, {"terms": unpriced}))
-            refresh.no_price_count += 1
-        for kind, details in kinds:
-            CatalogChange.objects.create(refresh=refresh, offer=offer, kind=kind, details=details)
-        refresh.new_count += ChangeKind.NEW in counted
-        refresh.changed_count += ChangeKind.CHANGED in counted
-        refresh.price_changed_count += ChangeKind.PRICE_CHANGED in counted
-        refresh.withdrawn_count += ChangeKind.WITHDRAWN in counted
-        refresh.unchanged_count += not counted
+    _link_addons(vendor, incoming, by_external)
+    if withdraw_missing:
+        _withdraw_offers_not_seen(vendor, refresh, seen, moment)
+
+
+def _apply_offer(
+    *,
+    vendor: Vendor,
+    refresh: CatalogRefresh,
+    item: IncomingOffer,
+    moment: dt.datetime,
+    withdraw_missing: bool,
+    source: str,
+) -> Offer:
+    """One incoming offer: its row, status, terms and vendor prices brought up to date, and
+    what changed recorded (and counted) in the refresh."""
+    offer, kinds = _upsert_offer(vendor, item, moment)
+    was_new = any(kind == ChangeKind.NEW for kind, _details in kinds)
+    kinds += _apply_status(offer, item, moment, was_new=was_new)
+    price_changes, unpriced = _apply_terms(
+        offer, item, today=moment.date(), withdraw_missing=withdraw_missing, source=source
+    )
+    if price_changes:
+        kinds.append((ChangeKind.PRICE_CHANGED, {"prices": price_changes}))
+    counted = {kind for kind, _details in kinds}
+    if unpriced and item.is_purchasable:
+        kinds.append((ChangeKind.NO_PRICE, {"terms": unpriced}))
+        refresh.no_price_count += 1
+    for kind, details in kinds:
+        CatalogChange.objects.create(refresh=refresh, offer=offer, kind=kind, details=details)
+    refresh.new_count += ChangeKind.NEW in counted
+    refresh.changed_count += ChangeKind.CHANGED in counted
+    refresh.price_changed_count += ChangeKind.PRICE_CHANGED in counted
+    refresh.withdrawn_count += ChangeKind.WITHDRAWN in counted
+    refresh.unchanged_count += not counted
+    return offer
+
+
+def _upsert_offer(
+    vendor: Vendor, item: IncomingOffer, moment: dt.datetime
+) -> tuple[Offer, list[tuple[str, dict]]]:
+    """The offer created, or updated with what the vendor says of it now; NEW or CHANGED."""
+    values = item.offer_values()
+    offer = Offer.objects.filter(
+        vendor=vendor, external_id=item.external_id, country=item.country, segment=item.segment
+    ).first()
+    if offer is None:
+        offer = Offer(
+            vendor=vendor,
+            external_id=item.external_id,
+            country=item.country,
+            segment=item.segment,
+            last_seen_at=moment,
+            **values,
+        )
+        offer.full_clean(validate_constraints=False)
+        offer.save()
+        return offer, [(ChangeKind.NEW, {"title": offer.title})]
+    kinds: list[tuple[str, dict]] = []
+    changes = diff(offer, values)
+    if changes:
+        for name, value in values.items():
+            setattr(offer, name, value)
+        kinds.append((ChangeKind.CHANGED, {"changes": changes}))
+    offer.last_seen_at = moment
+    offer.updated_at = moment
+    offer.save(update_fields=[*changes, "last_seen_at", "updated_at"])
+    return offer, kinds
+
+
+def _apply_status(
+    offer: Offer, item: IncomingOffer, moment: dt.datetime, *, was_new: bool
+) -> list[tuple[str, dict]]:
+    """Withdrawn or active again as the vendor says; WITHDRAWN or REINSTATED for an offer
+    already known."""
+    status = OfferStatus.ACTIVE if item.is_purchasable else OfferStatus.WITHDRAWN
+    if offer.status == status:
+        return []
+    offer.status = status
+    offer.withdrawn_at = moment if status == OfferStatus.WITHDRAWN else None
+    offer.save(update_fields=["status", "withdrawn_at"])
+    if was_new:
+        return []
+    change = ChangeKind.WITHDRAWN if status == OfferStatus.WITHDRAWN else ChangeKind.REINSTATED
+    return [(change, {})]
+
+
+def _apply_terms(
+    offer: Offer, item: IncomingOffer, *, today: dt.date, withdraw_missing: bool, source: str
+) -> tuple[list[dict], list[dict]]:
+    """The offer's terms and their vendor prices; (price changes, terms left without a price).
+
+    Every term ever sold is kept (subscriptions hold them); one the vendor no longer offers is
+    marked unavailable when the refresh is complete (`withdraw_missing`)."""
+    existing = {(t.term, t.billing_cycle): t for t in offer.terms.all()}
+    offered = set()
+    latest = _latest_prices(offer) if existing else {}
+    price_changes = []
+    unpriced = []
+    for term in item.terms:
+        key = (term.term, term.billing_cycle)
+        offered.add(key)
+        row = existing.get(key)
+        if row is None:
+            OfferTerm.objects.create(
+                offer=offer,
+                term=term.term,
+                billing_cycle=term.billing_cycle,
+                description=term.description[:200],
+            )
+        elif not row.is_available:
+            row.is_available = True
+            row.save(update_fields=["is_available"])
+        currency = term.currency or item.currency
+        if term.cost is None:
+            if (term.term, term.billing_cycle, currency) not in latest:
+                unpriced.append({"term": term.term, "billing_cycle": term.billing_cycle})
+            continue
+        change = _apply_term_price(offer, term, currency, latest, today=today, source=source)
+        if change is not None:
+            price_changes.append(change)
+    for key, row in existing.items():
+        if key not in offered and row.is_available and withdraw_missing:
+            row.is_available = False
+            row.save(update_fields=["is_available"])
+    return price_changes, unpriced
+
+
+def _apply_term_price(
+    offer: Offer, term: IncomingTerm, currency: str, latest: dict, *, today: dt.date, source: str
+) -> dict | None:
+    """A new vendor price from today when the vendor's differs from the latest one known; the
+    change to record when there was one before (None for a first price or no change)."""
+    from seatkeeper.pricing.models import VendorPrice
+
+    if amount_problem(term.cost) or (
+        term.list_price is not None and amount_problem(term.list_price)
+    ):
+        # Never stored: a price out of bounds would break the offer's prices.
+        logger.warning(
+            "offer %s %s %s: vendor price out of bounds (%s, %s), not stored",
+            offer.pk, term.term, term.billing_cycle, term.cost, term.list_price,
+        )  # fmt: skip
+        return None
+    before = latest.get((term.term, term.billing_cycle, currency))
+    after = (term.cost, term.list_price)
+    if before is not None and before[0] == after[0] and before[1] == after[1]:
+        return None
+    VendorPrice.objects.create(
+        offer=offer,
+        term=term.term,
+        billing_cycle=term.billing_cycle,
+        currency=currency,
+        cost=term.cost,
+        list_price=term.list_price,
+        effective_from=today,
+        source=source,
+    )
+    if before is None:
+        return None
+    # Decimals as strings with their currency; a missing list price is None.
+    return {
+        "term": term.term,
+        "billing_cycle": term.billing_cycle,
+        "currency": currency,
+        "cost": [_decimal_text(before[0]), _decimal_text(after[0])],
+        "list_price": [_decimal_text(before[1]), _decimal_text(after[1])],
+    }
+
+
+def _link_addons(
+    vendor: Vendor, incoming: list[IncomingOffer], by_external: dict[str, Offer]
+) -> None:
+    """Add-ons to the base offers the vendor names (once every offer of the refresh exists)."""
     for item in incoming:
         if not item.base_external_ids:
             continue
         bases = Offer.objects.filter(vendor=vendor, external_id__in=item.base_external_ids)
         by_external[item.external_id].base_offers.set(bases)
-    if withdraw_missing:
-        gone = Offer.objects.filter(vendor=vendor, status=OfferStatus.ACTIVE).exclude(pk__in=seen)
-        for offer in gone:
-            offer.status = OfferStatus.WITHDRAWN
-            offer.withdrawn_at = moment
-            offer.save(update_fields=["status", "withdrawn_at"])
-            CatalogChange.objects.create(refresh=refresh, offer=offer, kind=ChangeKind.WITHDRAWN)
-            refresh.withdrawn_count += 1
+
+
+def _withdraw_offers_not_seen(
+    vendor: Vendor, refresh: CatalogRefresh, seen: set[int], moment: dt.datetime
+) -> None:
+    """A complete refresh withdraws the active offers the vendor no longer lists."""
+    gone = Offer.objects.filter(vendor=vendor, status=OfferStatus.ACTIVE).exclude(pk__in=seen)
+    for offer in gone:
+        offer.status = OfferStatus.WITHDRAWN
+        offer.withdrawn_at = moment
+        offer.save(update_fields=["status", "withdrawn_at"])
+        CatalogChange.objects.create(refresh=refresh, offer=offer, kind=ChangeKind.WITHDRAWN)
+        refresh.withdrawn_count += 1
 
 
 def _incoming_from_provider(catalog_offer, *, country: str, segment: str) -> list[IncomingOffer]:
