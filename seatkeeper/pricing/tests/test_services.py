@@ -14,11 +14,31 @@ from seatkeeper.core import clock
 from seatkeeper.core.errors import PermissionRefused, ServiceError
 from seatkeeper.pricing import services
 from seatkeeper.pricing.engine import PriceRequest, PricingContext, Source
-from seatkeeper.pricing.models import MarginRule, Method, PriceListEntry, Tier
+from seatkeeper.pricing.models import (
+    ExchangeRate,
+    MarginRule,
+    Method,
+    PriceList,
+    PriceListEntry,
+    PricingPolicy,
+    Tier,
+    VendorPrice,
+)
 
 
 def user(name: str) -> User:
     return User.objects.get(username=name)
+
+
+def pricing_state() -> dict:
+    """Everything a pricing service writes, to compare before and after a refusal."""
+    return {
+        model.__name__: list(model.objects.order_by("pk").values())
+        for model in (
+            MarginRule, PriceList, PriceListEntry, VendorPrice, ExchangeRate, PricingPolicy,
+            ActivityRecord,
+        )
+    }  # fmt: skip
 
 
 def customer_price(cast, world, customer=None, offer=None, on=None):
@@ -166,6 +186,7 @@ def test_a_rule_above_list_is_refused_unless_the_guardrail_is_off(cast, world):
         actor=cast.reseller_admin, owner=cast.reseller, tier=Tier.CUSTOMER,
         method=Method.MARKUP_ON_COST, value=Decimal(50),
     )  # fmt: skip
+    before = pricing_state()
     with pytest.raises(ServiceError, match="above the vendor list price"):
         services.margin_rule_set(**kwargs)
     with pytest.raises(PermissionRefused):
@@ -173,6 +194,7 @@ def test_a_rule_above_list_is_refused_unless_the_guardrail_is_off(cast, world):
             actor=cast.reseller_admin, partner=cast.partner, never_below_cost=True,
             never_above_list=False,
         )  # fmt: skip
+    assert pricing_state() == before
     services.pricing_policy_set(
         actor=cast.cloud_admin, partner=cast.partner, never_below_cost=True, never_above_list=False
     )
@@ -181,12 +203,14 @@ def test_a_rule_above_list_is_refused_unless_the_guardrail_is_off(cast, world):
 
 
 def test_rules_and_prices_cannot_be_back_dated(cast, world):
+    before = pricing_state()
     with pytest.raises(ServiceError, match="back-dated"):
         services.margin_rule_set(
             actor=cast.cloud_admin, owner=cast.partner, tier=Tier.RESELLER,
             method=Method.MARKUP_ON_COST, value=Decimal(5),
             effective_from=clock.today() - dt.timedelta(days=1),
         )  # fmt: skip
+    assert pricing_state() == before
 
 
 def test_a_new_version_applies_from_its_date_and_the_old_one_before(cast, world):
@@ -262,12 +286,14 @@ def test_a_list_price_below_cost_is_refused(cast, world):
     price_list = services.price_list_create(
         actor=cast.cloud_admin, partner=cast.partner, name="Global GBP", currency="GBP"
     )
+    before = pricing_state()
     with pytest.raises(ServiceError, match="below the partner cost"):
         services.price_list_entry_set(
             actor=cast.cloud_admin, price_list=price_list, offer=world.basic, term="P1Y",
             billing_cycle="annual", unit_price=Decimal("50"),
         )  # fmt: skip
     assert PriceListEntry.objects.count() == 0
+    assert pricing_state() == before
 
 
 def test_a_price_list_file_is_checked_line_by_line_and_imported_whole(cast, world):
@@ -348,16 +374,16 @@ def test_price_rows_are_never_changed_in_place(cast, world):
 
 
 def test_a_reseller_price_rule_cannot_target_a_customer(cast, world):
+    before = pricing_state()
     with pytest.raises(ServiceError, match="A reseller price is for a reseller"):
         services.margin_rule_set(
             actor=None, owner=cast.partner, tier=Tier.RESELLER,
             target=cast.customer, method=Method.MARKUP_ON_COST, value=Decimal(5),
         )  # fmt: skip
+    assert pricing_state() == before
 
 
 def test_exchange_rates_import_from_a_file_whole_or_not_at_all(cast, world):
-    from seatkeeper.pricing.models import ExchangeRate
-
     bad = "base_currency,quote_currency,rate,effective_from\nEUR,GBP,0.86,\nEUR,XX,abc,\n"
     with pytest.raises(ValidationError) as refused:
         services.exchange_rates_csv_import(actor=cast.cloud_admin, partner=cast.partner, text=bad)
@@ -369,5 +395,7 @@ def test_exchange_rates_import_from_a_file_whole_or_not_at_all(cast, world):
         == 2
     )
     assert set(ExchangeRate.objects.values_list("source", flat=True)) == {"csv"}
+    before = pricing_state()
     with pytest.raises(PermissionRefused):
         services.exchange_rates_csv_import(actor=cast.operator, partner=cast.partner, text=good)
+    assert pricing_state() == before

@@ -3,8 +3,9 @@ time, and rights granted to the customer admin."""
 
 from __future__ import annotations
 
+from seatkeeper.activity.models import ActivityRecord
 from seatkeeper.subscriptions import services
-from seatkeeper.subscriptions.models import Subscription
+from seatkeeper.subscriptions.models import Operation, Order, SeatLot, Subscription
 from seatkeeper.testing import TEST_NOW
 
 START = TEST_NOW
@@ -55,3 +56,18 @@ def grant(cast, **rights) -> None:
         **rights,
     }
     services.rights_set(actor=cast.reseller_admin, customer=cast.customer, **values)
+
+
+def recorded_state(shop) -> dict:
+    """What a refused call must leave as it was: every order, subscription, seat lot, operation
+    and activity row, and what the vendor holds and was asked. Compare it before and after."""
+    return {
+        "orders": list(Order.objects.order_by("pk").values()),
+        "subscriptions": list(Subscription.objects.order_by("pk").values()),
+        "lots": list(SeatLot.objects.order_by("pk").values()),
+        "operations": list(Operation.objects.order_by("pk").values()),
+        "activity": list(ActivityRecord.objects.order_by("pk").values_list("pk", flat=True)),
+        "vendor_calls": list(shop.provider.calls),
+        "vendor_subscriptions": dict(shop.provider.subscriptions),
+        "vendor_orders": dict(shop.provider.orders),
+    }

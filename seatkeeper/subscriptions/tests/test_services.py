@@ -8,6 +8,7 @@ from seatkeeper.core import clock
 from seatkeeper.core.errors import Conflict, PermissionRefused, ServiceError
 from seatkeeper.subscriptions import services
 from seatkeeper.subscriptions.models import OperationState, Status, SyncStatus
+from seatkeeper.subscriptions.tests.helpers import recorded_state
 
 START = dt.datetime(2026, 11, 22, 9, 0, tzinfo=dt.UTC)
 
@@ -64,6 +65,7 @@ def test_quantity_decrease_only_inside_the_window(cast, shop):
             actor=cast.reseller_admin, subscription=subscription, quantity=3
         )
         frozen.advance(days=8)
+        before = recorded_state(shop)
         with pytest.raises(ServiceError) as refused:
             services.subscription_change_quantity(
                 actor=cast.reseller_admin, subscription=subscription, quantity=2
@@ -71,6 +73,7 @@ def test_quantity_decrease_only_inside_the_window(cast, shop):
     assert refused.value.code == "window_closed"
     subscription.refresh_from_db()
     assert subscription.quantity == 3
+    assert recorded_state(shop) == before
 
 
 def test_a_stale_page_gets_a_conflict(cast, shop):
@@ -82,19 +85,23 @@ def test_a_stale_page_gets_a_conflict(cast, shop):
         services.subscription_change_quantity(
             actor=cast.reseller_admin, subscription=subscription, quantity=6, expected_version=seen
         )
+        before = recorded_state(shop)
         with pytest.raises(Conflict):
             services.subscription_change_quantity(
                 actor=cast.cloud_admin, subscription=subscription, quantity=9, expected_version=seen
             )
     subscription.refresh_from_db()
     assert subscription.quantity == 6
+    assert recorded_state(shop) == before
 
 
 def test_a_customer_admin_needs_the_right(cast, shop):
     with clock.frozen(START):
+        nothing = recorded_state(shop)
         with pytest.raises(PermissionRefused) as refused:
             _order(cast, shop, actor=cast.customer_admin)
         assert "order new subscriptions" in refused.value.message
+        assert recorded_state(shop) == nothing
         services.rights_set(
             actor=cast.reseller_admin,
             customer=cast.customer,
@@ -106,9 +113,11 @@ def test_a_customer_admin_needs_the_right(cast, shop):
         )
         subscription = _order(cast, shop, actor=cast.customer_admin)
         shop.provision(subscription)
+        before = recorded_state(shop)
         with pytest.raises(PermissionRefused) as refused:
             services.subscription_suspend(actor=cast.customer_admin, subscription=subscription)
     assert subscription.operations.count() == 1
+    assert recorded_state(shop) == before
 
 
 def test_a_permanent_failure_holds_later_operations_until_retried(

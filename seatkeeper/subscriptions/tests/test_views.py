@@ -24,7 +24,7 @@ from seatkeeper.subscriptions.models import (
     Subscription,
     SyncStatus,
 )
-from seatkeeper.subscriptions.tests.helpers import START, grant, order
+from seatkeeper.subscriptions.tests.helpers import START, grant, order, recorded_state
 
 
 @pytest.fixture
@@ -241,6 +241,7 @@ def test_two_people_changing_at_once_get_a_conflict(cast, shop, client, frozen):
     services.subscription_change_quantity(
         actor=cast.cloud_admin, subscription=subscription, quantity=6, expected_version=seen
     )
+    before = recorded_state(shop)
     response = sign_in(client, "reselleradmin").post(
         f"/subscriptions/{subscription.pk}/quantity/", {"quantity": 9, "version": seen}
     )
@@ -249,6 +250,7 @@ def test_two_people_changing_at_once_get_a_conflict(cast, shop, client, frozen):
     assert 'id="conflict"' in body and "cloudadmin changed this subscription" in body
     subscription.refresh_from_db()
     assert subscription.quantity == 6
+    assert recorded_state(shop) == before
 
 
 def test_a_customer_admin_without_rights_is_refused_the_quantity_page(cast, shop, client, frozen):
@@ -257,12 +259,14 @@ def test_a_customer_admin_without_rights_is_refused_the_quantity_page(cast, shop
     response = client.get(f"/subscriptions/{subscription.pk}/quantity/")
     assert response.status_code == 403
     assert "has not granted you the right to increase quantities" in response.content.decode()
+    before = recorded_state(shop)
     response = client.post(
         f"/subscriptions/{subscription.pk}/quantity/", {"quantity": 9, "version": 1}
     )
     assert response.status_code == 403
     subscription.refresh_from_db()
     assert subscription.quantity == 5
+    assert recorded_state(shop) == before
 
 
 def test_a_customer_admin_allowed_to_increase_sees_why_a_decrease_is_refused(
@@ -273,12 +277,14 @@ def test_a_customer_admin_allowed_to_increase_sees_why_a_decrease_is_refused(
     sign_in(client, "customeradmin")
     fragment = client.get(f"/subscriptions/{subscription.pk}/quantity/preview/?quantity=3")
     assert "has not granted you the right to decrease quantities" in fragment.content.decode()
+    before = recorded_state(shop)
     response = client.post(
         f"/subscriptions/{subscription.pk}/quantity/",
         {"quantity": 3, "version": subscription.version},
     )
     assert response.status_code == 403
     assert "decrease quantities" in response.content.decode()
+    assert recorded_state(shop) == before
     response = client.post(
         f"/subscriptions/{subscription.pk}/quantity/",
         {"quantity": 6, "version": subscription.version},
@@ -293,6 +299,7 @@ def test_a_decrease_after_the_window_shows_the_services_message(cast, shop, clie
     sign_in(client, "reselleradmin")
     fragment = client.get(f"/subscriptions/{subscription.pk}/quantity/preview/?quantity=3")
     assert "window closed" in fragment.content.decode()
+    before = recorded_state(shop)
     response = client.post(
         f"/subscriptions/{subscription.pk}/quantity/",
         {"quantity": 3, "version": subscription.version},
@@ -300,6 +307,7 @@ def test_a_decrease_after_the_window_shows_the_services_message(cast, shop, clie
     assert response.status_code == 200
     assert "Seats can no longer be removed" in response.content.decode()
     assert Operation.objects.filter(subscription=subscription, kind="quantity").count() == 0
+    assert recorded_state(shop) == before
 
 
 def test_suspend_asks_twice(cast, shop, client, frozen):
@@ -322,9 +330,11 @@ def test_suspend_is_refused_to_a_customer_admin_even_with_rights(cast, shop, cli
     grant(cast, can_order=True, can_increase=True, can_decrease=True, can_change_renewal=True)
     sign_in(client, "customeradmin")
     url = f"/subscriptions/{subscription.pk}/suspend/"
+    before = recorded_state(shop)
     assert client.get(url).status_code == 403
     assert client.post(url, {"step": "2", "version": subscription.version}).status_code == 403
     assert Subscription.objects.get(pk=subscription.pk).status == Status.ACTIVE
+    assert recorded_state(shop) == before
 
 
 def test_reactivate_a_suspended_subscription(cast, shop, client, frozen):
