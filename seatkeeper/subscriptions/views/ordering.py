@@ -20,6 +20,7 @@ from seatkeeper.subscriptions.forms import (
     AddonForm,
     StoreForm,
     split_term_cycle,
+    term_cycle_label,
     term_cycle_value,
 )
 from seatkeeper.subscriptions.permissions import Action
@@ -82,17 +83,32 @@ def subscription_addons(request, pk: int):
         },
     )
     status = 200
-    if request.method == "POST" and form.is_valid():
+    chosen = None
+    price = None
+    confirming = False
+    # Choose → review (the price, and the services' refusal if any, nothing written) → confirm.
+    # "Change" on the review goes back to the form with what was chosen.
+    if request.method == "POST" and form.is_valid() and not request.POST.get("edit"):
         data = form.cleaned_data
-        offer = next(offer for offer in offers if offer.pk == data["offer"])
+        chosen = next(offer for offer in offers if offer.pk == data["offer"])
         term, cycle = split_term_cycle(data["term_cycle"])
         line = services.OrderLine(
-            offer=offer,
+            offer=chosen,
             quantity=data["quantity"],
             term=term,
             billing_cycle=cycle,
             friendly_name=data["friendly_name"],
             parent=subscription,
+        )
+        price = display.price_offer(
+            request.user,
+            audience,
+            context=context,
+            offer_id=chosen.pk,
+            customer=customer,
+            term=term,
+            billing_cycle=cycle,
+            quantity=data["quantity"],
         )
 
         def place():
@@ -102,10 +118,17 @@ def subscription_addons(request, pk: int):
                     set_margin(request, order.subscriptions.get(), data)
                 return order
 
-        order, status = run(form, place)
-        if order is not None:
-            messages.success(request, _("The add-on was ordered."))
-            return redirect("subscription_detail", pk=order.subscriptions.get().pk)
+        if request.POST.get("confirm") == "yes":
+            order, status = run(form, place)
+            if order is not None:
+                messages.success(request, _("The add-on was ordered."))
+                return redirect("subscription_detail", pk=order.subscriptions.get().pk)
+        else:
+            refusal = dry_run(place)
+            if refusal:
+                form.add_error(None, refusal)
+            else:
+                confirming = True
     return render(
         request,
         "subscriptions/subscription_addons.html",
@@ -115,6 +138,12 @@ def subscription_addons(request, pk: int):
             "form": form,
             "audience": audience,
             "can_margin": can_margin,
+            "chosen": chosen,
+            "price": price,
+            "confirming": confirming,
+            "term_label": term_cycle_label(*split_term_cycle(form.cleaned_data["term_cycle"]))
+            if confirming
+            else "",
         },
         status=status,
     )
