@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "django_htmx",
+    "django_filters",
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from django import forms
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
+from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from seatkeeper.accounts import selectors, services
+from seatkeeper.accounts.filters import OrganisationFilter
 from seatkeeper.accounts.models import ApiToken, Language, Organisation, OrganisationKind, Role
 from seatkeeper.accounts.services import ORGANISATION_FIELDS
+from seatkeeper.api.filtering import FilterBackend
 from seatkeeper.api.idempotency import idempotent
 from seatkeeper.api.pagination import Pagination, paginated
-from seatkeeper.core.validation import clean_query
 
 
 class OrganisationOutput(serializers.ModelSerializer):
@@ -54,29 +55,24 @@ class OrganisationUpdateInput(OrganisationInput):
         super().__init__(*args, partial=True, **kwargs)
 
 
-class OrganisationFilterForm(forms.Form):
-    q = forms.CharField(max_length=200, required=False)
-    kind = forms.ChoiceField(choices=[("", ""), *OrganisationKind.choices], required=False)
+class OrganisationListApi(GenericAPIView):
+    """The list's filters are the page's (filters.OrganisationFilter)."""
 
-
-class OrganisationListApi(APIView):
     pagination_class = Pagination
+    filter_backends = [FilterBackend]
+    filterset_class = OrganisationFilter
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # the schema reads the model only
+            return Organisation.objects.none()
+        return selectors.organisations_visible_to(self.request.user)
 
     @extend_schema(
         operation_id="organisations_list",
-        parameters=[
-            OpenApiParameter("q", str, description="Search name, legal name, e-mail, VAT, city"),
-            OpenApiParameter("kind", str, enum=OrganisationKind.values),
-        ],
         responses=OrganisationOutput(many=True),
     )
     def get(self, request):
-        filters = clean_query(OrganisationFilterForm, request.query_params)
-        queryset = selectors.search_organisations(
-            selectors.organisations_visible_to(request.user), filters["q"]
-        )
-        if filters["kind"]:
-            queryset = queryset.filter(kind=filters["kind"])
+        queryset = self.filter_queryset(self.get_queryset())
         return paginated(
             request,
             self,

@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from seatkeeper.accounts import permissions, selectors, services, throttle
+from seatkeeper.accounts.filters import OrganisationFilter
 from seatkeeper.accounts.forms import (
     ApiTokenForm,
     ChildKindForm,
@@ -31,6 +32,7 @@ from seatkeeper.accounts.forms import (
 from seatkeeper.accounts.models import ALLOWED_CHILDREN, OrganisationKind, User
 from seatkeeper.accounts.tasks import invitation_from_token
 from seatkeeper.activity.selectors import last_records
+from seatkeeper.core.validation import filter_or_400
 from seatkeeper.ui.forms import run_service
 from seatkeeper.ui.tables import Column, build_table, csv_response
 
@@ -77,10 +79,8 @@ def organisation_list(request):
     queryset = selectors.with_providers(
         selectors.organisations_visible_to(request.user).select_related("parent")
     )
-    queryset = selectors.search_organisations(queryset, request.GET.get("q", ""))
+    queryset = filter_or_400(OrganisationFilter, request, queryset)
     kind = request.GET.get("kind", "")
-    if kind in OrganisationKind.values:
-        queryset = queryset.filter(kind=kind)
     if request.GET.get("export") == "csv":
         return csv_response(
             request,
@@ -90,7 +90,7 @@ def organisation_list(request):
             filename="organisations.csv",
         )
     table = build_table(request, queryset, ORGANISATION_COLUMNS, default_sort="name")
-    context = {"table": table, "kind": kind, "kinds": OrganisationKind.choices}
+    context = {"table": table, "kind": kind, "kinds": OrganisationKind.choices, "export_csv": True}
     if request.htmx:
         return render(request, "accounts/organisation_list.html#table", context)
     return render(request, "accounts/organisation_list.html", context)

@@ -68,6 +68,11 @@ class ManualOfferForm(forms.Form):
     attaches_to = forms.CharField(
         label=_("Attaches to (item codes, separated by |)"), required=False
     )
+    seats_within_base = forms.BooleanField(
+        label=_("Add-on seats at most the base subscription's seats"),
+        required=False,
+        help_text=_("Tick when the vendor refuses more add-on seats than its base has."),
+    )
     term = forms.ChoiceField(label=_("Term"), choices=Term.choices)
     billing_cycle = forms.ChoiceField(label=_("Billing cycle"), choices=BillingCycle.choices)
     currency = forms.CharField(label=_("Currency"), max_length=3, required=False)

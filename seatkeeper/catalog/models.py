@@ -129,6 +129,15 @@ class Offer(TimestampedModel):
     unit_type = models.CharField(_("unit type"), max_length=40, default="Licenses")
     minimum_quantity = models.PositiveIntegerField(_("minimum quantity"), default=1)
     maximum_quantity = models.PositiveIntegerField(_("maximum quantity"), null=True, blank=True)
+    # An add-on whose seats may not outnumber its base subscription's seats, where the vendor
+    # says so. Partner Center documents no such flag: its offer and SKU resources give only an
+    # absolute minimumQuantity/maximumQuantity (offer resources, product resources), and the
+    # SKU's `constraints` and `dynamicAttributes.hasConstraints` are listed without any content
+    # described. So Microsoft offers leave it off (the vendor's own refusal still stands), and
+    # a manual vendor's offer file or form sets it (column `seats_within_base`).
+    seats_within_base = models.BooleanField(
+        _("add-on seats within the base's seats"), default=False
+    )
     is_trial_available = models.BooleanField(_("trial available"), default=False)
     segment = models.CharField(_("segment"), max_length=40, blank=True)
     country = models.CharField(_("country"), max_length=2, blank=True)

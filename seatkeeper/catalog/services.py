@@ -90,6 +90,7 @@ class IncomingOffer:
     unit_type: str = "Licenses"
     minimum_quantity: int = 1
     maximum_quantity: int | None = None
+    seats_within_base: bool = False
     is_trial_available: bool = False
     segment: str = ""
     country: str = ""
@@ -112,6 +113,7 @@ class IncomingOffer:
             "unit_type": self.unit_type[:40],
             "minimum_quantity": self.minimum_quantity,
             "maximum_quantity": self.maximum_quantity,
+            "seats_within_base": self.seats_within_base,
             "is_trial_available": self.is_trial_available,
             "currency": self.currency,
         }
@@ -543,7 +545,11 @@ OFFER_CSV_COLUMNS = [
     "cost",
     "list_price",
     "attaches_to",
+    "seats_within_base",
 ]
+
+_YES = {"yes", "true", "1", "oui"}
+_NO = {"", "no", "false", "0", "non"}
 
 
 @dataclass
@@ -645,6 +651,9 @@ def _offers_csv_lines(vendor: Vendor, rows) -> OfferCsvPreview:
             _quantity(values.get(name, ""), name, errors, default)
             for name, default in (("minimum_quantity", 1), ("maximum_quantity", None))
         ]
+        within = values.get("seats_within_base", "").lower()
+        if within not in _YES | _NO:
+            errors.append(_("seats_within_base must be yes or no."))
         if errors:
             lines.append(CsvLine(number, values, errors))
             continue
@@ -662,6 +671,7 @@ def _offers_csv_lines(vendor: Vendor, rows) -> OfferCsvPreview:
                 unit_type=values.get("unit_type") or "Licenses",
                 minimum_quantity=quantities[0],
                 maximum_quantity=quantities[1],
+                seats_within_base=within in _YES,
                 product_title=values.get("product_group", ""),
                 base_external_ids=tuple(
                     part.strip()
@@ -778,6 +788,7 @@ def manual_offer_save(
     minimum_quantity: int = 1,
     maximum_quantity: int | None = None,
     attaches_to: str = "",
+    seats_within_base: bool = False,
 ) -> Offer:
     """Define (or change) one manual offer by hand, with one term and its vendor price.
 
@@ -800,6 +811,7 @@ def manual_offer_save(
         "minimum_quantity": str(minimum_quantity),
         "maximum_quantity": "" if maximum_quantity is None else str(maximum_quantity),
         "attaches_to": attaches_to,
+        "seats_within_base": "yes" if seats_within_base else "",
     }
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=OFFER_CSV_COLUMNS)

@@ -155,6 +155,17 @@ def clean_query(form_class, params) -> dict:
     return form.cleaned_data
 
 
+def filter_or_400(filterset_class, request, queryset):
+    """`queryset` filtered by a django-filter FilterSet from the query string (a page's, its
+    export's or the API's: one definition serves the three); InvalidQuery (400) naming each
+    unknown value."""
+    params = getattr(request, "query_params", request.GET)
+    filterset = filterset_class(params, queryset=queryset, request=request)
+    if not filterset.is_valid():
+        raise InvalidQuery({field: list(errors) for field, errors in filterset.errors.items()})
+    return filterset.qs
+
+
 def csv_rows(text: str) -> tuple[list[str], Iterator[dict[str, str]]]:
     """The header and rows of an uploaded CSV file, whatever its line endings (LF, CRLF or the
     CR of old spreadsheets); a malformed file raises ValueError naming the line."""

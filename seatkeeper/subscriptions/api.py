@@ -8,6 +8,7 @@ from django import forms
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
+from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -15,6 +16,7 @@ from seatkeeper.accounts.models import OrganisationKind
 from seatkeeper.accounts.selectors import get_organisation_for_user
 from seatkeeper.activity.wording import is_customer_viewer
 from seatkeeper.api.fields import BoundedDateField, id_field, quantity_field
+from seatkeeper.api.filtering import FilterBackend
 from seatkeeper.api.idempotency import idempotent
 from seatkeeper.api.pagination import Pagination, paginated
 from seatkeeper.catalog.models import BillingCycle, Term
@@ -24,8 +26,8 @@ from seatkeeper.core.validation import clean_query
 from seatkeeper.pricing.audiences import Audience
 from seatkeeper.pricing.quotes import ProposedChange
 from seatkeeper.subscriptions import display, selectors, services
-from seatkeeper.subscriptions.forms import STATUS_FILTERS, subscription_filters
-from seatkeeper.subscriptions.models import RenewalOption, Section, Status, SyncStatus
+from seatkeeper.subscriptions.filters import SubscriptionFilter
+from seatkeeper.subscriptions.models import RenewalOption, Status, Subscription, SyncStatus
 
 
 class ShownPriceOutput(serializers.Serializer):
@@ -114,28 +116,26 @@ AUDIENCE_PARAMETER = OpenApiParameter(
 )
 
 
-class SubscriptionListApi(APIView):
+class SubscriptionListApi(GenericAPIView):
+    """The list's filters are the pages' (filters.SubscriptionFilter), described in the schema
+    from that one definition."""
+
     pagination_class = Pagination
+    filter_backends = [FilterBackend]
+    filterset_class = SubscriptionFilter
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # the schema reads the model only
+            return Subscription.objects.none()
+        return selectors.subscription_list(self.request.user)
 
     @extend_schema(
         operation_id="subscriptions_list",
-        parameters=[
-            OpenApiParameter("customer", int),
-            OpenApiParameter("status", str, enum=[value for value, _label in STATUS_FILTERS]),
-            OpenApiParameter("section", str, enum=Section.values),
-            OpenApiParameter("q", str, description="Search name, offer, customer, PO, ids"),
-            AUDIENCE_PARAMETER,
-        ],
+        parameters=[AUDIENCE_PARAMETER],
         responses=SubscriptionOutput(many=True),
     )
     def get(self, request):
-        filters = subscription_filters(request.query_params)
-        customer = None
-        if "customer" in request.query_params:
-            customer = get_organisation_for_user(request.user, request.query_params["customer"])
-        queryset = selectors.filter_subscriptions(
-            selectors.subscription_list(request.user, customer=customer), **filters
-        )
+        queryset = self.filter_queryset(self.get_queryset())
         return paginated(
             request,
             self,

@@ -191,6 +191,29 @@ def price_offer(
     return shown(breakdown, audience, user, max(quantity, 1))
 
 
+def tier_prices(user: User, subscription) -> list[ShownPrice]:
+    """The subscription's price for every audience the viewer may see, each explained."""
+    context = PricingContext.load(
+        partner=partner_of(subscription.customer), offer_ids=[subscription.offer_id]
+    )
+    prices = []
+    for audience in audiences_for(user):
+        price = price_offer(
+            user,
+            audience,
+            context=context,
+            offer_id=subscription.offer_id,
+            customer=subscription.customer,
+            term=subscription.term,
+            billing_cycle=subscription.billing_cycle,
+            quantity=subscription.quantity,
+            subscription_id=subscription.pk,
+        )
+        if price.audience == audience:
+            prices.append(price)
+    return prices
+
+
 # --- actions ------------------------------------------------------------------------------------
 
 

@@ -6,37 +6,9 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from seatkeeper.catalog.models import BillingCycle, Term
-from seatkeeper.core.validation import DATE_BOUNDS, MAX_ID, MAX_QUANTITY, clean_query
+from seatkeeper.core.validation import DATE_BOUNDS, MAX_QUANTITY
 from seatkeeper.pricing.models import Method
-from seatkeeper.subscriptions.models import RenewalOption, Section
-
-# "failed" is not a status: it is a subscription whose provisioning failed.
-STATUS_FILTERS = [
-    ("active", _("Active")),
-    ("suspended", _("Suspended")),
-    ("expired", _("Expired")),
-    ("cancelled", _("Cancelled")),
-    ("pending", _("Pending")),
-    ("failed", _("Failed")),
-]
-
-
-class SubscriptionFilterForm(forms.Form):
-    """The filters of the subscription pages, their exports and the API (one definition)."""
-
-    status = forms.ChoiceField(choices=[("", ""), *STATUS_FILTERS], required=False)
-    section = forms.ChoiceField(choices=[("", ""), *Section.choices], required=False)
-    q = forms.CharField(max_length=200, required=False)
-    customer = forms.IntegerField(min_value=1, max_value=MAX_ID, required=False)
-
-
-def subscription_filters(params) -> dict:
-    """The filters of selectors.filter_subscriptions from a query string; InvalidQuery (400)
-    naming the field when a value is unknown."""
-    values = clean_query(SubscriptionFilterForm, params)
-    values["text"] = values.pop("q")
-    values.pop("customer")  # the page takes it from its path, the API looks it up itself
-    return values
+from seatkeeper.subscriptions.models import RenewalOption
 
 
 class VersionedForm(forms.Form):

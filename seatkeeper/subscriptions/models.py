@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from seatkeeper.core import clock
 from seatkeeper.core.models import TimestampedModel
@@ -296,7 +297,8 @@ class OperationKind(models.TextChoices):
     QUANTITY = "quantity", _("Change quantity")
     SUSPEND = "suspend", _("Suspend")
     REACTIVATE = "reactivate", _("Reactivate")
-    CANCEL = "cancel", _("Cancel")
+    # "Cancel" only ever means "go back"; ending a subscription has its own words.
+    CANCEL = "cancel", pgettext_lazy("operation kind", "End subscription")
     AUTO_RENEW = "auto_renew", _("Auto-renew")
     RENAME = "rename", _("Edit details")
     SCHEDULE_RENEWAL = "schedule_renewal", _("Schedule changes at renewal")

@@ -13,11 +13,14 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from django.db.models import Sum
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from seatkeeper.catalog.models import TERM_MONTHS, Offer, add_months
 from seatkeeper.core.errors import ServiceError
-from seatkeeper.subscriptions.models import SeatLot, Subscription
+from seatkeeper.core.formatting import format_quantity
+from seatkeeper.subscriptions.models import SeatLot, Status, Subscription
 
 REFUND_WINDOW = dt.timedelta(hours=168)
 
@@ -79,3 +82,37 @@ def quantity_change_clears_renewal_changes(subscription: Subscription) -> bool:
     mid-term ("create scheduled changes" in its documentation); a manual vendor's person keeps
     them."""
     return not subscription.is_manual
+
+
+def addon_seats_refusal(
+    offer, base: Subscription, quantity: int, *, excluding: Subscription | None = None
+) -> str | None:
+    """Why `quantity` seats of the add-on `offer` cannot go on `base`, or None.
+
+    Where the vendor says an add-on's seats may not outnumber its base's
+    (`Offer.seats_within_base`, see the catalog model for where that fact comes from), the
+    add-on's seats on this base, those already there (`excluding` the one being changed) plus
+    `quantity`, stay within the base subscription's seats. The refusal names the base and its
+    seats."""
+    if not offer.seats_within_base:
+        return None
+    others = base.addons.filter(offer=offer).exclude(status=Status.CANCELLED)
+    if excluding is not None:
+        others = others.exclude(pk=excluding.pk)
+    taken = others.aggregate(seats=Sum("quantity"))["seats"] or 0
+    if taken + quantity <= base.quantity:
+        return None
+    refusal = ngettext(
+        "%(addon)s cannot have more seats than its base subscription %(base)s, which has "
+        "%(n)s seat.",
+        "%(addon)s cannot have more seats than its base subscription %(base)s, which has "
+        "%(n)s seats.",
+        base.quantity,
+    ) % {"addon": offer.title, "base": base.friendly_name, "n": format_quantity(base.quantity)}
+    if taken:
+        refusal += " " + ngettext(
+            "%(n)s of them already has this add-on.",
+            "%(n)s of them already have this add-on.",
+            taken,
+        ) % {"n": format_quantity(taken)}
+    return refusal

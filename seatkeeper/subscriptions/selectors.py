@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.http import Http404
 from django.urls import reverse
 
@@ -17,6 +17,7 @@ from seatkeeper.subscriptions.models import (
     Operation,
     OperationState,
     SeatLot,
+    Status,
     Subscription,
     SyncStatus,
     Tenant,
@@ -41,28 +42,68 @@ def subscription_list(
     )
 
 
-def filter_subscriptions(
-    queryset: QuerySet[Subscription], *, status: str = "", section: str = "", text: str = ""
-) -> QuerySet[Subscription]:
-    """Status ("failed": provisioning failed), section and search (validated by
-    forms.SubscriptionFilterForm); shared by the pages, their exports and the API."""
+def with_status(queryset: QuerySet[Subscription], status: str) -> QuerySet[Subscription]:
+    """Subscriptions of `status`; "failed" is those whose provisioning failed
+    (filters.SubscriptionFilter)."""
     if status == "failed":
-        queryset = queryset.filter(sync_status=SyncStatus.FAILED)
-    elif status:
-        queryset = queryset.filter(status=status)
-    if section:
-        queryset = queryset.filter(offer__kind=section)
+        return queryset.filter(sync_status=SyncStatus.FAILED)
+    return queryset.filter(status=status) if status else queryset
+
+
+def search_subscriptions(queryset: QuerySet[Subscription], text: str) -> QuerySet[Subscription]:
+    """The search of the lists, their exports and the API (filters.SubscriptionFilter)."""
     text = text.strip()
-    if text:
-        queryset = queryset.filter(
-            Q(friendly_name__icontains=text)
-            | Q(offer__title__icontains=text)
-            | Q(customer__name__icontains=text)
-            | Q(po_number__icontains=text)
-            | Q(external_identifier__icontains=text)
-            | Q(vendor_subscription_id__icontains=text)
+    if not text:
+        return queryset
+    return queryset.filter(
+        Q(friendly_name__icontains=text)
+        | Q(offer__title__icontains=text)
+        | Q(customer__name__icontains=text)
+        | Q(po_number__icontains=text)
+        | Q(external_identifier__icontains=text)
+        | Q(vendor_subscription_id__icontains=text)
+    )
+
+
+def with_failed_operation(queryset: QuerySet[Subscription]) -> QuerySet[Subscription]:
+    """Each row with the id of its first failed operation (`failed_operation_id`), for "Retry"."""
+    failed = Operation.objects.filter(
+        subscription=OuterRef("pk"), state=OperationState.FAILED
+    ).order_by("sequence")
+    return queryset.annotate(failed_operation_id=Subquery(failed.values("pk")[:1]))
+
+
+def section_counts(user: User, customer: Organisation) -> dict[str, int]:
+    """Subscriptions of `customer` not ended, per section (offer kind), for the section tabs."""
+    return dict(
+        subscriptions_visible_to(user)
+        .filter(customer=customer)
+        .exclude(status=Status.CANCELLED)
+        .order_by()
+        .values_list("offer__kind")
+        .annotate(n=Count("pk"))
+    )
+
+
+def has_operation_in_flight(subscription: Subscription) -> bool:
+    """A change the vendor is working on (a change waiting for a person in the fulfilment queue
+    is not one): the page refreshes itself until it settles."""
+    return subscription.operations.filter(
+        state__in=(OperationState.PENDING, OperationState.RUNNING)
+    ).exists()
+
+
+def own_margin_rule(subscription: Subscription):
+    """The margin set for this one subscription (the latest), or None."""
+    from seatkeeper.pricing.models import MarginRule
+
+    return (
+        MarginRule.objects.filter(
+            subscription_ref=str(subscription.pk), target_id=subscription.customer_id
         )
-    return queryset
+        .order_by("-effective_from", "-id")
+        .first()
+    )
 
 
 def get_subscription_for_user(user: User, pk: object) -> Subscription:

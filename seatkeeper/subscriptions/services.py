@@ -331,6 +331,9 @@ def _check_line(line: OrderLine, customer: Organisation) -> None:
                 % {"addon": offer.title, "base": base.offer.title},
                 field="offer",
             )
+        refusal = rules.addon_seats_refusal(offer, base, line.quantity)
+        if refusal:
+            raise ServiceError(refusal, field="quantity")
     elif line.parent is not None:
         raise ServiceError(_("Only add-ons attach to another subscription."), field="parent")
 
@@ -471,6 +474,12 @@ def subscription_change_quantity(
     check(actor, subscription.customer, action, term=subscription.term)
     offer = subscription.offer
     rules.check_quantity(offer, quantity)
+    if quantity > old and subscription.parent_id is not None:
+        refusal = rules.addon_seats_refusal(
+            offer, subscription.parent, quantity, excluding=subscription
+        )
+        if refusal:
+            raise ServiceError(refusal, field="quantity")
     now = clock.now()
     if quantity < old:
         held = assigned_seats(subscription)

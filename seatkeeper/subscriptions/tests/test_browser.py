@@ -184,6 +184,35 @@ def test_the_list_filters_in_place(page, live_server, world):
     expect(table).to_contain_text("Engineering E3")
 
 
+def test_filters_in_place_reach_the_address_bar_and_the_export_links(page, live_server, world):
+    cast, shop = world
+    _active(cast, shop)
+    line = services.OrderLine(
+        offer=shop.world.e3, quantity=2, term="P1Y", billing_cycle="monthly",
+        friendly_name="Engineering E3",
+    )  # fmt: skip
+    services.order_place(actor=cast.reseller_admin, customer=cast.customer, lines=[line])
+    _sign_in(page, live_server.url, "reselleradmin")
+    page.goto(f"{live_server.url}/subscriptions/")
+    table = page.locator("#table-region")
+    expect(table).to_contain_text("Office seats")
+    page.select_option("#status-filter", "pending")
+    expect(table).not_to_contain_text("Office seats", timeout=SWAP)
+    expect(page).to_have_url(re.compile(r"[?&]status=pending"))
+    csv_link = page.locator("a[data-export=csv]")
+    expect(csv_link).to_have_attribute("href", re.compile(r"status=pending"))
+    expect(page.locator("a[data-export=xlsx]")).to_have_attribute(
+        "href", re.compile(r"status=pending")
+    )
+    exported = page.request.get(csv_link.evaluate("link => link.href")).text()
+    assert "Engineering E3" in exported and "Office seats" not in exported
+    # The address bar is a link to the same list: reloading it shows the same rows.
+    page.reload()
+    expect(table).to_contain_text("Engineering E3")
+    expect(table).not_to_contain_text("Office seats")
+    assert page.locator("#status-filter").input_value() == "pending"
+
+
 def _fits(page) -> None:
     """No page is wider than a 1,366 px laptop window: wide tables scroll inside themselves."""
     width = page.evaluate("document.documentElement.scrollWidth")

@@ -499,6 +499,7 @@ def test_ordering_an_addon_with_its_own_margin(cast, shop, client, frozen):
             "friendly_name": "Phones",
             "margin_method": "markup",
             "margin_value": "10",
+            "confirm": "yes",
         },
     )
     assert response.status_code == 302
