@@ -32,11 +32,17 @@ class Removable:
     closed_since: dt.datetime | None  # when the most recent closed window closed
 
 
+def fewest_seats(offer: Offer) -> int:
+    """The fewest seats a subscription to `offer` may hold: the vendor's minimum, and at least
+    one (also what the store proposes)."""
+    return max(offer.minimum_quantity, 1)
+
+
 def check_quantity(offer: Offer, quantity: int) -> None:
-    """Refuse a number of seats outside the vendor's range for `offer`: at least its minimum (and
-    at least one seat), at most its maximum when it has one. Orders, changes and renewals all
-    check through here."""
-    lowest = max(offer.minimum_quantity, 1)
+    """Refuse a number of seats outside the vendor's range for `offer`: at least
+    `fewest_seats`, at most its maximum when it has one. Orders, changes and renewals all check
+    through here."""
+    lowest = fewest_seats(offer)
     if quantity < lowest or (offer.maximum_quantity and quantity > offer.maximum_quantity):
         raise ServiceError(
             _("The quantity must be between %(min)s and %(max)s.")

@@ -10,7 +10,7 @@ from seatkeeper.core import clock
 from seatkeeper.providers.errors import ValidationFailed
 from seatkeeper.subscriptions import services
 from seatkeeper.subscriptions.models import OperationState, Status, Subscription
-from seatkeeper.subscriptions.tests.helpers import START, grant, order
+from seatkeeper.subscriptions.tests.helpers import START, grant, order, recorded_state
 
 
 @pytest.fixture
@@ -85,6 +85,7 @@ def test_order_then_change_quantity_with_the_version(cast, shop, frozen):
         format="json",
     )
     assert changed.status_code == 200 and changed.json()["quantity"] == 6
+    before = recorded_state(shop)
     stale = api.post(
         f"/api/v1/subscriptions/{subscription.pk}/quantity/",
         {"quantity": 8, "version": detail["version"]},
@@ -93,10 +94,12 @@ def test_order_then_change_quantity_with_the_version(cast, shop, frozen):
     assert stale.status_code == 409
     assert "changed this subscription" in stale.json()["message"]
     assert Subscription.objects.get(pk=subscription.pk).quantity == 6
+    assert recorded_state(shop) == before
 
 
 def test_a_broken_rule_is_400_with_the_services_message(cast, shop, frozen):
     api = api_as(cast.reseller_admin)
+    before = recorded_state(shop)
     response = api.post(
         "/api/v1/orders/",
         {
@@ -113,18 +116,21 @@ def test_a_broken_rule_is_400_with_the_services_message(cast, shop, frozen):
     invalid = api.post("/api/v1/orders/", {"customer": cast.customer.pk}, format="json")
     assert invalid.status_code == 400 and "lines" in invalid.json()["fields"]
     assert not Subscription.objects.exists()
+    assert recorded_state(shop) == before
 
 
 def test_a_customer_admin_needs_rights_for_each_operation(cast, shop, frozen):
     subscription = order(cast, shop)
     api = api_as(cast.customer_admin)
     url = f"/api/v1/subscriptions/{subscription.pk}"
+    before = recorded_state(shop)
     refused = api.post(f"{url}/quantity/", {"quantity": 9})
     assert refused.status_code == 403
     assert "increase quantities" in refused.json()["message"]
     assert api.post(f"{url}/renewal/", {"renewal_option": "none"}).status_code == 403
     assert api.post(f"{url}/cancel/").status_code == 403
     assert api.post(f"{url}/suspend/").status_code == 403
+    assert recorded_state(shop) == before
     grant(cast, can_increase=True, can_change_renewal=True)
     assert api.post(f"{url}/quantity/", {"quantity": 9}).status_code == 200
     assert api.post(f"{url}/quantity/", {"quantity": 7}).status_code == 403
@@ -138,8 +144,10 @@ def test_read_only_changes_nothing(cast, shop, frozen):
     subscription = order(cast, shop)
     api = api_as(cast.read_only)
     assert api.get(f"/api/v1/subscriptions/{subscription.pk}/").status_code == 200
+    before = recorded_state(shop)
     response = api.post(f"/api/v1/subscriptions/{subscription.pk}/suspend/")
     assert response.status_code == 403 and "only read" in response.json()["message"]
+    assert recorded_state(shop) == before
 
 
 def test_suspend_reactivate_cancel(cast, shop, frozen):
@@ -148,16 +156,21 @@ def test_suspend_reactivate_cancel(cast, shop, frozen):
     url = f"/api/v1/subscriptions/{subscription.pk}"
     assert api.post(f"{url}/suspend/").json()["status"] == "suspended"
     assert api.post(f"{url}/reactivate/").json()["status"] == "active"
+    before = recorded_state(shop)
     refused = api.post(f"{url}/reactivate/")
     assert refused.status_code == 400 and refused.json()["code"] == "invalid_state"
+    assert recorded_state(shop) == before
     assert api.post(f"{url}/cancel/").json()["status"] == "cancelled"
 
 
 def test_cancel_after_the_window_is_refused_with_the_date(cast, shop, frozen):
     subscription = order(cast, shop)
     frozen.advance(days=10)
-    response = api_as(cast.reseller_admin).post(f"/api/v1/subscriptions/{subscription.pk}/cancel/")
+    api = api_as(cast.reseller_admin)
+    before = recorded_state(shop)
+    response = api.post(f"/api/v1/subscriptions/{subscription.pk}/cancel/")
     assert response.status_code == 400 and response.json()["code"] == "window_closed"
+    assert recorded_state(shop) == before
     assert "2026" in response.json()["message"]
 
 
@@ -235,9 +248,11 @@ def _order_body(cast, shop, term="P1Y"):
 
 def test_a_customer_admin_orders_only_with_the_right(cast, shop, frozen):
     api = api_as(cast.customer_admin)
+    before = recorded_state(shop)
     refused = api.post("/api/v1/orders/", _order_body(cast, shop), format="json")
     assert refused.status_code == 403 and "order new subscriptions" in refused.json()["message"]
     assert not Subscription.objects.exists()
+    assert recorded_state(shop) == before
     grant(cast, can_order=True)
     assert api.post("/api/v1/orders/", _order_body(cast, shop), format="json").status_code == 201
 

@@ -44,3 +44,8 @@ def test_a_quantity_must_be_in_the_offers_range(_case, minimum, maximum, quantit
         rules.check_quantity(offer, quantity)
     assert refused.value.field == "quantity"
     assert str(max(minimum, 1)) in str(refused.value)
+
+
+def test_the_fewest_seats_is_the_vendors_minimum_and_at_least_one():
+    assert rules.fewest_seats(Offer(minimum_quantity=5)) == 5
+    assert rules.fewest_seats(Offer(minimum_quantity=0)) == 1
