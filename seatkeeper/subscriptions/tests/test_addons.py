@@ -13,6 +13,7 @@ from seatkeeper.core.errors import ServiceError
 from seatkeeper.subscriptions import services
 from seatkeeper.subscriptions.models import Operation, Order, Subscription
 from seatkeeper.subscriptions.tests.helpers import START, order
+from seatkeeper.subscriptions.tests.test_api import api_as
 
 
 @pytest.fixture
@@ -117,6 +118,8 @@ def test_a_manual_vendor_offer_says_whether_its_seats_stay_within_the_base(cast,
         seats_within_base=True,
     )
     assert saved.seats_within_base is True
+    shown = api_as(cast.cloud_admin).get(f"/api/v1/offers/{saved.pk}/").json()
+    assert shown["seats_within_base"] is True
     text = (
         "item_code,title,kind,term,billing_cycle,cost,attaches_to,seats_within_base\n"
         "UC-REC,Call recording,addon,P1M,monthly,1.50,UC-BUS,maybe\n"
