@@ -72,7 +72,10 @@ def test_a_capped_addon_cannot_outnumber_its_base_on_review_or_confirm(cast, sho
         assert response.status_code == 200 and 'id="addon-review"' not in body
         assert "Office seats" in body and "5 seats" in body, body
     assert _counts() == before
-    assert client.post(url, _choice(shop, 5)).status_code == 200  # the base's seats: reviewed
+    review = client.post(url, _choice(shop, 5)).content.decode()  # the base's seats: reviewed
+    assert 'id="addon-review"' in review
+    page = client.get(url).content.decode()
+    assert "data-seat-cap>At most 5 seats" in page
 
 
 def test_the_cap_counts_the_seats_the_addon_already_has_on_the_base(cast, shop, frozen):
