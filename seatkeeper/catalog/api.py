@@ -51,6 +51,9 @@ class OfferOutput(serializers.Serializer):
     unit_type = serializers.CharField()
     minimum_quantity = serializers.IntegerField()
     maximum_quantity = serializers.IntegerField(allow_null=True)
+    seats_within_base = serializers.BooleanField(
+        help_text="An add-on whose seats may not outnumber its base subscription's"
+    )
     is_trial_available = serializers.BooleanField()
     segment = serializers.CharField()
     country = serializers.CharField()

@@ -214,6 +214,37 @@ def tier_prices(user: User, subscription) -> list[ShownPrice]:
     return prices
 
 
+def unit_prices(
+    user: User,
+    audience: Audience,
+    context: PricingContext,
+    offer,
+    customer: Organisation,
+    term_choices: list[tuple[str, str]],
+) -> list[tuple[str, ShownPrice]]:
+    """(label, price of one unit) for each of an offer's terms ("term|cycle" choices): the
+    store's and the add-ons' catalogue rows."""
+    prices = []
+    for value, label in term_choices:
+        term, _sep, cycle = value.partition("|")
+        prices.append(
+            (
+                label,
+                price_offer(
+                    user,
+                    audience,
+                    context=context,
+                    offer_id=offer.pk,
+                    customer=customer,
+                    term=term,
+                    billing_cycle=cycle,
+                    quantity=1,
+                ),
+            )
+        )
+    return prices
+
+
 # --- actions ------------------------------------------------------------------------------------
 
 

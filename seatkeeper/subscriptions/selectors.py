@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.http import Http404
@@ -10,6 +11,8 @@ from django.urls import reverse
 
 from seatkeeper.accounts.models import Organisation, OrganisationKind, User
 from seatkeeper.accounts.permissions import PARTNER_STAFF
+from seatkeeper.catalog.models import Offer, OfferKind
+from seatkeeper.catalog.selectors import offers_visible_to
 from seatkeeper.core import clock
 from seatkeeper.core.validation import object_id
 from seatkeeper.subscriptions.models import (
@@ -104,6 +107,38 @@ def own_margin_rule(subscription: Subscription):
         .order_by("-effective_from", "-id")
         .first()
     )
+
+
+@dataclass(frozen=True)
+class StoreShelf:
+    """What the store shows: the categories, the chosen one's product groups, the chosen
+    group's products (the first of each when the asked one does not exist)."""
+
+    offers: QuerySet[Offer]  # all the store sells this person (add-ons are ordered apart)
+    categories: list[str]
+    category: str
+    groups: list[str]
+    group: str
+    products: list[Offer]
+
+
+def store_shelf(user: User, *, category: str, group: str) -> StoreShelf:
+    offers = (
+        offers_visible_to(user)
+        .filter(status="active", vendor__is_active=True)
+        .exclude(kind=OfferKind.ADDON)
+    )
+    categories = sorted(set(offers.values_list("category", flat=True)))
+    if category not in categories:
+        category = categories[0] if categories else ""
+    in_category = offers.filter(category=category)
+    groups = sorted(set(in_category.values_list("product_group", flat=True)))
+    if group not in groups:
+        group = groups[0] if groups else ""
+    products = list(
+        in_category.filter(product_group=group).prefetch_related("terms").order_by("title")
+    )
+    return StoreShelf(offers, categories, category, groups, group, products)
 
 
 def get_subscription_for_user(user: User, pk: object) -> Subscription:

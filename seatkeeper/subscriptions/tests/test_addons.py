@@ -13,6 +13,7 @@ from seatkeeper.core.errors import ServiceError
 from seatkeeper.subscriptions import services
 from seatkeeper.subscriptions.models import Operation, Order, Subscription
 from seatkeeper.subscriptions.tests.helpers import START, order
+from seatkeeper.subscriptions.tests.test_api import api_as
 
 
 @pytest.fixture
@@ -71,7 +72,10 @@ def test_a_capped_addon_cannot_outnumber_its_base_on_review_or_confirm(cast, sho
         assert response.status_code == 200 and 'id="addon-review"' not in body
         assert "Office seats" in body and "5 seats" in body, body
     assert _counts() == before
-    assert client.post(url, _choice(shop, 5)).status_code == 200  # the base's seats: reviewed
+    review = client.post(url, _choice(shop, 5)).content.decode()  # the base's seats: reviewed
+    assert 'id="addon-review"' in review
+    page = client.get(url).content.decode()
+    assert "data-seat-cap>At most 5 seats" in page
 
 
 def test_the_cap_counts_the_seats_the_addon_already_has_on_the_base(cast, shop, frozen):
@@ -117,6 +121,8 @@ def test_a_manual_vendor_offer_says_whether_its_seats_stay_within_the_base(cast,
         seats_within_base=True,
     )
     assert saved.seats_within_base is True
+    shown = api_as(cast.cloud_admin).get(f"/api/v1/offers/{saved.pk}/").json()
+    assert shown["seats_within_base"] is True
     text = (
         "item_code,title,kind,term,billing_cycle,cost,attaches_to,seats_within_base\n"
         "UC-REC,Call recording,addon,P1M,monthly,1.50,UC-BUS,maybe\n"

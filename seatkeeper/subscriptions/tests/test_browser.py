@@ -213,6 +213,24 @@ def test_filters_in_place_reach_the_address_bar_and_the_export_links(page, live_
     assert page.locator("#status-filter").input_value() == "pending"
 
 
+def test_an_addon_is_reviewed_with_its_price_then_confirmed(page, live_server, world):
+    cast, shop = world
+    base = _active(cast, shop)
+    _sign_in(page, live_server.url, "reselleradmin")
+    page.goto(f"{live_server.url}/subscriptions/{base.pk}/addons/")
+    page.select_option("#id_offer", str(shop.world.teams.pk))
+    page.fill("#id_quantity", "3")
+    page.fill("#id_friendly_name", "Phones")
+    page.click("#review-addon")
+    expect(page.locator("#addon-review")).to_contain_text("Teams Phone Standard")
+    expect(page.locator("#addon-price")).not_to_be_empty()
+    assert not Subscription.objects.filter(parent=base).exists()
+    page.click("#confirm-addon")
+    expect(page).not_to_have_url(re.compile(r"/addons/$"))
+    addon = Subscription.objects.get(parent=base)
+    assert (addon.quantity, addon.friendly_name) == (3, "Phones")
+
+
 def _fits(page) -> None:
     """No page is wider than a 1,366 px laptop window: wide tables scroll inside themselves."""
     width = page.evaluate("document.documentElement.scrollWidth")

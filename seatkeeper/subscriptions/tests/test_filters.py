@@ -168,7 +168,15 @@ def test_the_schema_describes_the_filters_from_the_filter_set(client, cast):
     assert {"q", "kind"} <= organisations
 
 
-def test_ending_a_subscription_is_not_called_cancel():
+def test_ending_a_subscription_is_not_called_cancel(cast, shop, client, frozen):
     assert str(OperationKind.CANCEL.label) == "End subscription"
     with translation.override("fr"):
         assert str(OperationKind.CANCEL.label) == "Résilier"
+    subscription = order(cast, shop)
+    services.subscription_cancel(actor=cast.reseller_admin, subscription=subscription)
+    sign_in(client, "reselleradmin")
+    history = client.get(f"/subscriptions/{subscription.pk}/").content.decode()
+    assert "<td>End subscription</td>" in history and "<td>Cancel</td>" not in history
+    client.post("/profile/language/", {"language": "fr"})
+    history = client.get(f"/subscriptions/{subscription.pk}/").content.decode()
+    assert "<td>Résilier</td>" in history

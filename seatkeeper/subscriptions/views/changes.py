@@ -27,11 +27,7 @@ from seatkeeper.subscriptions.forms import (
     split_term_cycle,
     term_cycle_value,
 )
-from seatkeeper.subscriptions.models import (
-    Operation,
-    Status,
-    Subscription,
-)
+from seatkeeper.subscriptions.models import Operation, Status, Subscription
 from seatkeeper.subscriptions.permissions import Action
 from seatkeeper.subscriptions.views.common import (
     dry_run,

@@ -13,13 +13,8 @@ from seatkeeper.accounts.models import Organisation, OrganisationKind
 from seatkeeper.accounts.selectors import get_organisation_for_user
 from seatkeeper.core.errors import Conflict, PermissionRefused, ServiceError
 from seatkeeper.subscriptions import selectors
-from seatkeeper.subscriptions.forms import (
-    term_cycle_label,
-    term_cycle_value,
-)
-from seatkeeper.subscriptions.models import (
-    Subscription,
-)
+from seatkeeper.subscriptions.forms import term_cycle_label, term_cycle_value
+from seatkeeper.subscriptions.models import Subscription
 
 
 def is_staff_above_customers(user) -> bool:

@@ -6,12 +6,8 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 
 from seatkeeper.subscriptions import display, selectors
-from seatkeeper.subscriptions.forms import (
-    term_cycle_label,
-)
-from seatkeeper.subscriptions.views.common import (
-    subscription_for,
-)
+from seatkeeper.subscriptions.forms import term_cycle_label
+from seatkeeper.subscriptions.views.common import subscription_for
 
 
 @login_required

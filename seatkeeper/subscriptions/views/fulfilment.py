@@ -10,17 +10,9 @@ from django.utils.translation import gettext as _
 
 from seatkeeper.accounts.permissions import PARTNER_STAFF
 from seatkeeper.subscriptions import display, selectors, services
-from seatkeeper.subscriptions.forms import (
-    FulfilForm,
-    RejectForm,
-    RightsForm,
-)
+from seatkeeper.subscriptions.forms import FulfilForm, RejectForm, RightsForm
 from seatkeeper.subscriptions.permissions import Action
-from seatkeeper.subscriptions.views.common import (
-    customer_for,
-    refuse_unless,
-    run,
-)
+from seatkeeper.subscriptions.views.common import customer_for, refuse_unless, run
 
 
 @login_required

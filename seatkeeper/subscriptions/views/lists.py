@@ -15,15 +15,9 @@ from seatkeeper.core import clock
 from seatkeeper.core.validation import filter_or_400
 from seatkeeper.subscriptions import display, exports, selectors
 from seatkeeper.subscriptions.filters import STATUS_FILTERS, SubscriptionFilter
-from seatkeeper.subscriptions.models import (
-    Section,
-    Subscription,
-)
+from seatkeeper.subscriptions.models import Section, Subscription
 from seatkeeper.subscriptions.permissions import Action
-from seatkeeper.subscriptions.views.common import (
-    customer_for,
-    is_staff_above_customers,
-)
+from seatkeeper.subscriptions.views.common import customer_for, is_staff_above_customers
 from seatkeeper.ui.tables import Column, build_table, register_choosable, visible_columns
 
 

@@ -15,7 +15,7 @@ from seatkeeper.catalog.selectors import offers_visible_to
 from seatkeeper.core import clock
 from seatkeeper.core.validation import object_id
 from seatkeeper.pricing.engine import PricingContext, partner_of
-from seatkeeper.subscriptions import display, services
+from seatkeeper.subscriptions import display, selectors, services
 from seatkeeper.subscriptions.forms import (
     AddonForm,
     StoreForm,
@@ -53,22 +53,9 @@ def subscription_addons(request, pk: int):
     context = PricingContext.load(partner=partner_of(customer), offer_ids=[o.pk for o in offers])
     catalogue = []
     for offer in offers:
-        terms = [
-            (
-                label,
-                display.price_offer(
-                    request.user,
-                    audience,
-                    context=context,
-                    offer_id=offer.pk,
-                    customer=customer,
-                    term=value.split("|")[0],
-                    billing_cycle=value.split("|")[1],
-                    quantity=1,
-                ),
-            )
-            for value, label in offer_term_choices(offer)
-        ]
+        terms = display.unit_prices(
+            request.user, audience, context, offer, customer, offer_term_choices(offer)
+        )
         catalogue.append({"offer": offer, "terms": terms})
     can_margin = may_set_margin(request, customer)
     all_terms = sorted({choice for offer in offers for choice in offer_term_choices(offer)})
@@ -155,23 +142,10 @@ def estore(request, customer_pk: int):
     customer = customer_for(request, customer_pk)
     gate = display.ActionGate(request.user)
     refuse_unless(gate.refusal(customer, Action.ORDER))
-    offers = (
-        offers_visible_to(request.user)
-        .filter(status="active", vendor__is_active=True)
-        .exclude(kind=OfferKind.ADDON)
+    shelf = selectors.store_shelf(
+        request.user, category=request.GET.get("category", ""), group=request.GET.get("group", "")
     )
-    categories = sorted(set(offers.values_list("category", flat=True)))
-    category = request.GET.get("category", "")
-    if category not in categories:
-        category = categories[0] if categories else ""
-    in_category = offers.filter(category=category)
-    groups = sorted(set(in_category.values_list("product_group", flat=True)))
-    group = request.GET.get("group", "")
-    if group not in groups:
-        group = groups[0] if groups else ""
-    products = list(
-        in_category.filter(product_group=group).prefetch_related("terms").order_by("title")
-    )
+    offers, products = shelf.offers, shelf.products
     audience = display.viewer_audience(request.user, request.GET.get("audience"))
     selected = None
     source = request.POST if request.method == "POST" else request.GET
@@ -186,22 +160,9 @@ def estore(request, customer_pk: int):
     )
     rows = []
     for offer in products:
-        terms = [
-            (
-                label,
-                display.price_offer(
-                    request.user,
-                    audience,
-                    context=pricing,
-                    offer_id=offer.pk,
-                    customer=customer,
-                    term=value.split("|")[0],
-                    billing_cycle=value.split("|")[1],
-                    quantity=1,
-                ),
-            )
-            for value, label in offer_term_choices(offer)
-        ]
+        terms = display.unit_prices(
+            request.user, audience, pricing, offer, customer, offer_term_choices(offer)
+        )
         rows.append({"offer": offer, "terms": terms})
     form = None
     price = None
@@ -282,10 +243,10 @@ def estore(request, customer_pk: int):
         "subscriptions/estore.html",
         {
             "customer": customer,
-            "categories": categories,
-            "category": category,
-            "groups": groups,
-            "group": group,
+            "categories": shelf.categories,
+            "category": shelf.category,
+            "groups": shelf.groups,
+            "group": shelf.group,
             "products": rows,
             "products_offers": products,
             "selected": selected,
