@@ -8,8 +8,8 @@ engine.price_one(partner=, offer_id=, customer_id=, term=, billing_cycle=, on=, 
 engine.PriceBreakdown: partner_cost / reseller_price (None for direct customers) /
     customer_price as TierPrice(audience, unit_price, currency, source, source_id, summary,
     steps, explanation); total(audience), monthly(audience), whole_term(audience), margins()
-engine.Audience (PARTNER_COST, RESELLER_PRICE, CUSTOMER_PRICE; .label says whose price),
-    engine.visible_audiences(user), engine.partner_of(organisation), engine.PricingError
+audiences.Audience (PARTNER_COST, RESELLER_PRICE, CUSTOMER_PRICE; .label says whose price),
+    audiences.visible_audiences(user); engine.PricingError; accounts.selectors.partner_of(org)
 selectors.tiers_for(breakdown, user) / margins_for(breakdown, user)   what a viewer may see
 quotes.SubscriptionFacts, SeatLot, ProposedChange       the facts the subscriptions app passes
 quotes.quote_change(facts=, change=, at=, audience=) -> Quote   shown before a change

@@ -50,10 +50,6 @@ from django.db.models import CharField
 from django.db.models.functions import Cast
 
 from seatkeeper.accounts.models import Organisation, OrganisationKind
-
-# Kept importable from here for subscriptions/views.py, which another branch is splitting into a
-# package; new code imports it from accounts.selectors.
-from seatkeeper.accounts.selectors import partner_of  # noqa: F401
 from seatkeeper.catalog.models import TERM_MONTHS, Offer, cycle_months
 from seatkeeper.core.errors import ServiceError
 from seatkeeper.core.formatting import format_date, format_money, format_number

@@ -10,12 +10,13 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
+from seatkeeper.accounts.selectors import partner_of
 from seatkeeper.catalog.models import OfferKind
 from seatkeeper.catalog.selectors import offers_visible_to
 from seatkeeper.core import clock
 from seatkeeper.core.validation import object_id
-from seatkeeper.pricing.engine import PricingContext, partner_of
-from seatkeeper.subscriptions import display, selectors, services
+from seatkeeper.pricing.engine import PricingContext
+from seatkeeper.subscriptions import display, rules, selectors, services
 from seatkeeper.subscriptions.forms import (
     AddonForm,
     StoreForm,
@@ -189,7 +190,7 @@ def estore(request, customer_pk: int):
             form = StoreForm(request.POST, term_choices=choices)
         else:
             form = StoreForm(
-                initial={"offer": selected.pk, "quantity": max(selected.minimum_quantity, 1)},
+                initial={"offer": selected.pk, "quantity": rules.fewest_seats(selected)},
                 term_choices=choices,
             )
             if request.GET.get("preview"):
