@@ -124,6 +124,17 @@ class SubscriptionListApi(APIView):
             OpenApiParameter("status", str, enum=[value for value, _label in STATUS_FILTERS]),
             OpenApiParameter("section", str, enum=Section.values),
             OpenApiParameter("q", str, description="Search name, offer, customer, PO, ids"),
+            OpenApiParameter(
+                "renews_within",
+                int,
+                description="Active subscriptions whose term ends within so many days (1-366)",
+            ),
+            OpenApiParameter(
+                "cancellable_within",
+                int,
+                description="Active subscriptions with seats whose cancellation window closes "
+                "within so many hours (1-744)",
+            ),
             AUDIENCE_PARAMETER,
         ],
         responses=SubscriptionOutput(many=True),

@@ -28,6 +28,10 @@ class SubscriptionFilterForm(forms.Form):
     section = forms.ChoiceField(choices=[("", ""), *Section.choices], required=False)
     q = forms.CharField(max_length=200, required=False)
     customer = forms.IntegerField(min_value=1, max_value=MAX_ID, required=False)
+    # The dashboard's figures link here: active subscriptions whose term ends within so many
+    # days, and those with seats whose cancellation window closes within so many hours.
+    renews_within = forms.IntegerField(min_value=1, max_value=366, required=False)
+    cancellable_within = forms.IntegerField(min_value=1, max_value=24 * 31, required=False)
 
 
 def subscription_filters(params) -> dict:

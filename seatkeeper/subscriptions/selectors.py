@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 from django.urls import reverse
 
@@ -42,10 +42,38 @@ def subscription_list(
 
 
 def filter_subscriptions(
-    queryset: QuerySet[Subscription], *, status: str = "", section: str = "", text: str = ""
+    queryset: QuerySet[Subscription],
+    *,
+    status: str = "",
+    section: str = "",
+    text: str = "",
+    renews_within: int | None = None,
+    cancellable_within: int | None = None,
 ) -> QuerySet[Subscription]:
-    """Status ("failed": provisioning failed), section and search (validated by
-    forms.SubscriptionFilterForm); shared by the pages, their exports and the API."""
+    """Status ("failed": provisioning failed), section, search, renewals within so many days
+    and cancellation windows closing within so many hours (validated by
+    forms.SubscriptionFilterForm); shared by the pages, their exports, the API and the
+    dashboard's figures, so a figure and its list count the same rows."""
+    if renews_within:
+        today = clock.today()
+        queryset = queryset.filter(
+            status="active",
+            commitment_end_date__gte=today,
+            commitment_end_date__lte=today + dt.timedelta(days=renews_within),
+        )
+    if cancellable_within:
+        now = clock.now()
+        queryset = queryset.filter(
+            Exists(
+                SeatLot.objects.filter(
+                    subscription=OuterRef("pk"),
+                    quantity__gt=0,
+                    cancellable_until__gt=now,
+                    cancellable_until__lte=now + dt.timedelta(hours=cancellable_within),
+                )
+            ),
+            status="active",
+        )
     if status == "failed":
         queryset = queryset.filter(sync_status=SyncStatus.FAILED)
     elif status:
@@ -179,7 +207,9 @@ def dashboard_summary(user: User) -> dict:
     )
     return {
         "windows_closing": list(windows_closing(user)[:10]),
-        "windows_count": windows_closing(user).count(),
+        # subscriptions, as the list behind the figure counts them (a subscription may have
+        # several lots whose windows close)
+        "windows_count": filter_subscriptions(visible, cancellable_within=48).count(),
         "failed_count": failed.count(),
         "failed": list(failed.select_related("customer", "offer").order_by("-updated_at")[:5]),
         "fulfilment_count": fulfilment_queue(user).count() if user.role in PARTNER_STAFF else None,
