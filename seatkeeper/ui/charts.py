@@ -123,11 +123,15 @@ def money_chart(currency: str, rows: list) -> MoneyChart:
     for index, row in enumerate(rows):
         centre = LEFT + slot * index + slot / 2
         month = format_month(row.month)
-        pairs = [("revenue", row.revenue, _("sales") if has_cost else _("spent"))]
         if has_cost:
-            pairs.append(("cost", row.cost, _("cost")))
+            pairs = [
+                ("revenue", row.revenue, _("%(month)s: sales %(amount)s")),
+                ("cost", row.cost, _("%(month)s: cost %(amount)s")),
+            ]
+        else:
+            pairs = [("revenue", row.revenue, _("%(month)s: billed %(amount)s"))]
         start = centre - bar_width * len(pairs) / 2
-        for position, (kind, money, word) in enumerate(pairs):
+        for position, (kind, money, wording) in enumerate(pairs):
             top_y, bottom_y = sorted((y_of(money.amount), baseline))
             bars.append(
                 Bar(
@@ -136,7 +140,7 @@ def money_chart(currency: str, rows: list) -> MoneyChart:
                     y=top_y,
                     width=_pixels(bar_width),
                     height=bottom_y - top_y,
-                    label=f"{month}: {word} {format_money(money)}",
+                    label=wording % {"month": month, "amount": format_money(money)},
                     url=row.url,
                 )
             )
@@ -145,7 +149,8 @@ def money_chart(currency: str, rows: list) -> MoneyChart:
                 Point(
                     x=_pixels(centre),
                     y=y_of(row.margin.amount),
-                    label=f"{month}: {_('margin')} {format_money(row.margin)}",
+                    label=_("%(month)s: margin %(amount)s")
+                    % {"month": month, "amount": format_money(row.margin)},
                 )
             )
         first_or_january = index == 0 or row.month.month == 1

@@ -14,6 +14,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import resolve
+from rest_framework.test import APIClient
 
 from seatkeeper.billing.dashboard import money_by_month, top_customers
 from seatkeeper.catalog.models import add_months
@@ -265,3 +266,19 @@ def test_the_chart_months_follow_the_clock(cast, data):
         add_months(this_month(), offset) for offset in range(-11, 1)
     ]
     assert dashboard_data.cycle_end(0).month == series[-1].month.month
+
+
+def test_the_api_filters_renewals_and_windows_as_the_list_does(cast, data):
+    Subscription.objects.filter(pk=data["one"].pk).update(
+        commitment_end_date=clock.today() + dt.timedelta(days=3)
+    )
+    api = sign_in(APIClient(), "operator")
+
+    body = api.get("/api/v1/subscriptions/?renews_within=30").json()
+    assert [row["id"] for row in body["results"]] == [data["one"].pk]
+    assert api.get("/api/v1/subscriptions/?cancellable_within=48").json()["count"] == 0
+    refused = api.get("/api/v1/subscriptions/?renews_within=400")
+    assert refused.status_code == 400 and list(refused.json()["fields"]) == ["renews_within"]
+    document = api.get("/api/v1/schema/", HTTP_ACCEPT="application/json").json()
+    names = {p["name"] for p in document["paths"]["/api/v1/subscriptions/"]["get"]["parameters"]}
+    assert {"renews_within", "cancellable_within"} <= names
