@@ -224,6 +224,9 @@ def test_the_dashboard_speaks_french(client, cast, data):
     chart = section(home(client, "operator"), "dash-chart")
 
     assert "190,00" in chart and "190.00" not in chart
+    # the drawing's coordinates stay numbers an SVG reads, whatever the language
+    assert re.search(r'data-kind="revenue" [^>]*y="24.3" [^>]*height="195.7"', chart)
+    assert 'cy="168.5"' in chart and "195,7" not in chart
     assert "Ventes, coût et marge par mois" in chart
 
 
