@@ -80,3 +80,11 @@ def test_the_dashboard_chart_in_each_language_fits_a_laptop(
     page.wait_for_url("**/billing/report/**")
     assert "period=custom" in page.url
     expect(page.locator("main")).to_contain_text(sale)
+
+    # the utilisation figure leads to right-sizing, which fits the laptop too
+    page.goto(f"{live_server.url}/")
+    page.locator("#dash-utilisation a").click()
+    page.wait_for_url("**/right-sizing/")
+    expect(page.locator("#right-sizing tbody tr")).to_have_count(3)
+    _fits(page)
+    page.screenshot(path=str(SCREENSHOTS / f"right-sizing-{language}.png"), full_page=True)
