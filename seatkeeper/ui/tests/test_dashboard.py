@@ -21,6 +21,7 @@ from seatkeeper.catalog.models import add_months
 from seatkeeper.conftest import sign_in
 from seatkeeper.core import clock
 from seatkeeper.core.money import Money
+from seatkeeper.discovery.models import DiscoveryRun
 from seatkeeper.subscriptions.models import SeatLot, Subscription, SyncStatus
 from seatkeeper.subscriptions.tests import conftest as subscriptions_fixtures
 from seatkeeper.subscriptions.tests.helpers import order
@@ -285,3 +286,17 @@ def test_the_api_filters_renewals_and_windows_as_the_list_does(cast, data):
     document = api.get("/api/v1/schema/", HTTP_ACCEPT="application/json").json()
     names = {p["name"] for p in document["paths"]["/api/v1/subscriptions/"]["get"]["parameters"]}
     assert {"renews_within", "cancellable_within"} <= names
+
+
+def test_discovery_shows_the_last_run_to_partner_staff_only(client, cast, shop, data):
+    account = shop.world.vendor.provider_account
+    DiscoveryRun.objects.create(account=account, state="error", trigger="schedule")
+    last = DiscoveryRun.objects.create(account=account, state="completed", trigger="person")
+
+    tile = section(home(client, "operator"), "dash-discovery")
+
+    assert "Completed" in tile and "Partner Center" in tile
+    assert f"/discovery/runs/{last.pk}/" in links(tile)
+    assert client.get(f"/discovery/runs/{last.pk}/").status_code == 200
+    client.logout()
+    assert 'id="dash-discovery"' not in home(client, "customeradmin")
