@@ -23,7 +23,7 @@ LISTED = 5
 
 def subscriptions_url(user: User, **filters) -> str:
     """The subscription list the viewer reads (a customer's people: their own), filtered."""
-    if user.organisation_id is not None and user.organisation.kind != OrganisationKind.CUSTOMER:
+    if user.organisation_id is None or user.organisation.kind != OrganisationKind.CUSTOMER:
         url = reverse("subscription_list_all")
     else:
         url = reverse("customer_subscriptions", args=[user.organisation_id])
