@@ -188,8 +188,14 @@ def test_renewals_and_windows_count_what_their_lists_show(client, cast, data):
     assert '<div class="stat">1</div>' in renewals and "Office seats" in renewals
     windows = section(page, "dash-windows")
     assert '<div class="stat">1</div>' in windows
-    listed = client.get("/subscriptions/?renews_within=30").context["rows"]
+    response = client.get("/subscriptions/?renews_within=30")
+    listed = response.context["rows"]
     assert [row["subscription"].pk for row in listed] == [data["one"].pk]
+    # the list says which filter the figure applied, keeps it in its form, and can drop it
+    html = response.content.decode()
+    note = html[html.index('id="list-window-filter"') :]
+    assert "Active, term ending within 30 days" in note and 'href="?"' in note
+    assert '<input type="hidden" name="renews_within" value="30">' in html
     listed = client.get("/subscriptions/?cancellable_within=48").context["rows"]
     assert [row["subscription"].pk for row in listed] == [data["one"].pk]
     assert client.get("/subscriptions/?renews_within=0").status_code == 400
