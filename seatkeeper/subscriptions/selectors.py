@@ -121,8 +121,12 @@ def open_lots(subscription: Subscription) -> QuerySet[SeatLot]:
     return subscription.lots.filter(quantity__gt=0)
 
 
+# The dashboard's "cancellation windows closing" figure looks this many hours ahead.
+WINDOW_HOURS = 48
+
+
 def windows_closing(
-    user: User, *, within: dt.timedelta = dt.timedelta(hours=48)
+    user: User, *, within: dt.timedelta = dt.timedelta(hours=WINDOW_HOURS)
 ) -> QuerySet[SeatLot]:
     now = clock.now()
     return (
@@ -209,7 +213,7 @@ def dashboard_summary(user: User) -> dict:
         "windows_closing": list(windows_closing(user)[:10]),
         # subscriptions, as the list behind the figure counts them (a subscription may have
         # several lots whose windows close)
-        "windows_count": filter_subscriptions(visible, cancellable_within=48).count(),
+        "windows_count": filter_subscriptions(visible, cancellable_within=WINDOW_HOURS).count(),
         "failed_count": failed.count(),
         "failed": list(failed.select_related("customer", "offer").order_by("-updated_at")[:5]),
         "fulfilment_count": fulfilment_queue(user).count() if user.role in PARTNER_STAFF else None,

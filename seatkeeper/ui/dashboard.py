@@ -13,11 +13,14 @@ from seatkeeper.billing.dashboard import money_by_month, top_customers
 from seatkeeper.discovery.permissions import can_see_discovery
 from seatkeeper.discovery.selectors import runs_visible_to
 from seatkeeper.people.selectors import seat_totals
-from seatkeeper.subscriptions.selectors import filter_subscriptions, subscriptions_visible_to
+from seatkeeper.subscriptions.selectors import (
+    WINDOW_HOURS,
+    filter_subscriptions,
+    subscriptions_visible_to,
+)
 from seatkeeper.ui.charts import money_chart
 
 RENEWALS_WITHIN_DAYS = 30
-WINDOWS_WITHIN_HOURS = 48
 LISTED = 5
 
 
@@ -76,5 +79,5 @@ def summary(user: User) -> dict:
         "renewals": renewals(user),
         "discovery": discovery(user),
         "failures_url": subscriptions_url(user, status="failed"),
-        "windows_url": subscriptions_url(user, cancellable_within=WINDOWS_WITHIN_HOURS),
+        "windows_url": subscriptions_url(user, cancellable_within=WINDOW_HOURS),
     }
