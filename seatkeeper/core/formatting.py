@@ -222,6 +222,12 @@ def format_date(value: dt.date | dt.datetime | str | None, *, locale: Locale | N
     return babel_dates.format_date(day, "medium", locale=locale or current_locale())
 
 
+def format_month(day: dt.date, *, short: bool = False, locale: Locale | None = None) -> str:
+    """ "Nov 2026" / "nov. 2026"; `short`: the month alone ("Nov" / "nov.")."""
+    skeleton = "MMM" if short else "yMMM"
+    return babel_dates.format_skeleton(skeleton, day, locale=locale or current_locale())
+
+
 def format_datetime(value: dt.datetime | str | None, *, locale: Locale | None = None) -> str:
     """ "29 Nov 2026, 14:05" / "29 nov. 2026, 14:05", in the current time zone (UTC: see the
     module's docstring). A date alone formats as a date."""

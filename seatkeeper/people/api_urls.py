@@ -1,6 +1,6 @@
 from django.urls import path
 
-from seatkeeper.people import api, api_users
+from seatkeeper.people import api, api_users, rightsizing_api
 
 urlpatterns = [
     path("customers/<int:pk>/tenant/", api.TenantApi.as_view(), name="api_customer_tenant"),
@@ -61,4 +61,8 @@ urlpatterns += [
         api_users.UserLicenceApi.as_view(),
         name="api_customer_user_licence",
     ),
+]
+
+urlpatterns += [
+    path("right-sizing/", rightsizing_api.RightSizingApi.as_view(), name="api_right_sizing"),
 ]

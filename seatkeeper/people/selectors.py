@@ -214,3 +214,76 @@ def licence_choices(user) -> list[dict]:
         }
         for subscription in subscriptions
     ]
+
+
+# --- seats in bulk (dashboard, right-sizing) ---------------------------------------------------
+
+
+def _seat_holding(subscriptions: QuerySet) -> QuerySet:
+    return subscriptions.filter(status__in=SEAT_HOLDING, tenant__isnull=False).exclude(
+        offer__external_id=""
+    )
+
+
+def seats_in_bulk(subscriptions: QuerySet) -> list[dict]:
+    """Every seat-holding subscription of `subscriptions` with its quantity and the seats held in
+    it, shared out as `assigned_by_subscription` does, in two queries whatever their number: the
+    pools are read whole (a pool belongs to one tenant, so to one customer: the viewer sees all
+    of it or none), and the licences are counted per pool in the database."""
+    from django.db.models import Count
+
+    from seatkeeper.subscriptions.models import Subscription
+
+    visible = _seat_holding(subscriptions)
+    rows = list(
+        Subscription.objects.filter(
+            tenant_id__in=visible.values("tenant_id"), status__in=SEAT_HOLDING
+        )
+        .exclude(offer__external_id="")
+        .order_by("start_date", "pk")
+        .values("pk", "tenant_id", "offer__external_id", "quantity")
+    )
+    wanted = set(visible.values_list("pk", flat=True))
+    held = {
+        (row["sku__tenant_id"], row["sku__product_key"]): row["held"]
+        for row in UserLicence.objects.filter(
+            sku__tenant_id__in=visible.values("tenant_id"), user__status=UserStatus.ACTIVE
+        )
+        .values("sku__tenant_id", "sku__product_key")
+        .annotate(held=Count("pk"))
+        .order_by()
+    }
+    pools: dict[tuple, list[tuple[int, int]]] = {}
+    for row in rows:
+        pools.setdefault((row["tenant_id"], row["offer__external_id"]), []).append(
+            (row["pk"], row["quantity"])
+        )
+    out = []
+    for key, pool in pools.items():
+        quantities = dict(pool)
+        for pk, (start, stop) in _shares(pool, held.get(key, 0)).items():
+            if pk in wanted:
+                out.append({"pk": pk, "quantity": quantities[pk], "assigned": stop - start})
+    return out
+
+
+def seat_totals(subscriptions: QuerySet) -> dict:
+    """Seats bought and seats held across the seat-holding subscriptions of `subscriptions`, added
+    by the database (two queries, whatever the number of customers)."""
+    from django.db.models import Exists, OuterRef, Sum
+
+    visible = _seat_holding(subscriptions)
+    purchased = visible.aggregate(total=Sum("quantity"))["total"] or 0
+    pool_visible = visible.filter(
+        tenant_id=OuterRef("sku__tenant_id"), offer__external_id=OuterRef("sku__product_key")
+    )
+    assigned = (
+        UserLicence.objects.filter(user__status=UserStatus.ACTIVE)
+        .filter(Exists(pool_visible))
+        .count()
+    )
+    return {
+        "purchased": purchased,
+        "assigned": assigned,
+        "unassigned": max(purchased - assigned, 0),
+    }

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from seatkeeper.people import views
+from seatkeeper.people import rightsizing_views, views
 
 urlpatterns = [
     path("customers/<int:customer_pk>/tenant/", views.tenant_onboard, name="tenant_onboard"),
@@ -47,4 +47,8 @@ urlpatterns += [
         views.user_licence_remove,
         name="user_licence_remove",
     ),
+]
+
+urlpatterns += [
+    path("right-sizing/", rightsizing_views.right_sizing, name="right_sizing"),
 ]

@@ -27,6 +27,12 @@ STATUS_FILTERS = [
 ]
 
 
+class WholeNumberFilter(django_filters.NumberFilter):
+    """A whole number (a NumberFilter would take "1.5")."""
+
+    field_class = forms.IntegerField
+
+
 class IdFilter(django_filters.NumberFilter):
     """An object id: a whole number 1…MAX_ID (a NumberFilter would take "1.5")."""
 
@@ -63,6 +69,26 @@ class SubscriptionFilter(django_filters.FilterSet):
         help_text=_("Only this customer's subscriptions (one you may see, else 404)."),
     )
 
+    # The dashboard's figures link here: active subscriptions whose term ends within so many
+    # days, and those with seats whose cancellation window closes within so many hours.
+    renews_within = WholeNumberFilter(
+        label=_("Renews within (days)"),
+        method="filter_renews_within",
+        min_value=1,
+        max_value=366,
+        help_text=_("Active subscriptions whose term ends within so many days (1-366)."),
+    )
+    cancellable_within = WholeNumberFilter(
+        label=_("Cancellation window closing within (hours)"),
+        method="filter_cancellable_within",
+        min_value=1,
+        max_value=24 * 31,
+        help_text=_(
+            "Active subscriptions with seats whose cancellation window closes within so many "
+            "hours (1-744)."
+        ),
+    )
+
     class Meta:
         model = Subscription
         fields: list[str] = []
@@ -72,6 +98,12 @@ class SubscriptionFilter(django_filters.FilterSet):
 
     def filter_search(self, queryset, name, value):
         return selectors.search_subscriptions(queryset, value)
+
+    def filter_renews_within(self, queryset, name, value):
+        return selectors.renewing_within(queryset, value)
+
+    def filter_cancellable_within(self, queryset, name, value):
+        return selectors.cancellable_within(queryset, value)
 
     def filter_customer(self, queryset, name, value):
         return queryset.filter(customer=get_organisation_for_user(self.request.user, value))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
 from django.http import Http404
 from django.urls import reverse
 
@@ -42,6 +42,34 @@ def subscription_list(
         queryset = queryset.filter(customer=customer)
     return queryset.select_related("offer", "offer__vendor", "customer", "reseller").annotate(
         addon_count=Count("addons", filter=~Q(addons__status="cancelled"), distinct=True)
+    )
+
+
+def renewing_within(queryset: QuerySet[Subscription], days: int) -> QuerySet[Subscription]:
+    """Active subscriptions whose term ends within `days` days (filters.SubscriptionFilter and
+    the dashboard's renewals figure, so the figure and its list count the same rows)."""
+    today = clock.today()
+    return queryset.filter(
+        status="active",
+        commitment_end_date__gte=today,
+        commitment_end_date__lte=today + dt.timedelta(days=days),
+    )
+
+
+def cancellable_within(queryset: QuerySet[Subscription], hours: int) -> QuerySet[Subscription]:
+    """Active subscriptions with seats whose cancellation window closes within `hours` hours
+    (filters.SubscriptionFilter and the dashboard's windows figure)."""
+    now = clock.now()
+    return queryset.filter(
+        Exists(
+            SeatLot.objects.filter(
+                subscription=OuterRef("pk"),
+                quantity__gt=0,
+                cancellable_until__gt=now,
+                cancellable_until__lte=now + dt.timedelta(hours=hours),
+            )
+        ),
+        status="active",
     )
 
 
@@ -169,8 +197,12 @@ def open_lots(subscription: Subscription) -> QuerySet[SeatLot]:
     return subscription.lots.filter(quantity__gt=0)
 
 
+# The dashboard's "cancellation windows closing" figure looks this many hours ahead.
+WINDOW_HOURS = 48
+
+
 def windows_closing(
-    user: User, *, within: dt.timedelta = dt.timedelta(hours=48)
+    user: User, *, within: dt.timedelta = dt.timedelta(hours=WINDOW_HOURS)
 ) -> QuerySet[SeatLot]:
     now = clock.now()
     return (
@@ -255,7 +287,9 @@ def dashboard_summary(user: User) -> dict:
     )
     return {
         "windows_closing": list(windows_closing(user)[:10]),
-        "windows_count": windows_closing(user).count(),
+        # subscriptions, as the list behind the figure counts them (a subscription may have
+        # several lots whose windows close)
+        "windows_count": cancellable_within(visible, WINDOW_HOURS).count(),
         "failed_count": failed.count(),
         "failed": list(failed.select_related("customer", "offer").order_by("-updated_at")[:5]),
         "fulfilment_count": fulfilment_queue(user).count() if user.role in PARTNER_STAFF else None,

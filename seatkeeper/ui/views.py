@@ -12,6 +12,7 @@ from seatkeeper.activity.selectors import last_records
 from seatkeeper.billing.dashboard import money_summary
 from seatkeeper.core.validation import InvalidQuery
 from seatkeeper.subscriptions.selectors import dashboard_summary
+from seatkeeper.ui import dashboard as figures
 
 
 @login_required
@@ -27,6 +28,7 @@ def dashboard(request):
             "activity": last_records(request.user, request.user.organisation),
             "subscriptions": dashboard_summary(request.user),
             "money": money_summary(request.user),
+            "figures": figures.summary(request.user),
             # a customer's own people see their organisation, not a count of one customer
             "shows_customers": request.user.organisation_id is not None
             and request.user.organisation.kind != OrganisationKind.CUSTOMER,

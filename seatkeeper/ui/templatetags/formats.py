@@ -4,9 +4,10 @@ Available in every template without `{% load %}` (settings: `TEMPLATES["OPTIONS"
 so no page formats on its own: `{{ price|money }}`, `{{ lot.unit_money|unit_price }}`,
 `{{ price.total|plan_price }}` ("Free"), `{{ quote.adjustment_now|adjustment }}` ("Refund
 41,38 €"), `{{ n|quantity }}`, `{{ value|number }}`, `{{ margin|percent }}`,
-`{{ day|format_date }}`, `{{ moment|format_datetime }}`, and `{{ value|cell }}` for a table
-cell of any type. Each takes a `Money`, or an amount with its currency as argument
-(`{{ entry.unit_price|unit_price:price_list.currency }}`). See `core.formatting`.
+`{{ day|format_date }}`, `{{ month|format_month }}`, `{{ moment|format_datetime }}`, and
+`{{ value|cell }}` for a table cell of any type. Each takes a `Money`, or an amount with its
+currency as argument (`{{ entry.unit_price|unit_price:price_list.currency }}`). See
+`core.formatting`.
 """
 
 from __future__ import annotations
@@ -80,6 +81,12 @@ def percent(value, _argument=None):
 @_quiet
 def format_date(value, _argument=None):
     return formatting.format_date(value)
+
+
+@register.filter
+@_quiet
+def format_month(value, _argument=None):
+    return formatting.format_month(value)
 
 
 @register.filter
