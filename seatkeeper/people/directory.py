@@ -166,7 +166,11 @@ def apply_directory(tenant: Tenant, facts: DirectoryFacts) -> Counter:
     now = clock.now()
     counts: Counter = Counter()
     skus = _sku_rows(tenant, facts)
-    known = {user.vendor_user_id: user for user in DirectoryUser.objects.filter(tenant=tenant)}
+    local = list(DirectoryUser.objects.filter(tenant=tenant))
+    known = {user.vendor_user_id: user for user in local if user.vendor_user_id}
+    # Users created here the vendor has not confirmed yet: the vendor may list one already.
+    creating = {user.user_principal_name.lower() for user in local if not user.vendor_user_id}
+    found: list[DirectoryUser] = []
     held: dict[int, dict[int, UserLicence]] = {}
     for licence in UserLicence.objects.filter(user__tenant=tenant):
         held.setdefault(licence.user_id, {})[licence.sku_id] = licence
@@ -175,6 +179,9 @@ def apply_directory(tenant: Tenant, facts: DirectoryFacts) -> Counter:
         user = known.get(facts_user.id)
         if user is not None and user.sync_status == SyncStatus.PENDING:
             counts["unchanged"] += 1  # a change of ours is on its way: it stands
+            continue
+        if user is None and facts_user.user_principal_name.lower() in creating:
+            counts["unchanged"] += 1  # ours, being created: the worker records its id
             continue
         values = _user_values(facts_user)
         wanted = {
@@ -189,6 +196,7 @@ def apply_directory(tenant: Tenant, facts: DirectoryFacts) -> Counter:
                 **values,
             )
             _set_licences(user, wanted, {})
+            found.append(user)
             counts["created"] += 1
             continue
         seen.append(user.pk)
@@ -212,6 +220,13 @@ def apply_directory(tenant: Tenant, facts: DirectoryFacts) -> Counter:
         UserLicence.objects.filter(user=user).delete()
         counts["removed"] += 1
     DirectoryUser.objects.filter(pk__in=seen).update(synced_at=now)
+    if found:
+        from seatkeeper.people.users import default_licence_for_found
+
+        # New users get the customer's default licence; why not is in the activity log.
+        for user in found:
+            if user.status == UserStatus.ACTIVE:
+                default_licence_for_found(user)
     return counts
 
 
