@@ -11,6 +11,7 @@ that is half onboarded.
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 
 from django.conf import settings
@@ -134,6 +135,10 @@ class CredentialLink(models.Model):
         return self.user_name
 
 
+# Microsoft keeps a deleted user this long, during which it can be restored.
+DELETED_USER_KEPT = dt.timedelta(days=30)
+
+
 class UserStatus(models.TextChoices):
     ACTIVE = "active", _("Active")
     DELETED = "deleted", _("Deleted")
@@ -189,6 +194,13 @@ class DirectoryUser(TimestampedModel):
 
     def __str__(self) -> str:
         return self.user_principal_name
+
+    @property
+    def purge_at(self):
+        """When the vendor deletes this deleted user for good (Microsoft keeps it 30 days)."""
+        if self.status != UserStatus.DELETED or self.deleted_at is None:
+            return None
+        return self.deleted_at + DELETED_USER_KEPT
 
 
 class LicenceSku(models.Model):

@@ -39,6 +39,7 @@ from seatkeeper.activity.services import activity_record
 from seatkeeper.core import clock, crypto
 from seatkeeper.core.errors import Conflict, PermissionRefused, ServiceError
 from seatkeeper.people.models import (
+    DELETED_USER_KEPT,
     DefaultLicence,
     DirectoryUser,
     LicenceChange,
@@ -61,7 +62,7 @@ ProviderFactory = Callable[[ProviderAccount], vendor.Provider]
 USER_ROLES = {Role.CLOUD_ADMIN, Role.PARTNER_OPERATOR, Role.RESELLER_ADMIN, Role.CUSTOMER_ADMIN}
 OPEN = (OperationState.PENDING, OperationState.RUNNING)
 # Microsoft keeps a deleted user this long, then deletes it for good.
-RESTORE_WINDOW = dt.timedelta(days=30)
+RESTORE_WINDOW = DELETED_USER_KEPT
 PASSWORD_MIN = 8
 PASSWORD_MAX = 256
 # Non-word characters Entra accepts in a password.
@@ -302,9 +303,7 @@ def _ready(user: DirectoryUser) -> None:
 
 def purge_date(user: DirectoryUser) -> dt.datetime | None:
     """When the vendor deletes a deleted user for good (None: the user is not deleted)."""
-    if user.status != UserStatus.DELETED or user.deleted_at is None:
-        return None
-    return user.deleted_at + RESTORE_WINDOW
+    return user.purge_at
 
 
 # --- the default licence --------------------------------------------------------------------
