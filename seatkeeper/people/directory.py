@@ -9,9 +9,9 @@ way is the same record.
 Matching is by the vendor's user id within the tenant. A user whose change of ours is still on
 its way to the vendor (`sync_status` pending) is left as it is, and so is a vendor user with the
 name of a user we are still creating (`people.users`: the worker records its id). A new user
-found here gets the customer's default licence, or the activity log says why not. A user the vendor no longer lists
-at all (past Microsoft's 30 days of soft deletion) is marked deleted here, never erased: its
-history stays readable.
+found here gets the customer's default licence, or the activity log says why not. A user the
+vendor no longer lists at all (past Microsoft's 30 days of soft deletion) is marked deleted here,
+never erased: its history stays readable.
 
 Licences name a directory SKU id (Microsoft: the Entra SKU GUID, `productSku.id`), not a
 subscription. The catalog SKU of each product the tenant subscribes to carries the same id

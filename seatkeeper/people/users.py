@@ -905,22 +905,6 @@ def _failed(change: UserChange, error: ProviderError) -> str:
     return "failed" if permanent else "retrying"
 
 
-def user_change_retry(*, actor: User | None, change: UserChange) -> UserChange:
-    """Send a change again now (one waiting for its retry). A change refused for good is not
-    sent again: make it anew."""
-    _check(actor, change.customer)
-    with transaction.atomic():
-        current = UserChange.objects.select_for_update().get(pk=change.pk)
-        if current.state != OperationState.PENDING:
-            raise Conflict(_("Only a change waiting for its retry can be sent again."))
-        current.next_attempt_at = clock.now()
-        current.save(update_fields=["next_attempt_at", "updated_at"])
-        from seatkeeper.people.tasks import user_change
-
-        transaction.on_commit(partial(user_change.enqueue, change_id=current.pk))
-    return current
-
-
 def due_user_change_ids(now: dt.datetime, limit: int = 200) -> list[int]:
     """Changes whose retry fell due, and those abandoned by a worker that died."""
     due = Q(state=OperationState.PENDING, next_attempt_at__lte=now) | Q(

@@ -263,6 +263,7 @@ def customer_users(request, customer_pk: int):
             ],
             "tenant": selectors.microsoft_tenant_of(customer),
             "can_manage": user_services.can_manage_users(request.user, customer),
+            "refused": selectors.refused_user_changes(customer),
         },
     )
 

@@ -89,6 +89,19 @@ def test_the_new_user_page_creates_and_checks_the_password_as_it_is_typed(
     assert made["Location"] == reverse("user_licences", args=[customer.pk, user.pk])
     page = client.get(made["Location"]).content.decode()
     assert 'data-action="edit"' in page and 'id="user-changes"' in page
+    # A creation the vendor refused for good shows on the users page, with its answer.
+    UserChange.objects.create(
+        customer=customer,
+        user=None,
+        user_principal_name=f"refused@{tenant.domain}",
+        action="create",
+        state=OperationState.FAILED,
+        requested_by_name="Someone",
+        error_code="60010",
+        error_message="A user with userPrincipalName refused already exists.",
+    )
+    listing = client.get(reverse("customer_users", args=[customer.pk])).content.decode()
+    assert 'id="refused-changes"' in listing and "60010" in listing
     # Read-only logins see the users but may not create one; another reseller sees nothing.
     sign_in(client, link.cast.read_only.username)
     assert client.get(url).status_code in (403, 404)
