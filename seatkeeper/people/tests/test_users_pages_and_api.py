@@ -210,6 +210,12 @@ def test_the_api_creates_edits_deletes_restores_and_resets_scoped(imported, by_h
     assert api.post(f"{one}restore/").status_code == 202
     assert api.post(f"{one}restore/").status_code == 409
     changes = UserChange.objects.filter(user=user).count()
+    # The user through another customer's address (one this login may see): not there.
+    elsewhere = f"/api/v1/customers/{tenants[1].customer_id}/users/{user.pk}/"
+    assert tenants[1].customer_id != user.customer_id
+    assert api.get(elsewhere).status_code == 404
+    assert api.post(f"{elsewhere}delete/").status_code == 404
+    assert api.patch(elsewhere, {"display_name": "X"}, format="json").status_code == 404
     other = api_as(link.cast.reseller_admin)
     assert other.get(one).status_code == 404
     assert other.post(f"{one}delete/").status_code == 404
