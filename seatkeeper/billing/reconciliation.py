@@ -55,9 +55,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Count, F, Max, Min, Q, QuerySet, Sum
-from django.db.models.functions import Abs
+from django.db import connections, router, transaction
+from django.db.models import Count, F, Max, Min, Q, QuerySet, Sum, Value
+from django.db.models.functions import Abs, Coalesce
 from django.http import Http404
 from django.utils.translation import gettext as _
 
@@ -394,9 +394,7 @@ def _our_sides(
     return sides, total
 
 
-def _vendor_changed(
-    subscription: Subscription | None, unsettled: set[int], refreshed: set[int]
-) -> bool:
+def _vendor_changed(subscription: _Sub | None, unsettled: set[int], refreshed: set[int]) -> bool:
     if subscription is None:
         return True
     return (
@@ -440,17 +438,132 @@ def compare(
     return Outcome.AMOUNT_DIFFERS, (LikelyCause.VENDOR_CHANGE if vendor_changed else "")
 
 
-def _carry_key(row: ReconciliationRow) -> tuple:
-    return (
-        row.vendor_subscription_id,
-        row.subscription_id,
-        row.currency,
-        row.outcome,
-        row.vendor_amount,
-        row.our_amount,
-        row.vendor_quantity,
-        row.our_quantity,
+def _carry_key(row: dict) -> tuple:
+    """What makes a new row the same difference as a kept one (a row's attributes, by name)."""
+    return tuple(
+        row[name]
+        for name in (
+            "vendor_subscription_id",
+            "subscription_id",
+            "currency",
+            "outcome",
+            "vendor_amount",
+            "our_amount",
+            "vendor_quantity",
+            "our_quantity",
+        )
     )
+
+
+@dataclass(frozen=True, slots=True)
+class _Sub:
+    """What the comparison needs of one of our subscriptions (plain values: a period holds up to
+    hundreds of thousands, and models with their related objects cost ten times the time)."""
+
+    pk: int
+    vendor_subscription_id: str
+    friendly_name: str
+    sync_status: str
+    status: str
+    tenant_id: int | None
+    tenant_vendor_id: str
+    product_key: str
+
+
+def _compared_ids(account: ProviderAccount, start: dt.date, end: dt.date) -> QuerySet:
+    """The ids of our subscriptions in the period, as a subquery (never a list of ids sent back
+    to the database): those charged in it, and those the vendor's lines name."""
+    charged = ChargeLine.objects.filter(
+        subscription__tenant__account=account, charged_on__gte=start, charged_on__lte=end
+    ).values("subscription_id")
+    documents = ProviderInvoice.objects.filter(
+        account=account, period_start=start, period_end=end
+    ).exclude(document_type=DocumentType.UNBILLED)
+    named = current_lines().filter(invoice__in=documents).values("subscription_id")
+    return Subscription.objects.filter(
+        Q(pk__in=charged) | Q(tenant__account=account, vendor_subscription_id__in=named)
+    ).values("pk")
+
+
+def _subscriptions(account: ProviderAccount, start: dt.date, end: dt.date) -> dict[int, _Sub]:
+    return {
+        row[0]: _Sub(*row)
+        for row in Subscription.objects.filter(pk__in=_compared_ids(account, start, end))
+        .values_list(
+            "pk",
+            "vendor_subscription_id",
+            "friendly_name",
+            "sync_status",
+            "status",
+            "tenant_id",
+            Coalesce("tenant__vendor_customer_id", Value("")),
+            "offer__external_id",
+        )
+        .iterator(chunk_size=5000)
+    }
+
+
+def insert_rows(model, rows: list[dict]) -> None:
+    """Write new rows given as {attribute: value} (defaults for the others): COPY on
+    PostgreSQL, one INSERT sent for many rows elsewhere. Model instances, at a hundred thousand
+    rows, cost more than the writing."""
+    if not rows:
+        return
+    connection = connections[router.db_for_write(model)]
+    fields = [
+        model_field for model_field in model._meta.concrete_fields if not model_field.primary_key
+    ]
+    defaults = {model_field.attname: model_field.get_default() for model_field in fields}
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(model_field.column) for model_field in fields)
+    table = quote(model._meta.db_table)
+    if connection.vendor == "postgresql":
+        with (
+            connection.cursor() as cursor,
+            cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy,
+        ):
+            for row in rows:
+                copy.write_row(
+                    [
+                        row.get(model_field.attname, defaults[model_field.attname])
+                        for model_field in fields
+                    ]
+                )
+        return
+    writers = []
+    for model_field in fields:
+        kind = model_field.get_internal_type()
+        if kind == "DateTimeField":
+            writers.append(connection.ops.adapt_datetimefield_value)
+        elif kind == "DecimalField":
+            writers.append(
+                lambda value, f=model_field: (
+                    None
+                    if value is None
+                    else connection.ops.adapt_decimalfield_value(
+                        value, f.max_digits, f.decimal_places
+                    )
+                )
+            )
+        else:
+            writers.append(None)
+    marks = ", ".join(["%s"] * len(fields))
+    values = [
+        [
+            value if write is None else write(value)
+            for value, write in zip(
+                (
+                    row.get(model_field.attname, defaults[model_field.attname])
+                    for model_field in fields
+                ),
+                writers,
+                strict=True,
+            )
+        ]
+        for row in rows
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", values)  # noqa: S608
 
 
 def reconcile_period(
@@ -489,48 +602,30 @@ def reconcile_period(
         vendor_sides, vendor_lines = _vendor_sides(account, period_start, period_end)
         our_sides, charge_lines = _our_sides(account, period_start, period_end)
 
-        vendor_ids = {key[0] for key in vendor_sides}
-        subscriptions = {
-            sub.pk: sub
-            for sub in Subscription.objects.filter(
-                Q(pk__in={key[0] for key in our_sides})
-                | Q(tenant__account=account, vendor_subscription_id__in=vendor_ids)
-            )
-            .select_related("tenant", "offer")
-            .only(
-                "id",
-                "vendor_subscription_id",
-                "friendly_name",
-                "sync_status",
-                "status",
-                "tenant_id",
-                "tenant__vendor_customer_id",
-                "offer_id",
-                "offer__external_id",
-            )
-        }
+        subscriptions = _subscriptions(account, period_start, period_end)
         by_vendor_id = {
             sub.vendor_subscription_id: sub
             for sub in subscriptions.values()
             if sub.vendor_subscription_id
         }
+        compared = _compared_ids(account, period_start, period_end)
         unsettled = set(
-            Operation.objects.filter(
-                subscription_id__in=subscriptions, state__in=UNSETTLED
-            ).values_list("subscription_id", flat=True)
+            Operation.objects.filter(subscription_id__in=compared, state__in=UNSETTLED).values_list(
+                "subscription_id", flat=True
+            )
         )
         refreshed = set(
             Operation.objects.filter(
-                subscription_id__in=subscriptions,
+                subscription_id__in=compared,
                 kind=OperationKind.REFRESH,
                 requested_at__date__gte=period_start,
             ).values_list("subscription_id", flat=True)
         )
-        kept = {_carry_key(row): row for row in reconciliation.rows.exclude(resolution="")}
+        kept = {_carry_key(row.__dict__): row for row in reconciliation.rows.exclude(resolution="")}
         reconciliation.rows.all().delete()
         reconciliation.seat_rows.all().delete()
 
-        pairs: dict[tuple[str, str], tuple[Subscription | None, Side | None, Side | None]] = {}
+        pairs: dict[tuple[str, str], tuple[_Sub | None, Side | None, Side | None]] = {}
         for (vendor_id, currency), side in vendor_sides.items():
             pairs[(vendor_id, currency)] = (by_vendor_id.get(vendor_id), side, None)
         for (sub_id, currency), side in our_sides.items():
@@ -554,36 +649,39 @@ def reconcile_period(
             extra = vendor_side.extra if vendor_side else {}
             vendor_amount = vendor_side.amount if vendor_side else Decimal(0)
             our_amount = our_side.amount if our_side else Decimal(0)
-            row = ReconciliationRow(
-                reconciliation=reconciliation,
-                outcome=outcome,
-                cause=cause,
-                subscription=sub,
-                vendor_subscription_id=vendor_id,
-                customer_tenant_id=extra.get("tenant")
-                or (sub.tenant.vendor_customer_id if sub and sub.tenant_id else ""),
-                description=(extra.get("description") or (sub.friendly_name if sub else ""))[:255],
-                currency=currency,
-                vendor_quantity=vendor_side.full_quantity if vendor_side else None,
-                our_quantity=our_side.full_quantity if our_side else None,
-                vendor_amount=vendor_amount,
-                our_amount=our_amount,
-                difference=vendor_amount - our_amount,
-                vendor_unit_price=vendor_side.unit_price if vendor_side else None,
-                our_unit_price=our_side.unit_price if our_side else None,
-                invoice_id=extra.get("invoice_id"),
-            )
+            row = {
+                "reconciliation_id": reconciliation.pk,
+                "outcome": outcome,
+                "cause": cause,
+                "subscription_id": sub.pk if sub else None,
+                "vendor_subscription_id": vendor_id,
+                "customer_tenant_id": extra.get("tenant") or (sub.tenant_vendor_id if sub else ""),
+                "description": (extra.get("description") or (sub.friendly_name if sub else ""))[
+                    :255
+                ],
+                "currency": currency,
+                "vendor_quantity": vendor_side.full_quantity if vendor_side else None,
+                "our_quantity": our_side.full_quantity if our_side else None,
+                "vendor_amount": vendor_amount,
+                "our_amount": our_amount,
+                "difference": vendor_amount - our_amount,
+                "vendor_unit_price": vendor_side.unit_price if vendor_side else None,
+                "our_unit_price": our_side.unit_price if our_side else None,
+                "invoice_id": extra.get("invoice_id"),
+            }
             previous = kept.get(_carry_key(row))
             if previous is not None:
-                row.resolution = previous.resolution
-                row.note = previous.note
-                row.resolved_by_id = previous.resolved_by_id
-                row.resolved_by_name = previous.resolved_by_name
-                row.resolved_at = previous.resolved_at
+                row.update(
+                    resolution=previous.resolution,
+                    note=previous.note,
+                    resolved_by_id=previous.resolved_by_id,
+                    resolved_by_name=previous.resolved_by_name,
+                    resolved_at=previous.resolved_at,
+                )
             new_rows.append(row)
-        ReconciliationRow.objects.bulk_create(new_rows, batch_size=2000)
+        insert_rows(ReconciliationRow, new_rows)
         seat_rows, seats_compared = seat_usage(reconciliation, pairs.values())
-        SeatUsage.objects.bulk_create(seat_rows, batch_size=2000)
+        insert_rows(SeatUsage, seat_rows)
 
         reconciliation.tolerance_amount = tolerance_amount
         reconciliation.tolerance_percent = tolerance_percent
@@ -615,15 +713,15 @@ def reconcile_period(
 TENANT_CHUNK = 1000
 
 
-def _holds_seats(subscription: Subscription) -> bool:
+def _holds_seats(subscription: _Sub) -> bool:
     return bool(
         subscription.status in SEAT_HOLDING
         and subscription.tenant_id is not None
-        and subscription.offer.external_id
+        and subscription.product_key
     )
 
 
-def assigned_seats(subscriptions: list[Subscription]) -> dict[int, int]:
+def assigned_seats(subscriptions: list[_Sub]) -> dict[int, int]:
     """Seats assigned now in each of `subscriptions` (which hold seats), shared out per licence
     pool as `people.selectors.assigned_by_subscription` does, in two queries per thousand
     tenants instead of two per pool."""
@@ -659,11 +757,11 @@ def assigned_seats(subscriptions: list[Subscription]) -> dict[int, int]:
 
 def seat_usage(
     reconciliation: Reconciliation,
-    pairs: Iterable[tuple[Subscription | None, Side | None, Side | None]],
-) -> tuple[list[SeatUsage], int]:
+    pairs: Iterable[tuple[_Sub | None, Side | None, Side | None]],
+) -> tuple[list[dict], int]:
     """The seat rows of a period (see the module's rules) and how many subscriptions were
     compared on seats."""
-    billed: list[tuple[Subscription, str, Decimal, str, Decimal | None]] = []
+    billed: list[tuple[_Sub, str, Decimal, str, Decimal | None]] = []
     for sub, vendor_side, our_side in pairs:
         if sub is None or not _holds_seats(sub):
             continue
@@ -689,20 +787,20 @@ def seat_usage(
         if unused > 0 and unit is not None:
             cost = quantize(unused * unit, currency)
         rows.append(
-            SeatUsage(
-                reconciliation=reconciliation,
-                subscription=sub,
-                vendor_subscription_id=sub.vendor_subscription_id or f"#{sub.pk}",
-                customer_tenant_id=sub.tenant.vendor_customer_id if sub.tenant_id else "",
-                description=(sub.friendly_name or sub.vendor_subscription_id or "")[:255],
-                currency=currency,
-                billed_seats=seats,
-                billed_source=source,
-                assigned_seats=assigned[sub.pk],
-                unused_seats=unused,
-                unit_price=unit,
-                unused_cost=cost,
-            )
+            {
+                "reconciliation_id": reconciliation.pk,
+                "subscription_id": sub.pk,
+                "vendor_subscription_id": sub.vendor_subscription_id or f"#{sub.pk}",
+                "customer_tenant_id": sub.tenant_vendor_id,
+                "description": (sub.friendly_name or sub.vendor_subscription_id or "")[:255],
+                "currency": currency,
+                "billed_seats": seats,
+                "billed_source": source,
+                "assigned_seats": assigned[sub.pk],
+                "unused_seats": unused,
+                "unit_price": unit,
+                "unused_cost": cost,
+            }
         )
     return rows, len(billed)
 
