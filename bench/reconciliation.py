@@ -98,12 +98,15 @@ def measure(args, account, start: dt.date, end: dt.date, when: dt.datetime, extr
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE")
 
-    timings, peaks, queries = [], [], 0
+    from memory import PeakSampler  # bench/memory.py, beside this script
+
+    timings, peaks, rss_peaks, queries = [], [], [], 0
     for attempt in range(args.runs):
         tracemalloc.start()
         with (
             clock.frozen(when),
             CaptureQueriesContext(connection) as captured,
+            PeakSampler() as sampler,
         ):
             profiler = None
             if args.profile and attempt == args.runs - 1:
@@ -121,8 +124,12 @@ def measure(args, account, start: dt.date, end: dt.date, when: dt.datetime, extr
                 profiler.dump_stats(args.profile)
         peaks.append(tracemalloc.get_traced_memory()[1])
         tracemalloc.stop()
+        rss_peaks.append(sampler.peak)
         queries = len(captured)
-        print(f"run {attempt + 1}: {timings[-1]:.1f} s, peak {peaks[-1] / 1e6:.1f} MB")
+        print(
+            f"run {attempt + 1}: {timings[-1]:.1f} s, Python heap peak {peaks[-1] / 1e6:.1f} MB, "
+            f"process RSS peak {sampler.peak:.0f} MB"
+        )
     counts = reconciliation.outcome_counts(result)
     print(f"outcomes: {counts}")
     print(f"seats: {reconciliation.seat_totals(result)} over {result.seats_compared} compared")
@@ -132,7 +139,8 @@ def measure(args, account, start: dt.date, end: dt.date, when: dt.datetime, extr
         f"vendor_lines={result.vendor_lines} charge_lines={result.charge_lines} "
         f"rows={sum(counts.values())} seat_rows={result.seat_rows.count()} "
         f"seconds={seconds:.2f} lines_per_s={result.vendor_lines / seconds:.0f} "
-        f"queries={queries} peak_python_mb={peak:.1f} runs={args.runs}{extra}"
+        f"queries={queries} peak_python_mb={peak:.1f} peak_rss_mb={max(rss_peaks):.0f} "
+        f"runs={args.runs}{extra}"
     )
 
 
