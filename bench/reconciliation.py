@@ -100,7 +100,7 @@ def measure(args, account, start: dt.date, end: dt.date, when: dt.datetime, extr
 
     from memory import PeakSampler  # bench/memory.py, beside this script
 
-    timings, peaks, rss_peaks, queries = [], [], [], 0
+    timings, peaks, rss_peaks, cpu, queries = [], [], [], [], 0
     for attempt in range(args.runs):
         tracemalloc.start()
         with (
@@ -114,11 +114,12 @@ def measure(args, account, start: dt.date, end: dt.date, when: dt.datetime, extr
 
                 profiler = cProfile.Profile()
                 profiler.enable()
-            began = time.perf_counter()
+            began, began_cpu = time.perf_counter(), time.process_time()
             result = reconciliation.reconcile_period(
                 account=account, period_start=start, period_end=end
             )
             timings.append(time.perf_counter() - began)
+            cpu.append(time.process_time() - began_cpu)
             if profiler is not None:
                 profiler.disable()
                 profiler.dump_stats(args.profile)
@@ -127,7 +128,8 @@ def measure(args, account, start: dt.date, end: dt.date, when: dt.datetime, extr
         rss_peaks.append(sampler.peak)
         queries = len(captured)
         print(
-            f"run {attempt + 1}: {timings[-1]:.1f} s, Python heap peak {peaks[-1] / 1e6:.1f} MB, "
+            f"run {attempt + 1}: {timings[-1]:.1f} s ({cpu[-1]:.1f} s of CPU in this process, "
+            f"load average {os.getloadavg()[0]:.1f}), Python heap peak {peaks[-1] / 1e6:.1f} MB, "
             f"process RSS peak {sampler.peak:.0f} MB"
         )
     counts = reconciliation.outcome_counts(result)
@@ -138,7 +140,8 @@ def measure(args, account, start: dt.date, end: dt.date, when: dt.datetime, extr
     print(
         f"vendor_lines={result.vendor_lines} charge_lines={result.charge_lines} "
         f"rows={sum(counts.values())} seat_rows={result.seat_rows.count()} "
-        f"seconds={seconds:.2f} lines_per_s={result.vendor_lines / seconds:.0f} "
+        f"seconds={seconds:.2f} cpu_seconds={sorted(cpu)[len(cpu) // 2]:.2f} "
+        f"lines_per_s={result.vendor_lines / seconds:.0f} "
         f"queries={queries} peak_python_mb={peak:.1f} peak_rss_mb={max(rss_peaks):.0f} "
         f"runs={args.runs}{extra}"
     )
