@@ -470,25 +470,15 @@ class _Sub:
     product_key: str
 
 
-def _compared_ids(account: ProviderAccount, start: dt.date, end: dt.date) -> QuerySet:
-    """The ids of our subscriptions in the period, as a subquery (never a list of ids sent back
-    to the database): those charged in it, and those the vendor's lines name."""
-    charged = ChargeLine.objects.filter(
-        subscription__tenant__account=account, charged_on__gte=start, charged_on__lte=end
-    ).values("subscription_id")
-    documents = ProviderInvoice.objects.filter(
-        account=account, period_start=start, period_end=end
-    ).exclude(document_type=DocumentType.UNBILLED)
-    named = current_lines().filter(invoice__in=documents).values("subscription_id")
-    return Subscription.objects.filter(
-        Q(pk__in=charged) | Q(tenant__account=account, vendor_subscription_id__in=named)
-    ).values("pk")
-
-
-def _subscriptions(account: ProviderAccount, start: dt.date, end: dt.date) -> dict[int, _Sub]:
-    return {
-        row[0]: _Sub(*row)
-        for row in Subscription.objects.filter(pk__in=_compared_ids(account, start, end))
+def _subscriptions(
+    account: ProviderAccount, our_ids: set[int], vendor_ids: set[str]
+) -> dict[int, _Sub]:
+    """Our subscriptions of the period: those charged in it and those the vendor's lines name.
+    All are held at the account (through their tenant), so its subscriptions are read once and
+    kept when they take part, rather than sending the period's ids back to the database."""
+    subscriptions = {}
+    for row in (
+        Subscription.objects.filter(tenant__account=account)
         .values_list(
             "pk",
             "vendor_subscription_id",
@@ -500,7 +490,10 @@ def _subscriptions(account: ProviderAccount, start: dt.date, end: dt.date) -> di
             "offer__external_id",
         )
         .iterator(chunk_size=5000)
-    }
+    ):
+        if row[0] in our_ids or row[1] in vendor_ids:
+            subscriptions[row[0]] = _Sub(*row)
+    return subscriptions
 
 
 def insert_rows(model, rows: list[dict]) -> None:
@@ -602,23 +595,21 @@ def reconcile_period(
         vendor_sides, vendor_lines = _vendor_sides(account, period_start, period_end)
         our_sides, charge_lines = _our_sides(account, period_start, period_end)
 
-        subscriptions = _subscriptions(account, period_start, period_end)
+        subscriptions = _subscriptions(
+            account, {key[0] for key in our_sides}, {key[0] for key in vendor_sides}
+        )
         by_vendor_id = {
             sub.vendor_subscription_id: sub
             for sub in subscriptions.values()
             if sub.vendor_subscription_id
         }
-        compared = _compared_ids(account, period_start, period_end)
+        at_account = Operation.objects.filter(subscription__tenant__account=account)
         unsettled = set(
-            Operation.objects.filter(subscription_id__in=compared, state__in=UNSETTLED).values_list(
-                "subscription_id", flat=True
-            )
+            at_account.filter(state__in=UNSETTLED).values_list("subscription_id", flat=True)
         )
         refreshed = set(
-            Operation.objects.filter(
-                subscription_id__in=compared,
-                kind=OperationKind.REFRESH,
-                requested_at__date__gte=period_start,
+            at_account.filter(
+                kind=OperationKind.REFRESH, requested_at__date__gte=period_start
             ).values_list("subscription_id", flat=True)
         )
         kept = {_carry_key(row.__dict__): row for row in reconciliation.rows.exclude(resolution="")}
