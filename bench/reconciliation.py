@@ -12,6 +12,18 @@ and the peak memory the Python heap grew by while reconciling (tracemalloc).
     .venv/bin/python bench/reconciliation.py [--quick] [--runs 3] [--lines 1000000]
                     [--subscriptions 100000] [--database-url postgres://...]
 
+With `--sandbox` (the issue's figure) the vendor's side is not written here: the Partner Center
+sandbox runs in its own process (as in bench/invoices.py), issues one invoice of `--lines` lines
+over `--subscriptions` subscriptions (10 per customer tenant), and the lines are imported the way
+production reads them, from its Graph v2 billed reconciliation export (gzipped JSON-lines blobs,
+streamed). Our side is then built from what was imported: a tenant per customer, a subscription
+per vendor subscription id and one cycle-fee charge line with the vendor's seats and amount,
+and the same share of differences on purpose. The import is timed and reported apart; the
+reconciliation is the headline (PostgreSQL only: the import uses COPY).
+
+    .venv/bin/python bench/reconciliation.py --sandbox [--quick] [--runs 3]
+                    [--database-url postgres://postgres@127.0.0.1:5432/sk_recon_bench]
+
 The last line holds the headline figures as key=value pairs.
 """
 
@@ -37,9 +49,18 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="100,000 lines, 10,000 subscriptions")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--database-url", default=None, help="default: a new SQLite file")
+    parser.add_argument(
+        "--sandbox",
+        action="store_true",
+        help="read the vendor's lines from the sandbox's Graph v2 export blobs (PostgreSQL)",
+    )
+    parser.add_argument("--profile", metavar="FILE", help="write a cProfile of the last run here")
     args = parser.parse_args()
     args.lines = args.lines or (100_000 if args.quick else 1_000_000)
     args.subscriptions = args.subscriptions or (10_000 if args.quick else 100_000)
+    if args.sandbox:
+        sandbox_main(args)
+        return
 
     workdir = Path(tempfile.mkdtemp(prefix="seatkeeper-bench-"))
     os.environ["SEATKEEPER_VAR_DIR"] = str(workdir / "var")
@@ -53,9 +74,7 @@ def main() -> None:
     django.setup()
     from django.core.management import call_command
     from django.db import connection
-    from django.test.utils import CaptureQueriesContext
 
-    from seatkeeper.billing import reconciliation
     from seatkeeper.core import clock
 
     call_command("migrate", verbosity=0, interactive=False)
@@ -64,36 +83,270 @@ def main() -> None:
     with clock.frozen(dt.datetime(2026, 12, 8, tzinfo=dt.UTC)):
         account = build(args)
     print(f"setup: {time.perf_counter() - started:.1f} s")
+    measure(args, account, NOV_1, NOV_30, dt.datetime(2026, 12, 9, tzinfo=dt.UTC))
+
+
+def measure(args, account, start: dt.date, end: dt.date, when: dt.datetime, extra: str = ""):
+    """Time `reconcile_period` `--runs` times and print the figures."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from seatkeeper.billing import reconciliation
+    from seatkeeper.core import clock
+
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE")
 
-    timings, peaks, queries = [], [], 0
+    from memory import PeakSampler  # bench/memory.py, beside this script
+
+    timings, peaks, rss_peaks, cpu, queries = [], [], [], [], 0
     for attempt in range(args.runs):
         tracemalloc.start()
         with (
-            clock.frozen(dt.datetime(2026, 12, 9, tzinfo=dt.UTC)),
+            clock.frozen(when),
             CaptureQueriesContext(connection) as captured,
+            PeakSampler() as sampler,
         ):
-            began = time.perf_counter()
+            profiler = None
+            if args.profile and attempt == args.runs - 1:
+                import cProfile
+
+                profiler = cProfile.Profile()
+                profiler.enable()
+            began, began_cpu = time.perf_counter(), time.process_time()
             result = reconciliation.reconcile_period(
-                account=account, period_start=NOV_1, period_end=NOV_30
+                account=account, period_start=start, period_end=end
             )
             timings.append(time.perf_counter() - began)
+            cpu.append(time.process_time() - began_cpu)
+            if profiler is not None:
+                profiler.disable()
+                profiler.dump_stats(args.profile)
         peaks.append(tracemalloc.get_traced_memory()[1])
         tracemalloc.stop()
+        rss_peaks.append(sampler.peak)
         queries = len(captured)
-        print(f"run {attempt + 1}: {timings[-1]:.1f} s, peak {peaks[-1] / 1e6:.1f} MB")
+        print(
+            f"run {attempt + 1}: {timings[-1]:.1f} s ({cpu[-1]:.1f} s of CPU in this process, "
+            f"load average {os.getloadavg()[0]:.1f}), Python heap peak {peaks[-1] / 1e6:.1f} MB, "
+            f"process RSS peak {sampler.peak:.0f} MB"
+        )
     counts = reconciliation.outcome_counts(result)
     print(f"outcomes: {counts}")
+    print(f"seats: {reconciliation.seat_totals(result)} over {result.seats_compared} compared")
     seconds = sorted(timings)[len(timings) // 2]
     peak = max(peaks) / 1e6
     print(
         f"vendor_lines={result.vendor_lines} charge_lines={result.charge_lines} "
-        f"rows={sum(counts.values())} seconds={seconds:.2f} "
-        f"lines_per_s={result.vendor_lines / seconds:.0f} queries={queries} "
-        f"peak_python_mb={peak:.1f} runs={args.runs}"
+        f"rows={sum(counts.values())} seat_rows={result.seat_rows.count()} "
+        f"seconds={seconds:.2f} cpu_seconds={sorted(cpu)[len(cpu) // 2]:.2f} "
+        f"lines_per_s={result.vendor_lines / seconds:.0f} "
+        f"queries={queries} peak_python_mb={peak:.1f} peak_rss_mb={max(rss_peaks):.0f} "
+        f"runs={args.runs}{extra}"
     )
+
+
+def sandbox_main(args) -> None:
+    """The vendor's side from the sandbox's v2 export blobs (see the module's docstring)."""
+    from invoices import recreate_postgres, start_sandbox  # bench/invoices.py, beside this
+
+    url = args.database_url or "postgres://postgres@127.0.0.1:5432/sk_recon_bench"
+    workdir = Path(tempfile.mkdtemp(prefix="seatkeeper-bench-recon-"))
+    os.environ["SEATKEEPER_VAR_DIR"] = str(workdir / "var")
+    recreate_postgres(url)
+    os.environ["DATABASE_URL"] = url
+    os.environ.pop("REDIS_URL", None)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "seatkeeper.settings")
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    sandbox, info = start_sandbox(workdir, 200_000)
+    try:
+        sandbox_run(args, info)
+    finally:
+        sandbox.terminate()
+        sandbox.wait(timeout=30)
+
+
+def sandbox_run(args, info: dict) -> None:
+    import logging
+
+    import django
+    import httpx
+
+    django.setup()
+    from django.core.management import call_command
+
+    logging.getLogger("seatkeeper").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    call_command("migrate", verbosity=0, interactive=False)
+    from seatkeeper.billing import invoices
+    from seatkeeper.billing.models import LinesState, ProviderInvoice
+    from seatkeeper.core import clock
+    from seatkeeper.providers.registry import get_provider
+    from seatkeeper.providers.tests.factories import partner_organisation, provider_account
+
+    admin = httpx.Client(
+        base_url=info["base_url"],
+        verify=info["ca_cert"],
+        headers={"X-Sandbox-Key": info["admin_key"]},
+        timeout=3600,
+    )
+    now = dt.datetime.fromisoformat(admin.get("/_sandbox/clock").json()["now"])
+    year, month = now.year, now.month
+    period = f"{year - 1}-12" if month == 1 else f"{year}-{month - 1:02d}"
+    customers = max(1, args.subscriptions // 10)
+    started = time.perf_counter()
+    made = admin.post(
+        "/_sandbox/billing/synthesize",
+        json={"period": period, "currency": "EUR", "lines": args.lines, "customers": customers},
+    ).json()
+    print(
+        f"sandbox: invoice {made['invoiceId']} of {made['lines']:,} lines over "
+        f"{made['customers']:,} customers made in {time.perf_counter() - started:.1f} s"
+    )
+    account = provider_account(
+        organisation=partner_organisation(name="Bench Partner"),
+        api_base_url=info["base_url"],
+        authority_url=info["authority_url"],
+        partner_tenant_id=info["partner_tenant_id"],
+        application_id=info["client_id"],
+        application_secret=info["client_secret"],
+        ca_bundle_path=info["ca_cert"],
+        graph_base_url=info["graph_base_url"],
+    )
+    with get_provider(account) as provider:
+        invoices.invoices_import(account=account, provider=provider, documents=False)
+        invoice = ProviderInvoice.objects.get(vendor_invoice_id=made["invoiceId"])
+        started = time.perf_counter()
+        progress = invoices.invoice_lines_step(invoice=invoice, provider=provider)
+        while progress.state != LinesState.IMPORTED:
+            if progress.state == LinesState.FAILED:
+                raise RuntimeError(f"the import failed: {progress.message}")
+            invoice.refresh_from_db()
+            time.sleep(1)
+            progress = invoices.invoice_lines_step(invoice=invoice, provider=provider)
+        imported = time.perf_counter() - started
+    invoice.refresh_from_db()
+    print(
+        f"import (export prepared, then {invoice.lines_count:,} lines streamed from "
+        f"the v2 blobs): {imported:.1f} s"
+    )
+    started = time.perf_counter()
+    with clock.frozen(now):
+        build_from_invoice(account, invoice)
+    print(f"our side built from the imported lines: {time.perf_counter() - started:.1f} s")
+    measure(
+        args,
+        account,
+        invoice.period_start,
+        invoice.period_end,
+        now,
+        extra=f" source=sandbox_v2_blobs import_s={imported:.1f}",
+    )
+
+
+def build_from_invoice(account, invoice) -> None:
+    """Tenants, subscriptions and one cycle-fee charge line each, from the imported lines, with
+    differences on purpose: 2% a moved price, 1% a quantity, 1% only at the vendor; and 1% of
+    our subscriptions the vendor does not know (only here)."""
+    from django.db import transaction
+    from django.db.models import CharField, Max, Sum, Value
+    from django.db.models.functions import Cast, Concat
+
+    from seatkeeper.accounts.models import Organisation, OrganisationKind
+    from seatkeeper.billing.invoice_selectors import current_lines
+    from seatkeeper.billing.models import BillingCycle, BillingRun, ChargeKind, ChargeLine, RunState
+    from seatkeeper.catalog.models import Offer, OfferKind, Vendor, VendorKind
+    from seatkeeper.subscriptions.models import Status, Subscription, SyncStatus, Tenant
+
+    partner = account.organisation
+    start, end = invoice.period_start, invoice.period_end
+    sums = list(
+        current_lines(invoice)
+        .values("customer_tenant_id", "subscription_id", "product_id", "sku_id")
+        .annotate(
+            quantity=Sum("quantity"), amount=Sum("subtotal"), unit=Max("effective_unit_price")
+        )
+        .order_by("customer_tenant_id", "subscription_id")
+    )
+    tenants = sorted({row["customer_tenant_id"] for row in sums})
+    products = sorted({f"{row['product_id']}:{row['sku_id']}" for row in sums})
+    with transaction.atomic():
+        Organisation.objects.bulk_create(
+            [
+                Organisation(
+                    kind=OrganisationKind.CUSTOMER, parent=partner, path="", name=f"C{i}",
+                    legal_name=f"C{i}", address_line1="1 rue", city="Paris",
+                    postal_code="75001", country="FR", contact_name="A",
+                    contact_email="a@example.com", default_currency="EUR",
+                )
+                for i in range(len(tenants))
+            ],
+            batch_size=2000,
+        )  # fmt: skip
+        Organisation.objects.filter(parent=partner).update(
+            path=Concat(Value(partner.path), Cast("id", CharField()), Value("/"))
+        )
+        orgs = list(Organisation.objects.filter(parent=partner).order_by("pk"))
+        Tenant.objects.bulk_create(
+            [
+                Tenant(customer=org, account=account, vendor_customer_id=tenant, domain=f"{i}.x")
+                for i, (org, tenant) in enumerate(zip(orgs, tenants, strict=True))
+            ],
+            batch_size=2000,
+        )
+        tenant_of = {t.vendor_customer_id: t for t in Tenant.objects.filter(account=account)}
+        vendor = Vendor.objects.create(organisation=partner, name="Microsoft", kind=VendorKind.API)
+        offers = {
+            key: Offer.objects.create(
+                vendor=vendor, external_id=key, title=key, kind=OfferKind.SERVICE,
+                category="Productivity", item_code=key[:20], currency="EUR",
+            )
+            for key in products
+        }  # fmt: skip
+        cycle = BillingCycle.objects.create(account=partner, start_date=start, end_date=end)
+        run = BillingRun.objects.create(cycle=cycle, state=RunState.DONE, requested_by_name="b")
+    period_days = (end - start).days + 1
+    for first in range(0, len(sums), 5000):
+        chunk = sums[first : first + 5000]
+        with transaction.atomic():
+            subs = []
+            for i, row in enumerate(chunk, start=first):
+                tenant = tenant_of[row["customer_tenant_id"]]
+                subs.append(
+                    Subscription(
+                        customer_id=tenant.customer_id, tenant=tenant,
+                        offer=offers[f"{row['product_id']}:{row['sku_id']}"],
+                        friendly_name=f"S{i}", quantity=int(row["quantity"]), term="P1Y",
+                        billing_cycle="monthly", status=Status.ACTIVE, start_date=start,
+                        term_start=start, sync_status=SyncStatus.SYNCHRONIZED,
+                        vendor_subscription_id=(
+                            f"ours-only-{i}" if i % 100 == 3 else row["subscription_id"]
+                        ),
+                    )
+                )  # fmt: skip
+            subs = Subscription.objects.bulk_create(subs, batch_size=2000)
+            lines = []
+            for i, (row, sub) in enumerate(zip(chunk, subs, strict=True), start=first):
+                if i % 100 == 1:
+                    continue  # only at the vendor
+                quantity = int(row["quantity"]) + (1 if i % 100 == 2 else 0)
+                unit = row["unit"] + (Decimal("0.30") if i % 50 == 4 else 0)
+                amount = row["amount"] if i % 50 != 4 else row["amount"] + quantity * Decimal("0.3")
+                lines.append(
+                    ChargeLine(
+                        cycle=cycle, run=run, subscription=sub, customer_id=sub.customer_id,
+                        offer=sub.offer, kind=ChargeKind.CYCLE_FEE, source_key=f"fee:{start}",
+                        charged_on=start,
+                        occurred_at=dt.datetime.combine(start, dt.time(), tzinfo=dt.UTC),
+                        period_start=start, period_end=end + dt.timedelta(days=1),
+                        days=period_days, period_days=period_days, term="P1Y",
+                        billing_cycle="monthly", quantity=quantity, currency="EUR",
+                        partner_cost_unit=unit, partner_cost_amount=amount,
+                        customer_price_unit=unit, customer_price_amount=amount,
+                    )
+                )  # fmt: skip
+            ChargeLine.objects.bulk_create(lines, batch_size=2000)
 
 
 def build(args):

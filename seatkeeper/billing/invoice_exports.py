@@ -97,9 +97,11 @@ def line_columns() -> list[tuple[str, Cell]]:
     ]
 
 
-def rows_of(queryset: QuerySet, columns: list[tuple[str, Cell]]) -> Iterator[list[Any]]:
+def rows_of(queryset: QuerySet | list, columns: list[tuple[str, Cell]]) -> Iterator[list[Any]]:
+    """The header, then one row per object: a queryset is read in chunks, a list as it is."""
     yield [label for label, _cell in columns]
-    for obj in queryset.iterator(chunk_size=CHUNK):
+    objects = queryset if isinstance(queryset, list) else queryset.iterator(chunk_size=CHUNK)
+    for obj in objects:
         yield [cell(obj) for _label, cell in columns]
 
 
@@ -131,7 +133,9 @@ def _xlsx(rows: Iterable[list[Any]], sheet_name: str):
 def export_response(
     queryset: QuerySet[ProviderInvoice]
     | QuerySet[InvoiceCustomerTotal]
-    | QuerySet[InvoiceLineItem],
+    | QuerySet[InvoiceLineItem]
+    | QuerySet
+    | list,
     columns: list[tuple[str, Cell]],
     *,
     file_format: str,

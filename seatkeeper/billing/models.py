@@ -626,6 +626,9 @@ class Reconciliation(models.Model):
     charge_lines = models.PositiveIntegerField(default=0)
     # Matched subscriptions are counted, not stored: rows grow with the differences only.
     matched = models.PositiveIntegerField(_("matched"), default=0)
+    # Subscriptions whose seats billed were held against their seats assigned (the third side);
+    # only those with seats left unused (or assigned beyond the bill) are stored as SeatUsage.
+    seats_compared = models.PositiveIntegerField(_("subscriptions compared on seats"), default=0)
     state = models.CharField(
         _("state"),
         max_length=16,
@@ -716,3 +719,49 @@ class ReconciliationRow(models.Model):
     @property
     def difference_money(self) -> Money:
         return Money(self.difference, self.currency)
+
+
+class SeatSource(models.TextChoices):
+    VENDOR = "vendor", _("The vendor's invoice")
+    OURS = "ours", _("Our charges")
+
+
+class SeatUsage(models.Model):
+    """The third side of a reconciled period, for one subscription and currency whose seats
+    billed differ from its seats assigned: the seats billed for the whole period (the vendor's,
+    or ours when the vendor billed none), the seats assigned to people when compared, the unused
+    seats and what they cost at the billed unit price."""
+
+    reconciliation = models.ForeignKey(
+        Reconciliation, on_delete=models.CASCADE, related_name="seat_rows"
+    )
+    subscription = models.ForeignKey(
+        "subscriptions.Subscription", on_delete=models.PROTECT, related_name="+"
+    )
+    vendor_subscription_id = models.CharField(_("vendor subscription id"), max_length=64)
+    customer_tenant_id = models.CharField(_("tenant id"), max_length=64, blank=True)
+    description = models.CharField(_("subscription"), max_length=255, blank=True)
+    currency = models.CharField(_("currency"), max_length=3)
+    billed_seats = models.DecimalField(_("seats billed"), **AMOUNT)
+    billed_source = models.CharField(
+        _("billed according to"), max_length=8, choices=SeatSource.choices
+    )
+    assigned_seats = models.PositiveIntegerField(_("seats assigned"))
+    # Negative when more seats are assigned than billed.
+    unused_seats = models.DecimalField(_("unused seats"), **AMOUNT)
+    unit_price = models.DecimalField(_("unit price"), **RATE, null=True, blank=True)
+    unused_cost = models.DecimalField(_("cost of the unused seats"), **AMOUNT, default=Decimal(0))
+
+    class Meta:
+        ordering = ["reconciliation", "-unused_cost", "vendor_subscription_id", "currency"]
+        verbose_name = _("seat usage")
+        verbose_name_plural = _("seat usages")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["reconciliation", "subscription", "currency"],
+                name="seat_usage_unique",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.vendor_subscription_id} {self.billed_seats} / {self.assigned_seats}"

@@ -30,18 +30,34 @@ The rules, written once:
 - A reconciliation can be computed again until it is marked reconciled; the rows are replaced
   and what people said about a row is carried to the new row with the same figures.
 - Marking reconciled needs every difference accepted or explained; it records who and when.
+
+The third side, seats billed against seats assigned (`seat_usage`):
+- Held for every subscription known here that holds seats now (active or suspended, in a
+  tenant, with a product id) and was billed a whole period's seats in the period: the vendor's
+  full-period quantity (new / renew / cycle charges) when the vendor billed any, else ours
+  (`fee:` lines).
+- Seats assigned are the licences held by the customer's active directory users now, shared
+  out over the subscriptions of one licence pool as the people app does
+  (`people.selectors.assigned_by_subscription`: oldest subscription first).
+- Unused seats = billed − assigned (negative: more assigned than billed). Their cost is the
+  unused seats × the billed unit price (the vendor's when it billed, else ours), rounded once
+  to the currency's minor unit, half up (`core.money`); over-assigned seats cost nothing here.
+- Only subscriptions whose seats billed and assigned differ are stored (`SeatUsage`); the others
+  are counted (`seats_compared`). The seats are not differences to resolve: they do not hold
+  back marking the period reconciled.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Count, F, Max, Min, Q, QuerySet, Sum
-from django.db.models.functions import Abs
+from django.db import connections, router, transaction
+from django.db.models import Count, F, Max, Min, Q, QuerySet, Sum, Value
+from django.db.models.functions import Abs, Coalesce
 from django.http import Http404
 from django.utils.translation import gettext as _
 
@@ -60,10 +76,17 @@ from seatkeeper.billing.models import (
     ReconciliationRow,
     ReconciliationState,
     Resolution,
+    SeatSource,
+    SeatUsage,
 )
 from seatkeeper.billing.permissions import can_read_invoices
 from seatkeeper.core import clock
-from seatkeeper.core.errors import PermissionRefused, ServiceError
+from seatkeeper.core.errors import Conflict, PermissionRefused, ServiceError
+from seatkeeper.core.money import quantize
+from seatkeeper.core.validation import object_id
+from seatkeeper.people.models import UserLicence, UserStatus
+from seatkeeper.people.selectors import SEAT_HOLDING
+from seatkeeper.people.selectors import _shares as seat_shares
 from seatkeeper.providers.interface import ChargeType
 from seatkeeper.providers.models import ProviderAccount
 from seatkeeper.subscriptions.models import (
@@ -91,6 +114,13 @@ UNSETTLED = (
     OperationState.REJECTED,
 )
 PRICE_PLACES = Decimal("0.0001")
+AMOUNT_PLACES = Decimal(
+    "0.000001"
+)  # as stored (models.AMOUNT): sums read the same on every database
+
+
+def _stored(amount: Decimal | None) -> Decimal:
+    return (amount or Decimal(0)).quantize(AMOUNT_PLACES)
 
 
 # --- who ---------------------------------------------------------------------------------------
@@ -124,14 +154,14 @@ def reconciliations_visible_to(user: User) -> QuerySet[Reconciliation]:
 
 def get_reconciliation_for_user(user: User, pk: object) -> Reconciliation:
     try:
-        return reconciliations_visible_to(user).get(pk=int(pk))  # type: ignore[arg-type]
+        return reconciliations_visible_to(user).get(pk=object_id(pk))
     except (Reconciliation.DoesNotExist, TypeError, ValueError):
         raise Http404("No such reconciliation") from None
 
 
 def get_row_for_user(user: User, reconciliation: Reconciliation, pk: object) -> ReconciliationRow:
     try:
-        return reconciliation.rows.get(pk=int(pk))  # type: ignore[arg-type]
+        return reconciliation.rows.get(pk=object_id(pk))
     except (ReconciliationRow.DoesNotExist, TypeError, ValueError):
         raise Http404("No such row") from None
 
@@ -144,6 +174,78 @@ def reconciliation_for_invoice(invoice: ProviderInvoice) -> Reconciliation | Non
         period_start=invoice.period_start,
         period_end=invoice.period_end,
     ).first()
+
+
+@dataclass
+class Summary:
+    """One period of the reconciliation list: its currencies, counts per outcome, the open
+    differences, and per currency the sum of its differences and the cost of unused seats."""
+
+    reconciliation: Reconciliation
+    currencies: list[str]
+    counts: dict[str, int]
+    open: int
+    differences: dict[str, Decimal]
+    unused_costs: dict[str, Decimal]
+
+
+def summaries(reconciliations: list[Reconciliation]) -> list[Summary]:
+    """Summaries of a page of reconciliations, in three queries whatever the page's size."""
+    ids = [item.pk for item in reconciliations]
+    counts = {pk: dict.fromkeys(Outcome.values, 0) for pk in ids}
+    open_counts = dict.fromkeys(ids, 0)
+    differences: dict[int, dict[str, Decimal]] = {pk: {} for pk in ids}
+    unused: dict[int, dict[str, Decimal]] = {pk: {} for pk in ids}
+    for row in (
+        ReconciliationRow.objects.filter(reconciliation_id__in=ids)
+        .values("reconciliation_id", "outcome", "currency")
+        .annotate(
+            n=Count("id"),
+            open=Count("id", filter=Q(resolution=Resolution.NONE)),
+            difference=Sum("difference"),
+        )
+        .order_by()
+    ):
+        pk = row["reconciliation_id"]
+        counts[pk][row["outcome"]] += row["n"]
+        open_counts[pk] += row["open"] if row["outcome"] != Outcome.MATCHED else 0
+        total = differences[pk].get(row["currency"], Decimal(0))
+        differences[pk][row["currency"]] = _stored(total + (row["difference"] or Decimal(0)))
+    for row in (
+        SeatUsage.objects.filter(reconciliation_id__in=ids)
+        .values("reconciliation_id", "currency")
+        .annotate(cost=Sum("unused_cost"))
+        .order_by()
+    ):
+        unused[row["reconciliation_id"]][row["currency"]] = _stored(row["cost"])
+    periods = {(item.account_id, item.period_start, item.period_end) for item in reconciliations}
+    invoiced: dict[tuple, set[str]] = {}
+    if periods:
+        accounts = {period[0] for period in periods}
+        starts = {period[1] for period in periods}
+        for account_id, start, end, currency in (
+            ProviderInvoice.objects.filter(account_id__in=accounts, period_start__in=starts)
+            .exclude(document_type=DocumentType.UNBILLED)
+            .values_list("account_id", "period_start", "period_end", "currency")
+            .distinct()
+        ):
+            invoiced.setdefault((account_id, start, end), set()).add(currency)
+    out = []
+    for item in reconciliations:
+        counts[item.pk][Outcome.MATCHED] = item.matched
+        currencies = invoiced.get((item.account_id, item.period_start, item.period_end), set())
+        currencies |= set(differences[item.pk]) | set(unused[item.pk])
+        out.append(
+            Summary(
+                reconciliation=item,
+                currencies=sorted(currencies),
+                counts=counts[item.pk],
+                open=open_counts[item.pk],
+                differences=dict(sorted(differences[item.pk].items())),
+                unused_costs=dict(sorted(unused[item.pk].items())),
+            )
+        )
+    return out
 
 
 def outcome_counts(reconciliation: Reconciliation) -> dict[str, int]:
@@ -193,6 +295,7 @@ class Side:
     unit_price: Decimal | None = None
     partial: bool = False
     lines: int = 0
+    currency: str = ""
     extra: dict = field(default_factory=dict)
 
 
@@ -241,6 +344,7 @@ def _vendor_sides(
         price = row["unit_price"] if row["unit_price"] is not None else row["plain_unit_price"]
         sides[(row["subscription_id"], row["currency"])] = Side(
             amount=row["amount"] or Decimal(0),
+            currency=row["currency"],
             full_quantity=row["full_quantity"],
             unit_price=None if price is None else price.quantize(PRICE_PLACES),
             partial=row["partial"] > 0,
@@ -278,6 +382,7 @@ def _our_sides(
     for row in rows:
         sides[(row["subscription_id"], row["currency"])] = Side(
             amount=row["amount"] or Decimal(0),
+            currency=row["currency"],
             full_quantity=None if row["full_quantity"] is None else Decimal(row["full_quantity"]),
             unit_price=None
             if row["unit_price"] is None
@@ -289,9 +394,7 @@ def _our_sides(
     return sides, total
 
 
-def _vendor_changed(
-    subscription: Subscription | None, unsettled: set[int], refreshed: set[int]
-) -> bool:
+def _vendor_changed(subscription: _Sub | None, unsettled: set[int], refreshed: set[int]) -> bool:
     if subscription is None:
         return True
     return (
@@ -335,17 +438,125 @@ def compare(
     return Outcome.AMOUNT_DIFFERS, (LikelyCause.VENDOR_CHANGE if vendor_changed else "")
 
 
-def _carry_key(row: ReconciliationRow) -> tuple:
-    return (
-        row.vendor_subscription_id,
-        row.subscription_id,
-        row.currency,
-        row.outcome,
-        row.vendor_amount,
-        row.our_amount,
-        row.vendor_quantity,
-        row.our_quantity,
+def _carry_key(row: dict) -> tuple:
+    """What makes a new row the same difference as a kept one (a row's attributes, by name)."""
+    return tuple(
+        row[name]
+        for name in (
+            "vendor_subscription_id",
+            "subscription_id",
+            "currency",
+            "outcome",
+            "vendor_amount",
+            "our_amount",
+            "vendor_quantity",
+            "our_quantity",
+        )
     )
+
+
+@dataclass(frozen=True, slots=True)
+class _Sub:
+    """What the comparison needs of one of our subscriptions (plain values: a period holds up to
+    hundreds of thousands, and models with their related objects cost ten times the time)."""
+
+    pk: int
+    vendor_subscription_id: str
+    friendly_name: str
+    sync_status: str
+    status: str
+    tenant_id: int | None
+    tenant_vendor_id: str
+    product_key: str
+
+
+def _subscriptions(
+    account: ProviderAccount, our_ids: set[int], vendor_ids: set[str]
+) -> dict[int, _Sub]:
+    """Our subscriptions of the period: those charged in it and those the vendor's lines name.
+    All are held at the account (through their tenant), so its subscriptions are read once and
+    kept when they take part, rather than sending the period's ids back to the database."""
+    subscriptions = {}
+    for row in (
+        Subscription.objects.filter(tenant__account=account)
+        .values_list(
+            "pk",
+            "vendor_subscription_id",
+            "friendly_name",
+            "sync_status",
+            "status",
+            "tenant_id",
+            Coalesce("tenant__vendor_customer_id", Value("")),
+            "offer__external_id",
+        )
+        .iterator(chunk_size=5000)
+    ):
+        if row[0] in our_ids or row[1] in vendor_ids:
+            subscriptions[row[0]] = _Sub(*row)
+    return subscriptions
+
+
+def insert_rows(model, rows: list[dict]) -> None:
+    """Write new rows given as {attribute: value} (defaults for the others): COPY on
+    PostgreSQL, one INSERT sent for many rows elsewhere. Model instances, at a hundred thousand
+    rows, cost more than the writing."""
+    if not rows:
+        return
+    connection = connections[router.db_for_write(model)]
+    fields = [
+        model_field for model_field in model._meta.concrete_fields if not model_field.primary_key
+    ]
+    defaults = {model_field.attname: model_field.get_default() for model_field in fields}
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(model_field.column) for model_field in fields)
+    table = quote(model._meta.db_table)
+    if connection.vendor == "postgresql":
+        with (
+            connection.cursor() as cursor,
+            cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy,
+        ):
+            for row in rows:
+                copy.write_row(
+                    [
+                        row.get(model_field.attname, defaults[model_field.attname])
+                        for model_field in fields
+                    ]
+                )
+        return
+    writers = []
+    for model_field in fields:
+        kind = model_field.get_internal_type()
+        if kind == "DateTimeField":
+            writers.append(connection.ops.adapt_datetimefield_value)
+        elif kind == "DecimalField":
+            writers.append(
+                lambda value, f=model_field: (
+                    None
+                    if value is None
+                    else connection.ops.adapt_decimalfield_value(
+                        value, f.max_digits, f.decimal_places
+                    )
+                )
+            )
+        else:
+            writers.append(None)
+    marks = ", ".join(["%s"] * len(fields))
+    values = [
+        [
+            value if write is None else write(value)
+            for value, write in zip(
+                (
+                    row.get(model_field.attname, defaults[model_field.attname])
+                    for model_field in fields
+                ),
+                writers,
+                strict=True,
+            )
+        ]
+        for row in rows
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", values)  # noqa: S608
 
 
 def reconcile_period(
@@ -377,51 +588,35 @@ def reconcile_period(
             },
         )
         if reconciliation.state == ReconciliationState.RECONCILED:
-            raise ServiceError(
+            raise Conflict(
                 _("This period is marked reconciled; it is not compared again."),
                 code="reconciled",
             )
         vendor_sides, vendor_lines = _vendor_sides(account, period_start, period_end)
         our_sides, charge_lines = _our_sides(account, period_start, period_end)
 
-        vendor_ids = {key[0] for key in vendor_sides}
-        subscriptions = {
-            sub.pk: sub
-            for sub in Subscription.objects.filter(
-                Q(pk__in={key[0] for key in our_sides})
-                | Q(tenant__account=account, vendor_subscription_id__in=vendor_ids)
-            )
-            .select_related("tenant")
-            .only(
-                "id",
-                "vendor_subscription_id",
-                "friendly_name",
-                "sync_status",
-                "tenant_id",
-                "tenant__vendor_customer_id",
-            )
-        }
+        subscriptions = _subscriptions(
+            account, {key[0] for key in our_sides}, {key[0] for key in vendor_sides}
+        )
         by_vendor_id = {
             sub.vendor_subscription_id: sub
             for sub in subscriptions.values()
             if sub.vendor_subscription_id
         }
+        at_account = Operation.objects.filter(subscription__tenant__account=account)
         unsettled = set(
-            Operation.objects.filter(
-                subscription_id__in=subscriptions, state__in=UNSETTLED
-            ).values_list("subscription_id", flat=True)
+            at_account.filter(state__in=UNSETTLED).values_list("subscription_id", flat=True)
         )
         refreshed = set(
-            Operation.objects.filter(
-                subscription_id__in=subscriptions,
-                kind=OperationKind.REFRESH,
-                requested_at__date__gte=period_start,
+            at_account.filter(
+                kind=OperationKind.REFRESH, requested_at__date__gte=period_start
             ).values_list("subscription_id", flat=True)
         )
-        kept = {_carry_key(row): row for row in reconciliation.rows.exclude(resolution="")}
+        kept = {_carry_key(row.__dict__): row for row in reconciliation.rows.exclude(resolution="")}
         reconciliation.rows.all().delete()
+        reconciliation.seat_rows.all().delete()
 
-        pairs: dict[tuple[str, str], tuple[Subscription | None, Side | None, Side | None]] = {}
+        pairs: dict[tuple[str, str], tuple[_Sub | None, Side | None, Side | None]] = {}
         for (vendor_id, currency), side in vendor_sides.items():
             pairs[(vendor_id, currency)] = (by_vendor_id.get(vendor_id), side, None)
         for (sub_id, currency), side in our_sides.items():
@@ -445,34 +640,39 @@ def reconcile_period(
             extra = vendor_side.extra if vendor_side else {}
             vendor_amount = vendor_side.amount if vendor_side else Decimal(0)
             our_amount = our_side.amount if our_side else Decimal(0)
-            row = ReconciliationRow(
-                reconciliation=reconciliation,
-                outcome=outcome,
-                cause=cause,
-                subscription=sub,
-                vendor_subscription_id=vendor_id,
-                customer_tenant_id=extra.get("tenant")
-                or (sub.tenant.vendor_customer_id if sub and sub.tenant_id else ""),
-                description=(extra.get("description") or (sub.friendly_name if sub else ""))[:255],
-                currency=currency,
-                vendor_quantity=vendor_side.full_quantity if vendor_side else None,
-                our_quantity=our_side.full_quantity if our_side else None,
-                vendor_amount=vendor_amount,
-                our_amount=our_amount,
-                difference=vendor_amount - our_amount,
-                vendor_unit_price=vendor_side.unit_price if vendor_side else None,
-                our_unit_price=our_side.unit_price if our_side else None,
-                invoice_id=extra.get("invoice_id"),
-            )
+            row = {
+                "reconciliation_id": reconciliation.pk,
+                "outcome": outcome,
+                "cause": cause,
+                "subscription_id": sub.pk if sub else None,
+                "vendor_subscription_id": vendor_id,
+                "customer_tenant_id": extra.get("tenant") or (sub.tenant_vendor_id if sub else ""),
+                "description": (extra.get("description") or (sub.friendly_name if sub else ""))[
+                    :255
+                ],
+                "currency": currency,
+                "vendor_quantity": vendor_side.full_quantity if vendor_side else None,
+                "our_quantity": our_side.full_quantity if our_side else None,
+                "vendor_amount": vendor_amount,
+                "our_amount": our_amount,
+                "difference": vendor_amount - our_amount,
+                "vendor_unit_price": vendor_side.unit_price if vendor_side else None,
+                "our_unit_price": our_side.unit_price if our_side else None,
+                "invoice_id": extra.get("invoice_id"),
+            }
             previous = kept.get(_carry_key(row))
             if previous is not None:
-                row.resolution = previous.resolution
-                row.note = previous.note
-                row.resolved_by_id = previous.resolved_by_id
-                row.resolved_by_name = previous.resolved_by_name
-                row.resolved_at = previous.resolved_at
+                row.update(
+                    resolution=previous.resolution,
+                    note=previous.note,
+                    resolved_by_id=previous.resolved_by_id,
+                    resolved_by_name=previous.resolved_by_name,
+                    resolved_at=previous.resolved_at,
+                )
             new_rows.append(row)
-        ReconciliationRow.objects.bulk_create(new_rows, batch_size=2000)
+        insert_rows(ReconciliationRow, new_rows)
+        seat_rows, seats_compared = seat_usage(reconciliation, pairs.values())
+        insert_rows(SeatUsage, seat_rows)
 
         reconciliation.tolerance_amount = tolerance_amount
         reconciliation.tolerance_percent = tolerance_percent
@@ -480,6 +680,7 @@ def reconcile_period(
         reconciliation.vendor_lines = vendor_lines
         reconciliation.charge_lines = charge_lines
         reconciliation.matched = matched
+        reconciliation.seats_compared = seats_compared
         reconciliation.save()
         counts = outcome_counts(reconciliation)
         activity_record(
@@ -487,9 +688,137 @@ def reconcile_period(
             organisation=partner,
             obj=reconciliation,
             operation="reconciliation.computed",
-            details={"counts": counts, "vendor_lines": vendor_lines, "charge_lines": charge_lines},
+            details={
+                "counts": counts,
+                "vendor_lines": vendor_lines,
+                "charge_lines": charge_lines,
+                "seats_compared": seats_compared,
+                "seat_rows": len(seat_rows),
+            },
         )
     return reconciliation
+
+
+# --- the third side: seats billed against seats assigned -----------------------------------------
+
+TENANT_CHUNK = 1000
+
+
+def _holds_seats(subscription: _Sub) -> bool:
+    return bool(
+        subscription.status in SEAT_HOLDING
+        and subscription.tenant_id is not None
+        and subscription.product_key
+    )
+
+
+def assigned_seats(subscriptions: list[_Sub]) -> dict[int, int]:
+    """Seats assigned now in each of `subscriptions` (which hold seats), shared out per licence
+    pool as `people.selectors.assigned_by_subscription` does, in two queries per thousand
+    tenants instead of two per pool."""
+    out = {subscription.pk: 0 for subscription in subscriptions}
+    tenants = sorted({subscription.tenant_id for subscription in subscriptions})
+    for first in range(0, len(tenants), TENANT_CHUNK):
+        chunk = tenants[first : first + TENANT_CHUNK]
+        held = {
+            (row["sku__tenant_id"], row["sku__product_key"]): row["n"]
+            for row in UserLicence.objects.filter(
+                sku__tenant_id__in=chunk, user__status=UserStatus.ACTIVE
+            )
+            .values("sku__tenant_id", "sku__product_key")
+            .annotate(n=Count("id"))
+            .order_by()
+        }
+        pools: dict[tuple[int, str], list[tuple[int, int]]] = {}
+        for tenant_id, product_key, pk, quantity in (
+            Subscription.objects.filter(tenant_id__in=chunk, status__in=SEAT_HOLDING)
+            .exclude(offer__external_id="")
+            .order_by("tenant_id", "offer__external_id", "start_date", "pk")
+            .values_list("tenant_id", "offer__external_id", "pk", "quantity")
+            .iterator(chunk_size=5000)
+        ):
+            if (tenant_id, product_key) in held:
+                pools.setdefault((tenant_id, product_key), []).append((pk, quantity))
+        for key, pool in pools.items():
+            for pk, (start, stop) in seat_shares(pool, held[key]).items():
+                if pk in out:
+                    out[pk] = stop - start
+    return out
+
+
+def seat_usage(
+    reconciliation: Reconciliation,
+    pairs: Iterable[tuple[_Sub | None, Side | None, Side | None]],
+) -> tuple[list[dict], int]:
+    """The seat rows of a period (see the module's rules) and how many subscriptions were
+    compared on seats."""
+    billed: list[tuple[_Sub, str, Decimal, str, Decimal | None]] = []
+    for sub, vendor_side, our_side in pairs:
+        if sub is None or not _holds_seats(sub):
+            continue
+        if vendor_side is not None and vendor_side.full_quantity is not None:
+            seats, source, unit = (
+                vendor_side.full_quantity,
+                SeatSource.VENDOR,
+                vendor_side.unit_price,
+            )
+        elif our_side is not None and our_side.full_quantity is not None:
+            seats, source, unit = our_side.full_quantity, SeatSource.OURS, our_side.unit_price
+        else:
+            continue
+        currency = (vendor_side or our_side).currency  # type: ignore[union-attr]
+        billed.append((sub, currency, seats, source, unit))
+    assigned = assigned_seats([item[0] for item in billed])
+    rows = []
+    for sub, currency, seats, source, unit in billed:
+        unused = seats - assigned[sub.pk]
+        if unused == 0:
+            continue
+        cost = Decimal(0)
+        if unused > 0 and unit is not None:
+            cost = quantize(unused * unit, currency)
+        rows.append(
+            {
+                "reconciliation_id": reconciliation.pk,
+                "subscription_id": sub.pk,
+                "vendor_subscription_id": sub.vendor_subscription_id or f"#{sub.pk}",
+                "customer_tenant_id": sub.tenant_vendor_id,
+                "description": (sub.friendly_name or sub.vendor_subscription_id or "")[:255],
+                "currency": currency,
+                "billed_seats": seats,
+                "billed_source": source,
+                "assigned_seats": assigned[sub.pk],
+                "unused_seats": unused,
+                "unit_price": unit,
+                "unused_cost": cost,
+            }
+        )
+    return rows, len(billed)
+
+
+def seat_totals(reconciliation: Reconciliation) -> list[dict]:
+    """Per currency: the subscriptions with unused seats, the unused seats and their cost (and
+    the seats assigned beyond the bill)."""
+    rows = (
+        reconciliation.seat_rows.values("currency")
+        .annotate(
+            subscriptions=Count("id", filter=Q(unused_seats__gt=0)),
+            unused=Sum("unused_seats", filter=Q(unused_seats__gt=0)),
+            over=Sum("unused_seats", filter=Q(unused_seats__lt=0)),
+            cost=Sum("unused_cost"),
+        )
+        .order_by("currency")
+    )
+    return [
+        {
+            "currency": row["currency"],
+            "subscriptions": row["subscriptions"],
+            "unused_seats": _stored(row["unused"]),
+            "over_assigned_seats": _stored(abs(row["over"] or Decimal(0))),
+            "unused_cost": _stored(row["cost"]),
+        }
+        for row in rows
+    ]
 
 
 def reconcile_invoice(*, invoice: ProviderInvoice, actor: User | None = None) -> Reconciliation:
@@ -519,7 +848,7 @@ def _resolve(
         reconciliation = Reconciliation.objects.select_for_update().get(pk=row.reconciliation_id)
         _require_writer(actor, reconciliation.partner_id)
         if reconciliation.state == ReconciliationState.RECONCILED:
-            raise ServiceError(_("This period is already marked reconciled."), code="reconciled")
+            raise Conflict(_("This period is already marked reconciled."), code="reconciled")
         row = ReconciliationRow.objects.select_for_update().get(pk=row.pk)
         if row.outcome == Outcome.MATCHED:
             raise ServiceError(_("A matched row needs nothing."), code="matched")
@@ -572,10 +901,10 @@ def mark_reconciled(*, actor: User, reconciliation: Reconciliation) -> Reconcili
         reconciliation = Reconciliation.objects.select_for_update().get(pk=reconciliation.pk)
         _require_writer(actor, reconciliation.partner_id)
         if reconciliation.state == ReconciliationState.RECONCILED:
-            raise ServiceError(_("This period is already marked reconciled."), code="reconciled")
+            raise Conflict(_("This period is already marked reconciled."), code="reconciled")
         left = unresolved(reconciliation.rows.all()).count()
         if left:
-            raise ServiceError(
+            raise Conflict(
                 _("%(count)s difference(s) are neither explained nor accepted yet.")
                 % {"count": left},
                 code="unresolved",

@@ -15,7 +15,13 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from seatkeeper.billing import invoice_exports, invoice_selectors, permissions, reconciliation
-from seatkeeper.billing.models import LikelyCause, Outcome, Resolution
+from seatkeeper.billing.models import (
+    LikelyCause,
+    Outcome,
+    ReconciliationState,
+    Resolution,
+    SeatSource,
+)
 from seatkeeper.core.errors import ServiceError
 
 
@@ -47,6 +53,78 @@ def difference_columns():
         (_("By"), lambda x: x.resolved_by_name),
         (_("When"), lambda x: x.resolved_at.isoformat() if x.resolved_at else ""),
     ]
+
+
+def seat_columns():
+    sources = dict(SeatSource.choices)
+    return [
+        (_("Vendor subscription id"), lambda x: x.vendor_subscription_id),
+        (_("Subscription"), lambda x: x.description),
+        (_("Tenant id"), lambda x: x.customer_tenant_id),
+        (_("Seats billed"), lambda x: x.billed_seats),
+        (_("Billed according to"), lambda x: str(sources.get(x.billed_source, x.billed_source))),
+        (_("Seats assigned"), lambda x: x.assigned_seats),
+        (_("Unused seats"), lambda x: x.unused_seats),
+        (_("Unit price"), lambda x: x.unit_price),
+        (_("Cost of the unused seats"), lambda x: x.unused_cost),
+        (_("Currency"), lambda x: x.currency),
+    ]
+
+
+def _amounts_text(by_currency: dict) -> str:
+    return "; ".join(f"{amount} {currency}" for currency, amount in by_currency.items())
+
+
+def list_columns():
+    states = dict(ReconciliationState.choices)
+    return [
+        (_("Period start"), lambda x: x.reconciliation.period_start.isoformat()),
+        (_("Period end"), lambda x: x.reconciliation.period_end.isoformat()),
+        (_("Provider account"), lambda x: x.reconciliation.account.name),
+        (_("Currency"), lambda x: " ".join(x.currencies)),
+        *((label, lambda x, value=value: x.counts[value]) for value, label in Outcome.choices),
+        (_("Open differences"), lambda x: x.open),
+        (_("Total difference"), lambda x: _amounts_text(x.differences)),
+        (_("Cost of the unused seats"), lambda x: _amounts_text(x.unused_costs)),
+        (_("State"), lambda x: str(states[x.reconciliation.state])),
+        (_("Reconciled by"), lambda x: x.reconciliation.reconciled_by_name),
+        (
+            _("Reconciled at"),
+            lambda x: (
+                x.reconciliation.reconciled_at.isoformat() if x.reconciliation.reconciled_at else ""
+            ),
+        ),
+    ]
+
+
+@login_required
+def reconciliation_list(request):
+    _require_reader(request)
+    items = reconciliation.reconciliations_visible_to(request.user)
+    state = request.GET.get("state", "")
+    if state in ReconciliationState.values:
+        items = items.filter(state=state)
+    else:
+        state = ""
+    items = items.order_by("-period_start", "-period_end", "account_id", "pk")
+    if request.GET.get("export") == "csv":
+        return invoice_exports.export_response(
+            reconciliation.summaries(list(items)),
+            list_columns(),
+            file_format="csv",
+            filename="reconciliations",
+            sheet=_("Reconciliations"),
+        )
+    page = Paginator(items, 50).get_page(request.GET.get("page"))
+    context = {
+        "page": page,
+        "summaries": reconciliation.summaries(list(page.object_list)),
+        "state": state,
+        "states": ReconciliationState.choices,
+        "outcomes": Outcome.choices,
+        "nav_active": "invoices",
+    }
+    return render(request, "billing/reconciliation_list.html", context)
 
 
 @login_required
@@ -87,8 +165,21 @@ def reconciliation_detail(request, pk: int):
             filename=f"reconciliation-{result.period_start.isoformat()}-{result.account_id}",
             sheet=_("Differences"),
         )
+    seat_rows = result.seat_rows.order_by(
+        "-unused_cost", "vendor_subscription_id", "currency", "pk"
+    )
+    if request.GET.get("export") == "seats":
+        return invoice_exports.export_response(
+            seat_rows,
+            seat_columns(),
+            file_format="csv",
+            filename=f"seats-{result.period_start.isoformat()}-{result.account_id}",
+            sheet=_("Seats"),
+        )
     counts = reconciliation.outcome_counts(result)
     context = {
+        "seat_page": Paginator(seat_rows, 100).get_page(request.GET.get("seats_page")),
+        "seat_totals": reconciliation.seat_totals(result),
         "reconciliation": result,
         "page": Paginator(rows, 100).get_page(request.GET.get("page")),
         "outcome": outcome,

@@ -26,6 +26,11 @@ urlpatterns = [
         name="invoice_reconcile",
     ),
     path(
+        "reconciliations/",
+        reconciliation_views.reconciliation_list,
+        name="reconciliation_list",
+    ),
+    path(
         "reconciliations/<int:pk>/",
         reconciliation_views.reconciliation_detail,
         name="reconciliation_detail",

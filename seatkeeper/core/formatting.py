@@ -161,6 +161,16 @@ def format_number(
     if number is None:
         return "" if value is None else str(value)
     locale = locale or current_locale()
+    if isinstance(number, Decimal) and not number.is_finite():
+        return _number_text.__wrapped__(number, str(locale), decimals)  # NaN does not hash
+    return _number_text(number, str(locale), decimals)
+
+
+# Like `_money_text`: billing explains thousands of lines with the same few quantities. Equal
+# numbers (1, 1.0, Decimal("1.00")) give the same text here, so one key serves them all.
+@functools.lru_cache(maxsize=8192)
+def _number_text(number: Decimal | int, locale_name: str, decimals: int | None) -> str:
+    locale = _locale(locale_name)
     if decimals is not None:
         number = Decimal(number).quantize(Decimal(1).scaleb(-decimals))
         pattern = "#,##0." + "0" * decimals if decimals > 0 else "#,##0"

@@ -127,6 +127,57 @@ def test_totals_are_the_sum_of_the_lines_in_every_currency(billed, who):
         assert set(report.totals.by_currency) == {"GBP", "EUR"}
 
 
+@pytest.mark.parametrize("who", ["cloud_admin", "reseller_admin"])
+def test_every_level_of_totals_adds_up_and_the_export_adds_up_to_them(billed, client, who):
+    """Rounding rule (charges.py, core.money): each line is rounded once, to its currency's
+    minor unit; every total above it (detail, subscription, cycle, report) adds rounded lines
+    and is never rounded again, so each level is exactly the sum of the level below, per
+    currency, and the CSV export adds up to the report's totals."""
+    user = getattr(billed, who)
+    report = report_for(user)
+    width = len(report.columns)
+
+    def zero() -> list[Decimal]:
+        return [Decimal(0)] * width
+
+    report_sums: dict[str, list[Decimal]] = {}
+    for cycle in report.cycles:
+        cycle_sums: dict[str, list[Decimal]] = {}
+        for subscription in cycle.subscriptions:
+            subscription_sums: dict[str, list[Decimal]] = {}
+            for detail in subscription.details:
+                line_sums = zero()
+                for line in detail.lines:
+                    line_sums = [a + b for a, b in zip(line_sums, line.amounts, strict=True)]
+                assert detail.amounts == line_sums
+                current = subscription_sums.setdefault(detail.currency, zero())
+                subscription_sums[detail.currency] = [
+                    a + b for a, b in zip(current, detail.amounts, strict=True)
+                ]
+            assert dict(subscription.totals.rows()) == subscription_sums
+            for currency, amounts in subscription.totals.rows():
+                current = cycle_sums.setdefault(currency, zero())
+                cycle_sums[currency] = [a + b for a, b in zip(current, amounts, strict=True)]
+        assert dict(cycle.totals.rows()) == cycle_sums
+        for currency, amounts in cycle.totals.rows():
+            current = report_sums.setdefault(currency, zero())
+            report_sums[currency] = [a + b for a, b in zip(current, amounts, strict=True)]
+    assert dict(report.totals.rows()) == report_sums
+    assert {"GBP", "EUR"} <= set(report_sums)
+
+    client.force_login(user)
+    text = b"".join(client.get("/billing/report/?export=csv").streaming_content)
+    rows = list(csv.DictReader(io.StringIO(text.decode("utf-8-sig"))))
+    exported: dict[str, list[Decimal]] = {}
+    for row in rows:
+        current = exported.setdefault(row["Currency"], zero())
+        amounts = [Decimal(row[f"Amount ({column.label})"]) for column in report.columns]
+        for amount in amounts:
+            assert -amount.as_tuple().exponent == minor_units(row["Currency"])
+        exported[row["Currency"]] = [a + b for a, b in zip(current, amounts, strict=True)]
+    assert exported == report_sums
+
+
 def test_every_one_sees_their_own_audiences_prices(billed):
     partner = report_for(billed.cloud_admin)
     reseller = report_for(billed.reseller_admin)
