@@ -21,7 +21,8 @@ from seatkeeper.subscriptions.models import Tenant
 def demo_sandbox(tmp_path, settings) -> Iterator:
     testing = pytest.importorskip("seatkeeper.sandbox.testing")
     settings.VAR_DIR = tmp_path
-    with testing.running_sandbox(tmp_path) as sandbox:
+    # The world `./dev run` serves: the tenants of the demo customers' companies.
+    with testing.running_sandbox(tmp_path, seed="story") as sandbox:
         yield sandbox
         forget_token_sources()
 
@@ -39,26 +40,26 @@ def _sandbox_customers(sandbox) -> int:
 def test_connect_sandbox_registers_through_services_and_links_by_company(
     db, demo_sandbox, tmp_path
 ):
-    # Given the demo data, and a sandbox that already holds a tenant of Harbour Logistics under
-    # a domain of its own
+    # Given the demo data, and a sandbox that holds the tenants of the demo customers' companies
+    # and, besides, one that Brighton Physio Clinic created itself under a domain of its own
     call_command("demo")
     with demo_sandbox.client(demo_sandbox.admin.access_token()) as client:
         created = client.post(
             "/v1/customers",
             json={
-                "companyProfile": {"domain": "harbourlogisticsltd.onmicrosoft.com"},
+                "companyProfile": {"domain": "brightonphysio.onmicrosoft.com"},
                 "billingProfile": {
-                    "email": "it@harbour.example",
+                    "email": "josh.turner@brightonphysio.example",
                     "culture": "en-GB",
                     "language": "en",
-                    "companyName": "Harbour Logistics Ltd",
+                    "companyName": "Brighton Physio Clinic Ltd",
                     "defaultAddress": {
                         "country": "GB",
-                        "city": "Bristol",
-                        "addressLine1": "1 Quay Street",
-                        "postalCode": "BS1 4DJ",
-                        "firstName": "Emma",
-                        "lastName": "Clarke",
+                        "city": "Brighton",
+                        "addressLine1": "40 Western Road",
+                        "postalCode": "BN1 2EB",
+                        "firstName": "Josh",
+                        "lastName": "Turner",
                     },
                 },
             },
@@ -84,7 +85,8 @@ def test_connect_sandbox_registers_through_services_and_links_by_company(
     assert set(tenants) == set(customers.values_list("name", flat=True))
     for name, tenant in tenants.items():
         assert _company_of(demo_sandbox, tenant.vendor_customer_id).startswith(name), name
-    assert tenants["Harbour Logistics"].domain == "harbourlogisticsltd.onmicrosoft.com"
+    assert tenants["Brighton Physio Clinic"].domain == "brightonphysio.onmicrosoft.com"
+    assert tenants["Harbour Logistics"].domain == "harbourlogistics.onmicrosoft.com"
     assert tenants["3DServiceLab"].domain == "3dservicelab.onmicrosoft.com"
     assert not Tenant.objects.filter(domain="harboursidevets.onmicrosoft.com").exists()
     # A tenant the sandbox did not have was onboarded through the people services: its
@@ -139,7 +141,8 @@ def test_connect_sandbox_runs_a_first_discovery_once(db, demo_sandbox, tmp_path)
             ]
         }
     assert vendor_ids
-    assert set(Subscription.objects.values_list("vendor_subscription_id", flat=True)) == vendor_ids
+    microsoft = Subscription.objects.filter(offer__vendor__kind="api")
+    assert set(microsoft.values_list("vendor_subscription_id", flat=True)) == vendor_ids
     assert Tenant.objects.count() == _sandbox_customers(demo_sandbox)
 
     call_command("connect_sandbox", str(info_path))
