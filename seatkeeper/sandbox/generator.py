@@ -27,7 +27,7 @@ from .subscriptions import build_subscription, due_of
 from .users import build_user
 
 # Users of each company of the story world (besides its administrator).
-PEOPLE_PER_COMPANY = 8
+PEOPLE_PER_COMPANY = 6
 FLUSH_EVERY = 500  # customers per executemany batch
 # Tenants that exist at "Microsoft" but are not this partner's customers: HEAD /v1/domains says
 # taken (200), creating a customer with them fails, so the platform's "already has a tenant ->
