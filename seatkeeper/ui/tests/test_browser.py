@@ -8,6 +8,7 @@ from django.core.management import call_command
 from playwright.sync_api import expect
 
 from seatkeeper.accounts.demo import LOGINS
+from seatkeeper.testing.browser import click_nav
 
 pytestmark = [pytest.mark.browser]
 
@@ -30,7 +31,7 @@ def _sign_in(page, base_url: str, username: str, password: str) -> None:
 def test_each_demo_role_signs_in_and_sees_its_own_tree(page, live_server, demo, login):
     _sign_in(page, live_server.url, login.username, login.password)
     assert login.organisation in page.inner_text(".who")
-    page.click("[data-nav=my_organisation]")
+    click_nav(page, "my_organisation")
     expect(page.locator("h1")).to_contain_text(login.organisation)
     page.goto(f"{live_server.url}/activity/")
     assert page.locator("#table-region table").is_visible()
