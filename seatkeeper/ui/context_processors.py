@@ -56,12 +56,12 @@ def navigation(request) -> dict:
         return {"nav_items": []}
     organisation = user.organisation
     is_customer = organisation.kind == "customer"
-    entries: list[NavLink | NavGroup] = [NavLink("dashboard", _("Dashboard"), reverse("dashboard"))]
+    # The brand at the left of the menu is the link to the dashboard.
+    entries: list[NavLink | NavGroup] = []
     if user.role in permissions.PARTNER_STAFF | {Role.RESELLER_ADMIN} or (
         user.role == Role.READ_ONLY and not is_customer
     ):
-        label = _("Customers") if organisation.kind == "reseller" else _("Organisations")
-        entries.append(NavLink("organisations", label, reverse("organisation_list")))
+        entries.append(NavLink("organisations", _("Organisations"), reverse("organisation_list")))
     if is_customer:
         subscriptions = reverse("customer_subscriptions", args=[user.organisation_id])
     else:
@@ -69,7 +69,7 @@ def navigation(request) -> dict:
     entries.append(NavLink("subscriptions", _("Subscriptions"), subscriptions))
     if is_customer and _ordering_allowed(user):
         store = reverse("estore", args=[user.organisation_id])
-        entries.append(NavLink("store", _("Store"), store))
+        entries.append(NavLink("store", _("E-store"), store))
     if user.role in permissions.PARTNER_STAFF:
         entries.append(NavLink("fulfilment", _("Fulfilment"), reverse("fulfilment_queue")))
     catalog = [NavLink("catalog", _("Catalog"), reverse("catalog_offers"))]
