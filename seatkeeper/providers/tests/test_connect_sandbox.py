@@ -3,6 +3,7 @@ services as a person (audited), and each demo customer linked to its own company
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Iterator
 
@@ -119,14 +120,17 @@ def test_connect_sandbox_without_demo_data_says_what_to_do(db, demo_sandbox, tmp
 
 
 def test_connect_sandbox_runs_a_first_discovery_once(db, demo_sandbox, tmp_path):
+    from seatkeeper.core import clock
     from seatkeeper.discovery.models import DiscoveryRun, RunState
-    from seatkeeper.subscriptions.models import Subscription
+    from seatkeeper.subscriptions.models import OperationState, Subscription
+    from seatkeeper.subscriptions.provisioning import provision_subscription
+    from seatkeeper.subscriptions.selectors import assigned_by_subscription
 
     call_command("demo")
     info_path = tmp_path / "sandbox.json"
     info_path.write_text(json.dumps(demo_sandbox.admin.info()))
 
-    call_command("connect_sandbox", str(info_path))
+    call_command("connect_sandbox", str(info_path), "--demo-orders")
 
     run = DiscoveryRun.objects.get()
     assert run.state == RunState.COMPLETED
@@ -142,8 +146,29 @@ def test_connect_sandbox_runs_a_first_discovery_once(db, demo_sandbox, tmp_path)
         }
     assert vendor_ids
     microsoft = Subscription.objects.filter(offer__vendor__kind="api")
-    assert set(microsoft.values_list("vendor_subscription_id", flat=True)) == vendor_ids
+    discovered = microsoft.exclude(order__po_number="DEMO-2026")
+    assert set(discovered.values_list("vendor_subscription_id", flat=True)) == vendor_ids
     assert Tenant.objects.count() == _sandbox_customers(demo_sandbox)
+    # The story's facts: people hold seats, never more than bought; some subscriptions bought
+    # this week can still be cancelled for a few days
+    assigned = assigned_by_subscription(list(discovered.select_related("offer")))
+    assert sum(assigned.values()) >= 150
+    assert all(assigned[s.pk] <= s.quantity for s in discovered)
+    now = clock.now()
+    closing = discovered.filter(
+        cancellation_allowed_until__gt=now,
+        cancellation_allowed_until__lt=now + dt.timedelta(days=7),
+    )
+    assert closing.count() >= 5
+    # The demo orders wait for the worker; the one for the customer whose agreement acceptance
+    # was never confirmed is refused by Microsoft and shows as failed, with the vendor's code
+    ordered = microsoft.filter(order__po_number="DEMO-2026")
+    assert ordered.count() == 6
+    refused = ordered.get(customer__name="Conserverie de Quiberon")
+    provision_subscription(refused.pk)
+    operation = refused.operations.get()
+    assert operation.state == OperationState.FAILED
+    assert operation.error_code == "13605"
 
     call_command("connect_sandbox", str(info_path))
     assert DiscoveryRun.objects.count() == 1
