@@ -89,3 +89,37 @@ def test_removing_a_margin_rule_asks_first(page, live_server, demo):
     page.locator("form[data-confirm] button").first.click()
     expect(page.locator(".messages")).to_be_visible()
     assert MarginRule.objects.filter(method="removed").count() == removals + 1
+
+
+def test_the_menu_groups_open_with_the_keyboard_one_at_a_time(page, live_server, transactional_db):
+    from seatkeeper.conftest import PASSWORD, Cast
+
+    Cast()
+    page.set_viewport_size({"width": 1366, "height": 768})
+    _sign_in(page, live_server.url, "cloudadmin", PASSWORD)
+    settings_group = page.locator("[data-nav-group=settings]")
+    billing_group = page.locator("[data-nav-group=billing_group]")
+    expect(page.locator("[data-nav=providers]")).to_be_hidden()
+    # The menu fits on one line of a 1,366 px window
+    tops = page.locator(".mainnav > a, .mainnav > details > summary").evaluate_all(
+        "els => els.map(el => Math.round(el.getBoundingClientRect().top))"
+    )
+    assert len(set(tops)) == 1, tops
+    settings_group.locator("summary").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("[data-nav=providers]")).to_be_visible()
+    # Opening another group closes the first
+    billing_group.locator("summary").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("[data-nav=invoices]")).to_be_visible()
+    expect(page.locator("[data-nav=providers]")).to_be_hidden()
+    # Escape closes it and gives the focus back to its title
+    page.keyboard.press("Escape")
+    expect(page.locator("[data-nav=invoices]")).to_be_hidden()
+    assert page.evaluate("document.activeElement.textContent.trim()").startswith("Billing")
+    # Tab reaches an entry of an open group, Enter follows it
+    settings_group.locator("summary").focus()
+    page.keyboard.press("Enter")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{live_server.url}/organisations/*/")
