@@ -8,6 +8,7 @@ from django.db import transaction
 
 from seatkeeper.accounts import services
 from seatkeeper.accounts.models import Organisation, OrganisationKind, Role, User
+from seatkeeper.sandbox import story
 
 PARTNER = {
     "name": "Azurel Cloud Distribution",
@@ -50,102 +51,43 @@ RESELLERS = [
         "default_language": "en",
         "default_currency": "GBP",
     },
+    {
+        "name": "Atlantique Numérique",
+        "legal_name": "Atlantique Numérique SAS",
+        "address_line1": "5 allée Baco",
+        "city": "Nantes",
+        "postal_code": "44000",
+        "country": "FR",
+        "contact_name": "Gwenaëlle Le Floch",
+        "contact_email": "gwenaelle.lefloch@atlantique-numerique.example",
+        "default_language": "fr",
+        "default_currency": "EUR",
+    },
 ]
-CUSTOMERS = [
-    (
-        "Bellevue Informatique",
-        {
-            "name": "Boulangerie Martin",
-            "legal_name": "Boulangerie Martin SARL",
-            "address_line1": "3 place Bellecour",
-            "city": "Lyon",
-            "postal_code": "69002",
-            "country": "FR",
-            "contact_name": "Sophie Martin",
-            "contact_email": "sophie@boulangerie-martin.example",
-            "vat_number": "FR12345678901",
-            "default_language": "fr",
-            "default_currency": "EUR",
-        },
-    ),
-    (
-        "Bellevue Informatique",
-        {
-            "name": "Cabinet Dupont Avocats",
-            "legal_name": "Cabinet Dupont Avocats SELARL",
-            "address_line1": "21 cours Lafayette",
-            "city": "Lyon",
-            "postal_code": "69003",
-            "country": "FR",
-            "contact_name": "Marc Dupont",
-            "contact_email": "marc.dupont@dupont-avocats.example",
-            "default_language": "fr",
-            "default_currency": "EUR",
-        },
-    ),
-    (
-        "Thames IT Partners",
-        {
-            "name": "Harbour Logistics",
-            "legal_name": "Harbour Logistics Ltd",
-            "address_line1": "1 Dock Road",
-            "city": "Southampton",
-            "postal_code": "SO14 3GG",
-            "country": "GB",
-            "contact_name": "Emma Clarke",
-            "contact_email": "emma.clarke@harbour-logistics.example",
-            "vat_number": "GB987654321",
-            "default_language": "en",
-            "default_currency": "GBP",
-        },
-    ),
-    (
-        "Thames IT Partners",
-        {
-            "name": "Oakwood Dental Practice",
-            "legal_name": "Oakwood Dental Practice LLP",
-            "address_line1": "7 Oak Lane",
-            "city": "Reading",
-            "postal_code": "RG1 2AB",
-            "country": "GB",
-            "contact_name": "Priya Shah",
-            "contact_email": "priya.shah@oakwood-dental.example",
-            "default_language": "en",
-            "default_currency": "GBP",
-        },
-    ),
-    (
-        None,
-        {
-            "name": "3DServiceLab",
-            "legal_name": "3DServiceLab SAS",
-            "address_line1": "5 avenue des Sciences",
-            "city": "Grenoble",
-            "postal_code": "38000",
-            "country": "FR",
-            "contact_name": "Luc Bernard",
-            "contact_email": "luc.bernard@3dservicelab.example",
-            "vat_number": "FR55555555555",
-            "default_language": "fr",
-            "default_currency": "EUR",
-        },
-    ),
-    (
-        None,
-        {
-            "name": "Greenfield Architects",
-            "legal_name": "Greenfield Architects LLP",
-            "address_line1": "22 Queen Street",
-            "city": "Edinburgh",
-            "postal_code": "EH2 1JX",
-            "country": "GB",
-            "contact_name": "Fiona Reid",
-            "contact_email": "fiona.reid@greenfield-arch.example",
-            "default_language": "en",
-            "default_currency": "GBP",
-        },
-    ),
-]
+
+
+def _customer(company: story.Company) -> tuple[str | None, dict]:
+    french = company.country == "FR"
+    slug = story.domain_prefix(company.name)
+    first = story.domain_prefix(company.first_name)
+    last = story.domain_prefix(company.last_name)
+    return company.reseller, {
+        "name": company.name,
+        "legal_name": company.legal_name,
+        "address_line1": company.street,
+        "city": company.city,
+        "postal_code": company.postal_code,
+        "country": company.country,
+        "contact_name": f"{company.first_name} {company.last_name}",
+        "contact_email": f"{first}.{last}@{slug}.example",
+        "default_language": "fr" if french else "en",
+        "default_currency": "EUR" if french else "GBP",
+    }
+
+
+# (reseller name or None for the partner's own customers, values): the companies of the
+# sandbox's story world, so that each is linked to its own tenant when the sandbox is connected.
+CUSTOMERS = [_customer(company) for company in story.COMPANIES]
 
 
 @dataclass(frozen=True)

@@ -176,7 +176,15 @@ def load() -> dict[str, int]:
     if resellers:
         _rule(owner=partner, tier=Tier.RESELLER, target=resellers[0], category="Rainbow",
               method=Method.MARKUP_ON_COST, value=Decimal(2))  # fmt: skip
-        _rule(owner=resellers[0], tier=Tier.CUSTOMER, method=Method.MARGIN, value=Decimal(5))
+    # Each reseller's own margin towards its customers: a margin, a markup, a discount off list.
+    for reseller, method, value in zip(
+        resellers,
+        (Method.MARGIN, Method.MARKUP_ON_COST, Method.DISCOUNT_OFF_LIST),
+        (Decimal(5), Decimal(6), Decimal(2)),
+        strict=False,
+    ):
+        _rule(owner=reseller, tier=Tier.CUSTOMER, method=method, value=value)
+    if resellers:
         customers = list(resellers[0].children.order_by("pk"))
         if customers:
             _rule(owner=resellers[0], tier=Tier.CUSTOMER, target=customers[0],

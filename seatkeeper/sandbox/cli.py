@@ -29,7 +29,10 @@ def _parser() -> argparse.ArgumentParser:
             help="data folder (store, certificates, sandbox.json)",
         )
         p.add_argument(
-            "--seed", choices=("demo", "none"), default="demo", help="demo world or empty"
+            "--seed",
+            choices=("demo", "story", "none"),
+            default="demo",
+            help="the tests' demo world, the demo partner's customers (./dev run) or empty",
         )
         p.add_argument(
             "--random-seed", type=int, default=1, help="seed of the deterministic generator"

@@ -17,7 +17,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from . import audit, billing, terms
+from . import audit, billing, story, terms
 from .catalog import product_terms
 from .catalog_data import ADDON_PRODUCTS, BASE_PRODUCTS, PRODUCTS_BY_ID, ProductDef
 from .customers import build_customer
@@ -26,6 +26,8 @@ from .store import Clock, Store, dumps, iso, parse_iso, wall_now
 from .subscriptions import build_subscription, due_of
 from .users import build_user
 
+# Users of each company of the story world (besides its administrator).
+PEOPLE_PER_COMPANY = 6
 FLUSH_EVERY = 500  # customers per executemany batch
 # Tenants that exist at "Microsoft" but are not this partner's customers: HEAD /v1/domains says
 # taken (200), creating a customer with them fails, so the platform's "already has a tenant ->
@@ -55,7 +57,9 @@ WORLD_TABLES = (
 
 @dataclass
 class GeneratorOptions:
-    seed: str = "demo"  # "demo" = the small believable world, "none" = empty
+    # "demo" = the small world of the tests, "story" = the demo partner's customers of
+    # `./dev run` (story.py), "none" = empty
+    seed: str = "demo"
     random_seed: int = 1
     customers: int = 0
     subscriptions_per_customer: int = 3
@@ -451,6 +455,7 @@ class _World:
         first: str,
         last: str,
         created: dt.datetime,
+        agreement_required: bool = False,
     ) -> dict[str, Any]:
         domain = f"{prefix}.onmicrosoft.com"
         address = {
@@ -479,6 +484,8 @@ class _World:
             etag=str(ids.rng.getrandbits(63) - 2**62),
             commerce_id=ids.guid(),
         )
+        if agreement_required:
+            customer["_agreementRequired"] = True
         self.customers.append(
             (customer["id"], company, domain, created.timestamp(), dumps(customer))
         )
@@ -681,6 +688,8 @@ def build(store: Store, options: GeneratorOptions, anchor: dt.date) -> None:
         )
         if options.seed == "demo":
             _demo(world, midnight)
+        elif options.seed == "story":
+            _story(world, midnight)
         if options.customers:
             _bulk(world, options, midnight, store)
         world.flush(store)
@@ -756,6 +765,141 @@ def _demo(world: _World, now: dt.datetime) -> None:
                     used[sub["id"]] = used.get(sub["id"], 0) + 1
                     skus.append(sku)
             world.add_user(ids, customer, upn, first, last, created + dt.timedelta(days=k), skus)
+
+
+def _story(world: _World, now: dt.datetime) -> None:
+    """The demo partner's customers (story.py): each company's subscriptions sized to its staff,
+    a few bought this week (their cancellation window closes in the coming days), some renewing
+    within the month, one suspended, one cancelled; its people hold most of the licences."""
+    ids = _Ids(random.Random("seatkeeper-sandbox-story"))
+    for n, company in enumerate(c for c in story.COMPANIES if c.has_tenant):
+        rng = random.Random(f"seatkeeper-sandbox-story:{company.name}")
+        french = company.country == "FR"
+        customer = world.add_customer(
+            ids,
+            company=company.legal_name,
+            prefix=company.domain_prefix,
+            street=company.street,
+            city=company.city,
+            postal=company.postal_code,
+            state="",
+            country=company.country,
+            culture="fr-FR" if french else "en-GB",
+            language="fr" if french else "en",
+            first=company.first_name,
+            last=company.last_name,
+            created=now - dt.timedelta(days=rng.randint(420, 1500)),
+            agreement_required=company.agreement_missing,
+        )
+        plan = _story_plan(company, n, rng)
+        subs: list[dict[str, Any]] = []
+        for product_id, duration, cycle, quantity, days, status, parent in plan:
+            product = PRODUCTS_BY_ID[product_id]
+            subs.append(
+                world.add_subscription(
+                    ids,
+                    customer,
+                    product,
+                    duration,
+                    cycle,
+                    quantity,
+                    now - dt.timedelta(days=days, hours=rng.randint(1, 8)),
+                    status,
+                    status == "active" and rng.random() < 0.85,
+                    subs[parent]["id"] if parent is not None else None,
+                )
+            )
+        _story_people(world, ids, customer, company, subs, now, rng)
+
+
+def _story_plan(company: story.Company, n: int, rng: random.Random) -> list[tuple[Any, ...]]:
+    """(product id, term, cycle, quantity, days ago, status, add-on of plan line n)"""
+    seats = company.seats
+
+    def term() -> tuple[str, str, int]:
+        roll = rng.random()
+        if roll < 0.6:
+            return "P1Y", "monthly", rng.randint(20, 330)
+        if roll < 0.85:
+            return "P1Y", "annual", rng.randint(20, 330)
+        return "P1M", "monthly", rng.randint(3, 27)
+
+    suites = (
+        story.SMALL_SUITES
+        if seats < 15
+        else story.MEDIUM_SUITES
+        if seats < 60
+        else story.LARGE_SUITES
+    )
+    office = seats if seats < 40 else seats * 3 // 5
+    duration, cycle, days = term()
+    if n % 5 == 1:  # renews within the month
+        duration, cycle, days = "P1Y", rng.choice(("monthly", "annual")), 365 - 4 - n % 23
+    plan: list[tuple[Any, ...]] = [
+        (rng.choice(suites), duration, cycle, office, days, "active", None)
+    ]
+    if seats >= 40:  # the staff without a desk read their mail on a phone
+        duration, cycle, days = term()
+        plan.append(("CFQ7TTC0LH16", duration, cycle, seats - office, days, "active", None))
+    base = PRODUCTS_BY_ID[plan[0][0]]
+    for addon_id in story.ADDONS:
+        addon = PRODUCTS_BY_ID[addon_id]
+        if f"{base.id}:0001" in addon.prerequisites and rng.random() < 0.5:
+            quantity = max(1, office // rng.randint(1, 4))
+            plan.append((addon_id, plan[0][1], plan[0][2], quantity, plan[0][4], "active", 0))
+    for extra in rng.sample(story.EXTRAS, k=1 + (seats >= 10) + (seats >= 20) + (seats >= 60)):
+        duration, cycle, days = term()
+        quantity = max(1, min(seats // 4, rng.randint(2, 8)))
+        plan.append((extra, duration, cycle, quantity, days, "active", None))
+    if n % 6 == 2:  # bought this week: still cancellable for a few days
+        product = rng.choice(("CFQ7TTC0L3PB", "CFQ7TTC0RQN9", "CFQ7TTC0LH18"))
+        plan.append((product, "P1Y", "monthly", rng.randint(1, 5), 1 + n % 6, "active", None))
+    if n == 7:  # unpaid: the partner suspended it
+        plan.append(("CFQ7TTC0LHXK", "P1M", "monthly", 3, 20, "suspended", None))
+    if n == 12:  # cancelled in its first week
+        plan.append(("CFQ7TTC0RQN9", "P1M", "monthly", 4, 25, "deleted", None))
+    return plan
+
+
+def _story_people(
+    world: _World,
+    ids: _Ids,
+    customer: dict[str, Any],
+    company: story.Company,
+    subs: list[dict[str, Any]],
+    now: dt.datetime,
+    rng: random.Random,
+) -> None:
+    """The administrator, the contact and a few colleagues (the first discovery reads each
+    user's licences with one call: `./dev run` must start fast); most of their seats are
+    assigned, a few are free (so "Assigned" is below the quantity, as in life)."""
+    domain = customer["companyProfile"]["domain"]
+    created = now - dt.timedelta(days=400)
+    world.add_user(ids, customer, f"admin@{domain}", "", "", created, [])
+    french = company.country == "FR"
+    people = [(company.first_name, company.last_name)]
+    while len(people) < min(company.seats, PEOPLE_PER_COMPANY):
+        person = (
+            rng.choice(FRENCH_FIRST if french else ENGLISH_FIRST),
+            rng.choice(FRENCH_LAST if french else ENGLISH_LAST),
+        )
+        if person not in people:
+            people.append(person)
+    licences: list[list[str]] = [[] for _ in people]
+    for sub in subs:
+        if sub["status"] != "active":
+            continue
+        sku = PRODUCTS_BY_ID[sub["_sandbox"]["productId"]].sku_guid
+        free = rng.randint(0, max(1, sub["quantity"] // 6))
+        count = min(len(people), max(sub["quantity"] - free, 1))
+        # The frontline staff are the last ones, the office the first ones.
+        first = len(people) - count if sub["_sandbox"]["productId"] == "CFQ7TTC0LH16" else 0
+        for k in range(first, first + count):
+            if sku not in licences[k]:
+                licences[k].append(sku)
+    for k, ((first, last), skus) in enumerate(zip(people, licences, strict=True)):
+        upn = f"{_ascii(first).lower()}.{_ascii(last).lower().replace(' ', '')}@{domain}"
+        world.add_user(ids, customer, upn, first, last, created + dt.timedelta(days=k), skus)
 
 
 def _bulk(world: _World, options: GeneratorOptions, now: dt.datetime, store: Store) -> None:

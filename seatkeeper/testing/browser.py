@@ -58,3 +58,13 @@ def page(browser) -> Iterator:
     page.set_default_timeout(15_000)
     yield page
     context.close()
+
+
+def click_nav(page, key: str) -> None:
+    """Click the menu entry `key` (its data-nav), opening its group of the menu first when it
+    sits in one, as a person does."""
+    link = page.locator(f".mainnav [data-nav={key}]")
+    group = page.locator(f".mainnav details:has([data-nav={key}])")
+    if group.count() and group.get_attribute("open") is None:
+        group.locator("summary").click()
+    link.click()

@@ -17,6 +17,7 @@ from seatkeeper.core import clock
 from seatkeeper.pricing.tests.world import build_world
 from seatkeeper.subscriptions import provisioning, services
 from seatkeeper.subscriptions.tests.fakes import FakeSubscriptionsProvider
+from seatkeeper.testing.browser import click_nav
 
 pytestmark = [pytest.mark.browser]
 
@@ -67,7 +68,7 @@ def _sign_in(page, base_url: str, username: str) -> None:
 
 def test_range_expand_and_export(page, live_server, billed):
     _sign_in(page, live_server.url, "reselleradmin")
-    page.click("[data-nav=billing]")
+    click_nav(page, "billing")
 
     # Last month: December's report only, its total in the summary
     cycles = page.locator("details.cycle")

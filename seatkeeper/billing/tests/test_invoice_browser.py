@@ -11,6 +11,7 @@ from seatkeeper.billing.models import ProviderInvoice
 from seatkeeper.billing.tests.fakes import FakeInvoicesProvider, invoice, line
 from seatkeeper.conftest import PASSWORD, Cast
 from seatkeeper.providers.tests.factories import provider_account
+from seatkeeper.testing.browser import click_nav
 
 pytestmark = [pytest.mark.browser]
 
@@ -53,7 +54,7 @@ def test_invoice_to_customer_to_lines(page, live_server, world):
     page.click("button[type=submit]")
     page.wait_for_url(f"{live_server.url}/")
 
-    page.click("[data-nav=invoices]")
+    click_nav(page, "invoices")
     expect(page.locator("h1")).to_contain_text("Vendor invoices")
     row = page.locator("tr", has_text="G2026100101")
     expect(row).to_contain_text("€72.40")

@@ -38,3 +38,23 @@ def test_the_demo_loads_twice_and_prices_every_customer(db, monkeypatch):
                 priced = context.price(request)
                 assert priced.customer_price.unit_price >= priced.partner_cost.unit_price
                 assert priced.customer_price.unit_price >= Decimal(0)
+
+
+def test_the_demo_sets_margins_at_each_level(db):
+    from seatkeeper.pricing.models import MarginRule, Tier
+
+    accounts_demo.load()
+    demo.load()
+    partner = Organisation.objects.get(name=accounts_demo.PARTNER["name"])
+    resellers = Organisation.objects.filter(kind="reseller")
+    assert resellers.count() == 3
+    rules = MarginRule.objects.all()
+    assert rules.filter(owner=partner, tier=Tier.RESELLER, target=None).exists()
+    assert rules.filter(owner=partner, tier=Tier.CUSTOMER, target=None).exists()
+    for reseller in resellers:
+        # each reseller's own margin towards all its customers, each of a different method
+        assert rules.filter(owner=reseller, tier=Tier.CUSTOMER, target=None).count() == 1
+    methods = set(rules.filter(owner__in=resellers, target=None).values_list("method", flat=True))
+    assert len(methods) == 3
+    # one customer of the first reseller has its own rule
+    assert rules.filter(owner__in=resellers, target__kind="customer").count() == 1

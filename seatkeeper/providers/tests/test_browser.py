@@ -18,7 +18,7 @@ from seatkeeper.conftest import PASSWORD, Cast
 from seatkeeper.providers.consent_session import callback_url
 from seatkeeper.providers.microsoft.auth import forget_token_sources
 from seatkeeper.providers.models import ConsentStatus, ProviderAccount
-from seatkeeper.testing.browser import CHROMIUM_FLAGS, chromium_path
+from seatkeeper.testing.browser import CHROMIUM_FLAGS, chromium_path, click_nav
 
 pytestmark = [pytest.mark.browser]
 
@@ -70,7 +70,7 @@ def _sign_in(page, base_url: str) -> None:
 
 
 def _register(page, base_url: str, sandbox) -> None:
-    page.click("[data-nav=providers]")
+    click_nav(page, "providers")
     page.click("[data-action=add-account]")
     page.fill("#id_name", "Partner Center sandbox")
     page.fill("#id_partner_tenant_id", sandbox.partner_tenant_id)

@@ -3,6 +3,7 @@ services as a person (audited), and each demo customer linked to its own company
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Iterator
 
@@ -21,7 +22,8 @@ from seatkeeper.subscriptions.models import Tenant
 def demo_sandbox(tmp_path, settings) -> Iterator:
     testing = pytest.importorskip("seatkeeper.sandbox.testing")
     settings.VAR_DIR = tmp_path
-    with testing.running_sandbox(tmp_path) as sandbox:
+    # The world `./dev run` serves: the tenants of the demo customers' companies.
+    with testing.running_sandbox(tmp_path, seed="story") as sandbox:
         yield sandbox
         forget_token_sources()
 
@@ -39,26 +41,26 @@ def _sandbox_customers(sandbox) -> int:
 def test_connect_sandbox_registers_through_services_and_links_by_company(
     db, demo_sandbox, tmp_path
 ):
-    # Given the demo data, and a sandbox that already holds a tenant of Harbour Logistics under
-    # a domain of its own
+    # Given the demo data, and a sandbox that holds the tenants of the demo customers' companies
+    # and, besides, one that Brighton Physio Clinic created itself under a domain of its own
     call_command("demo")
     with demo_sandbox.client(demo_sandbox.admin.access_token()) as client:
         created = client.post(
             "/v1/customers",
             json={
-                "companyProfile": {"domain": "harbourlogisticsltd.onmicrosoft.com"},
+                "companyProfile": {"domain": "brightonphysio.onmicrosoft.com"},
                 "billingProfile": {
-                    "email": "it@harbour.example",
+                    "email": "josh.turner@brightonphysio.example",
                     "culture": "en-GB",
                     "language": "en",
-                    "companyName": "Harbour Logistics Ltd",
+                    "companyName": "Brighton Physio Clinic Ltd",
                     "defaultAddress": {
                         "country": "GB",
-                        "city": "Bristol",
-                        "addressLine1": "1 Quay Street",
-                        "postalCode": "BS1 4DJ",
-                        "firstName": "Emma",
-                        "lastName": "Clarke",
+                        "city": "Brighton",
+                        "addressLine1": "40 Western Road",
+                        "postalCode": "BN1 2EB",
+                        "firstName": "Josh",
+                        "lastName": "Turner",
                     },
                 },
             },
@@ -84,7 +86,8 @@ def test_connect_sandbox_registers_through_services_and_links_by_company(
     assert set(tenants) == set(customers.values_list("name", flat=True))
     for name, tenant in tenants.items():
         assert _company_of(demo_sandbox, tenant.vendor_customer_id).startswith(name), name
-    assert tenants["Harbour Logistics"].domain == "harbourlogisticsltd.onmicrosoft.com"
+    assert tenants["Brighton Physio Clinic"].domain == "brightonphysio.onmicrosoft.com"
+    assert tenants["Harbour Logistics"].domain == "harbourlogistics.onmicrosoft.com"
     assert tenants["3DServiceLab"].domain == "3dservicelab.onmicrosoft.com"
     assert not Tenant.objects.filter(domain="harboursidevets.onmicrosoft.com").exists()
     # A tenant the sandbox did not have was onboarded through the people services: its
@@ -117,14 +120,17 @@ def test_connect_sandbox_without_demo_data_says_what_to_do(db, demo_sandbox, tmp
 
 
 def test_connect_sandbox_runs_a_first_discovery_once(db, demo_sandbox, tmp_path):
+    from seatkeeper.core import clock
     from seatkeeper.discovery.models import DiscoveryRun, RunState
-    from seatkeeper.subscriptions.models import Subscription
+    from seatkeeper.subscriptions.models import OperationState, Subscription
+    from seatkeeper.subscriptions.provisioning import provision_subscription
+    from seatkeeper.subscriptions.selectors import assigned_by_subscription
 
     call_command("demo")
     info_path = tmp_path / "sandbox.json"
     info_path.write_text(json.dumps(demo_sandbox.admin.info()))
 
-    call_command("connect_sandbox", str(info_path))
+    call_command("connect_sandbox", str(info_path), "--demo-orders")
 
     run = DiscoveryRun.objects.get()
     assert run.state == RunState.COMPLETED
@@ -139,8 +145,30 @@ def test_connect_sandbox_runs_a_first_discovery_once(db, demo_sandbox, tmp_path)
             ]
         }
     assert vendor_ids
-    assert set(Subscription.objects.values_list("vendor_subscription_id", flat=True)) == vendor_ids
+    microsoft = Subscription.objects.filter(offer__vendor__kind="api")
+    discovered = microsoft.exclude(order__po_number="DEMO-2026")
+    assert set(discovered.values_list("vendor_subscription_id", flat=True)) == vendor_ids
     assert Tenant.objects.count() == _sandbox_customers(demo_sandbox)
+    # The story's facts: people hold seats, never more than bought; some subscriptions bought
+    # this week can still be cancelled for a few days
+    assigned = assigned_by_subscription(list(discovered.select_related("offer")))
+    assert sum(assigned.values()) >= 150
+    assert all(assigned[s.pk] <= s.quantity for s in discovered)
+    now = clock.now()
+    closing = discovered.filter(
+        cancellation_allowed_until__gt=now,
+        cancellation_allowed_until__lt=now + dt.timedelta(days=7),
+    )
+    assert closing.count() >= 5
+    # The demo orders wait for the worker; the one for the customer whose agreement acceptance
+    # was never confirmed is refused by Microsoft and shows as failed, with the vendor's code
+    ordered = microsoft.filter(order__po_number="DEMO-2026")
+    assert ordered.count() == 6
+    refused = ordered.get(customer__name="Conserverie de Quiberon")
+    provision_subscription(refused.pk)
+    operation = refused.operations.get()
+    assert operation.state == OperationState.FAILED
+    assert operation.error_code == "13605"
 
     call_command("connect_sandbox", str(info_path))
     assert DiscoveryRun.objects.count() == 1

@@ -8,6 +8,7 @@ from django.core.management import call_command
 from playwright.sync_api import expect
 
 from seatkeeper.accounts.demo import LOGINS
+from seatkeeper.testing.browser import click_nav
 
 pytestmark = [pytest.mark.browser]
 
@@ -30,7 +31,7 @@ def _sign_in(page, base_url: str, username: str, password: str) -> None:
 def test_each_demo_role_signs_in_and_sees_its_own_tree(page, live_server, demo, login):
     _sign_in(page, live_server.url, login.username, login.password)
     assert login.organisation in page.inner_text(".who")
-    page.click("[data-nav=my_organisation]")
+    click_nav(page, "my_organisation")
     expect(page.locator("h1")).to_contain_text(login.organisation)
     page.goto(f"{live_server.url}/activity/")
     assert page.locator("#table-region table").is_visible()
@@ -88,3 +89,37 @@ def test_removing_a_margin_rule_asks_first(page, live_server, demo):
     page.locator("form[data-confirm] button").first.click()
     expect(page.locator(".messages")).to_be_visible()
     assert MarginRule.objects.filter(method="removed").count() == removals + 1
+
+
+def test_the_menu_groups_open_with_the_keyboard_one_at_a_time(page, live_server, transactional_db):
+    from seatkeeper.conftest import PASSWORD, Cast
+
+    Cast()
+    page.set_viewport_size({"width": 1366, "height": 768})
+    _sign_in(page, live_server.url, "cloudadmin", PASSWORD)
+    settings_group = page.locator("[data-nav-group=settings]")
+    billing_group = page.locator("[data-nav-group=billing_group]")
+    expect(page.locator("[data-nav=providers]")).to_be_hidden()
+    # The menu fits on one line of a 1,366 px window
+    tops = page.locator(".mainnav > a, .mainnav > details > summary").evaluate_all(
+        "els => els.map(el => Math.round(el.getBoundingClientRect().top))"
+    )
+    assert len(set(tops)) == 1, tops
+    settings_group.locator("summary").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("[data-nav=providers]")).to_be_visible()
+    # Opening another group closes the first
+    billing_group.locator("summary").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("[data-nav=invoices]")).to_be_visible()
+    expect(page.locator("[data-nav=providers]")).to_be_hidden()
+    # Escape closes it and gives the focus back to its title
+    page.keyboard.press("Escape")
+    expect(page.locator("[data-nav=invoices]")).to_be_hidden()
+    assert page.evaluate("document.activeElement.textContent.trim()").startswith("Billing")
+    # Tab reaches an entry of an open group, Enter follows it
+    settings_group.locator("summary").focus()
+    page.keyboard.press("Enter")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{live_server.url}/organisations/*/")

@@ -22,6 +22,30 @@ def test_navigation_follows_the_role(client, cast):
     assert 'data-nav="my_organisation"' in customer_page
 
 
+def test_each_role_sees_few_top_level_entries_and_the_rest_in_groups(client, cast):
+    top_level = {}
+    for username in ("cloudadmin", "operator", "reselleradmin", "customeradmin", "readonly"):
+        sign_in(client, username)
+        entries = client.get("/").context["nav_items"]
+        top_level[username] = entries
+        keys = [key for entry in entries for key in entry.keys]
+        assert len(keys) == len(set(keys)), keys  # every page once
+        assert len(entries) <= 7, (username, [entry.key for entry in entries])
+        # a group holds two entries or more (a lone entry shows as itself)
+        assert all(len(entry.items) >= 2 for entry in entries if hasattr(entry, "items"))
+        client.logout()
+    admin = {entry.key: entry for entry in top_level["cloudadmin"]}
+    assert set(admin["settings"].keys) >= {"my_organisation", "providers", "activity", "admin"}
+    assert set(admin["billing_group"].keys) == {"billing", "invoices"}
+    customer = [entry.key for entry in top_level["customeradmin"]]
+    assert "fulfilment" not in customer and "organisations" not in customer
+    # The menu is a <details> per group: it opens without JavaScript
+    sign_in(client, "cloudadmin")
+    page = client.get("/").content.decode()
+    assert '<details class="navgroup" data-nav-group="settings">' in page
+    assert '<a href="/providers/" class="" data-nav="providers">' in page
+
+
 def test_organisation_list_searches_sorts_and_pages(client, cast):
     for number in range(30):
         services.organisation_create(

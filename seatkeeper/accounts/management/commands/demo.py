@@ -18,6 +18,7 @@ class Command(BaseCommand):
         logins = accounts_demo.load()
         pricing_demo.load()
         subscriptions_demo.load_rights()
+        subscriptions_demo.load_rainbow()
         lines = [f"{login.role} {login.username} {login.password}" for login in logins]
         path = private_file(settings.VAR_DIR / "demo-logins.txt")
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")
