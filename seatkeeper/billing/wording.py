@@ -6,6 +6,12 @@ from __future__ import annotations
 from django.utils.translation import gettext_lazy, gettext_noop
 
 from seatkeeper.activity.wording import ActionWording, FieldWording, said
+from seatkeeper.core.formatting import format_date
+
+
+def _date(value, entry) -> str:
+    return format_date(value)
+
 
 ACTIONS = {
     "vendor_invoice.imported": ActionWording(
@@ -63,6 +69,16 @@ ACTIONS = {
         said(gettext_noop("%(actor)s explained a difference of %(object)s.")),
         internal=True,
     ),
+    "billing.run": ActionWording(
+        gettext_lazy("Billing run"),
+        said(
+            gettext_noop("%(actor)s billed the cycle from %(start)s to %(end)s."),
+            start="cycle_start",
+            end="cycle_end",
+        ),
+        uses=frozenset({"cycle_start", "cycle_end"}),
+        internal=True,
+    ),
     "reconciliation.reconciled": ActionWording(
         gettext_lazy("Period reconciled"),
         said(gettext_noop("%(actor)s marked %(object)s reconciled.")),
@@ -85,4 +101,11 @@ FIELDS = {
     "resolution": FieldWording(gettext_lazy("resolution"), internal=True),
     "note": FieldWording(gettext_lazy("note"), internal=True),
     "state": FieldWording(gettext_lazy("state"), internal=True),
+    # A billing run's figures
+    "cycle_start": FieldWording(gettext_lazy("cycle start"), _date, internal=True),
+    "cycle_end": FieldWording(gettext_lazy("cycle end"), _date, internal=True),
+    "subscriptions": FieldWording(gettext_lazy("subscriptions"), internal=True),
+    "lines_created": FieldWording(gettext_lazy("lines created"), internal=True),
+    "corrections": FieldWording(gettext_lazy("corrections"), internal=True),
+    "problems": FieldWording(gettext_lazy("problems"), internal=True),
 }

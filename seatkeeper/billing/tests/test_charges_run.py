@@ -83,7 +83,20 @@ def test_the_cycle_fee_and_the_pro_rata_of_an_increase_at_every_audience(cast, s
     assert prorata.customer_price_source == "list_price"
     assert fee.reseller_id == cast.reseller.pk and fee.customer_id == cast.customer.pk
     assert (run.subscriptions, run.lines_created, run.problems) == (1, 2, [])
-    assert ActivityRecord.objects.filter(operation="billing.run", object_id=str(run.pk)).exists()
+    record = ActivityRecord.objects.get(operation="billing.run", object_id=str(run.pk))
+    # The run reads in the person's language, not as codes
+    from django.utils import translation
+
+    from seatkeeper.activity.wording import describe_record
+
+    with translation.override("fr"):
+        described = describe_record(record, viewer=cast.cloud_admin)
+        assert described.label == "Passe de facturation"
+        assert str(described).startswith(
+            "Seatkeeper a facturé le cycle du 1 nov. 2026 au 30 nov. 2026"
+        )
+        assert "lignes créées : 2" in str(described), str(described)
+        assert "lines_created" not in str(described)
 
 
 def test_a_decrease_inside_the_window_is_refunded_pro_rata(cast, shop):
