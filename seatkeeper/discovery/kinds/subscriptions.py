@@ -28,6 +28,7 @@ from seatkeeper.subscriptions import services as subscription_services
 from seatkeeper.subscriptions.models import (
     OPEN_STATES,
     LotKind,
+    Operation,
     OperationKind,
     RenewalOption,
     SeatLot,
@@ -102,17 +103,35 @@ def _desired(facts: vendor.Subscription, current: Subscription | None) -> dict:
     return values
 
 
-def _offer(context: CustomerContext, facts: vendor.Subscription) -> Offer | None:
-    """The catalog offer of a vendor offer id ("productId:skuId:availabilityId"), in the
-    customer's country first."""
+def _product_sku(facts: vendor.Subscription) -> tuple[str, str] | None:
     parts = facts.offer_id.split(":")
-    if len(parts) < 2:
-        return None
-    offers = Offer.objects.filter(
-        vendor__provider_account=context.account, product_id=parts[0], sku_id=parts[1]
-    )
+    return (parts[0], parts[1]) if len(parts) >= 2 else None
+
+
+def _offers(context: CustomerContext, listed: list[vendor.Subscription]) -> dict[str, Offer]:
+    """The catalog offer of each vendor offer id ("productId:skuId:availabilityId"), in the
+    customer's country first, else the first imported; read in one query for the customer."""
+    wanted = {key for key in map(_product_sku, listed) if key is not None}
+    if not wanted:
+        return {}
     country = context.customer.country if context.customer else ""
-    return offers.filter(country=country).first() or offers.order_by("pk").first()
+    found: dict[tuple[str, str], Offer] = {}
+    rows = Offer.objects.filter(
+        vendor__provider_account=context.account,
+        product_id__in={product for product, _sku in wanted},
+        sku_id__in={sku for _product, sku in wanted},
+    ).order_by("pk")
+    for offer in rows:
+        key = (offer.product_id, offer.sku_id)
+        if key not in wanted:
+            continue
+        if key not in found or (offer.country == country and found[key].country != country):
+            found[key] = offer
+    return {
+        facts.id: found[key]
+        for facts in listed
+        if (key := _product_sku(facts)) is not None and key in found
+    }
 
 
 def _plain(value):
@@ -126,12 +145,14 @@ def _snapshot(subscription: Subscription, fields) -> dict:
 
 
 def _pricing(context: CustomerContext, offers: list[Offer]):
-    """One pricing context for all the customer's new subscriptions (loading one reads the
-    partner's whole price setup: once per customer, not once per subscription)."""
+    """One pricing context for all the customer's new subscriptions, scoped to the customer (its
+    chain and the rules that can price it, not the partner's every customer)."""
     if not offers:
         return None
     return PricingContext.load(
-        partner=context.account.organisation, offer_ids=sorted({offer.pk for offer in offers})
+        partner=context.account.organisation,
+        offer_ids=sorted({offer.pk for offer in offers}),
+        customer=context.customer,
     )
 
 
@@ -210,7 +231,7 @@ def _create(
     )
     provisioning.apply_vendor_facts(subscription, facts)
     subscription.save()
-    drift.remember(subscription, values, run=context.run, now=clock.now())
+    drift.remember(subscription, values, run=context.run, now=clock.now(), states={})
     _lots(pricing, subscription, facts)
     subscription_services.record_operation(
         subscription,
@@ -233,15 +254,21 @@ def _create(
 
 
 def _update(
-    context: CustomerContext, subscription: Subscription, facts: vendor.Subscription
+    context: CustomerContext,
+    subscription: Subscription,
+    facts: vendor.Subscription,
+    *,
+    pending: bool,
+    states: dict,
 ) -> bool:
-    """Bring a known subscription in line with the vendor; returns whether anything changed."""
-    pending = subscription.operations.filter(state__in=OPEN_STATES).exists()
+    """Bring a known subscription in line with the vendor; returns whether anything changed.
+    `pending`: a change of ours is still open; `states`: the vendor states read for the
+    customer's subscriptions (`drift.remember`)."""
     fields = VENDOR_ONLY if pending else (*VENDOR_ONLY, *ADOPTED)
     before = _snapshot(subscription, fields)
     provisioning.apply_vendor_facts(subscription, facts)
     vendor_values = _desired(facts, subscription)
-    drift.remember(subscription, vendor_values, run=context.run, now=clock.now())
+    drift.remember(subscription, vendor_values, run=context.run, now=clock.now(), states=states)
     if not pending:
         for name, value in vendor_values.items():
             setattr(subscription, name, value)
@@ -284,18 +311,28 @@ def import_customer(context: CustomerContext) -> None:
     reseller_ids = {facts.partner_id for facts in listed if facts.partner_id}
     if len(reseller_ids) == 1:
         assignments.note_vendor_reseller(context.customer, reseller_ids.pop())
-    known = Subscription.objects.filter(tenant=tenant).filter(
-        ~Q(vendor_subscription_id="") | ~Q(vendor_order_id="")
+    known = list(
+        Subscription.objects.filter(tenant=tenant).filter(
+            ~Q(vendor_subscription_id="") | ~Q(vendor_order_id="")
+        )
     )
     by_id = {s.vendor_subscription_id: s for s in known if s.vendor_subscription_id}
     by_order = {s.vendor_order_id: s for s in known if not s.vendor_subscription_id}
+    # Read once for the customer, not once per subscription.
+    known_pks = [s.pk for s in known]
+    pending = set(
+        Operation.objects.filter(subscription_id__in=known_pks, state__in=OPEN_STATES)
+        .values_list("subscription_id", flat=True)
+        .distinct()
+    )
+    states = drift.states_of(known_pks)
     new = [
         facts
         for facts in listed
         if facts.id not in by_id and not (facts.order_id and facts.order_id in by_order)
     ]
-    offers = {facts.id: _offer(context, facts) for facts in new}
-    pricing = _pricing(context, [offer for offer in offers.values() if offer is not None])
+    offers = _offers(context, new)
+    pricing = _pricing(context, list(offers.values()))
     seen: set[str] = set()
     for facts in listed:
         seen.add(facts.id)
@@ -303,7 +340,9 @@ def import_customer(context: CustomerContext) -> None:
             by_order.pop(facts.order_id, None) if facts.order_id else None
         )
         if subscription is not None:
-            changed = _update(context, subscription, facts)
+            changed = _update(
+                context, subscription, facts, pending=subscription.pk in pending, states=states
+            )
             context.count(NAME, "updated" if changed else "unchanged")
             continue
         offer = offers.get(facts.id)
@@ -318,7 +357,7 @@ def import_customer(context: CustomerContext) -> None:
     for vendor_id, subscription in by_id.items():
         if vendor_id in seen or subscription.status == Status.CANCELLED:
             continue
-        if subscription.operations.filter(state__in=OPEN_STATES).exists():
+        if subscription.pk in pending:
             continue
         before = subscription.status
         subscription.status = Status.CANCELLED
