@@ -262,3 +262,23 @@ class VendorState(models.Model):
 
     def __str__(self) -> str:
         return f"Vendor state of {self.subscription_id}"
+
+
+class GoneCustomer(models.Model):
+    """A customer tenant Seatkeeper knew from the vendor that a full run no longer found in the
+    vendor's customer list, and the vendor confirmed unknown (the relationship ended, the
+    tenant was deleted). Its subscriptions are marked gone, its users deleted; nothing is
+    deleted, and the row goes when a later run finds the customer again."""
+
+    tenant = models.OneToOneField(
+        "subscriptions.Tenant", on_delete=models.CASCADE, related_name="vendor_gone"
+    )
+    run = models.ForeignKey(DiscoveryRun, on_delete=models.SET_NULL, null=True, related_name="+")
+    gone_at = models.DateTimeField(_("gone from the vendor"))
+
+    class Meta:
+        verbose_name = _("customer gone from the vendor")
+        verbose_name_plural = _("customers gone from the vendor")
+
+    def __str__(self) -> str:
+        return f"Gone from the vendor: {self.tenant_id}"

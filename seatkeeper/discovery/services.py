@@ -302,6 +302,11 @@ def import_partner(run_id: int, *, provider: vendor.Provider) -> None:
         return
     before = provider.calls_made
     context = kinds.PartnerContext(run=run, account=run.account, provider=provider)
+    if run.mode == RunMode.FULL:
+        from seatkeeper.discovery.kinds import customers
+
+        # The whole list is read: customers it no longer holds are gone from the vendor.
+        customers.mark_gone(context, run.customers.values("vendor_customer_id"))
     for module in kinds.partner_kinds():
         try:
             module.import_partner(context)

@@ -42,6 +42,16 @@ ACTIONS = {
         said(gettext_noop("Discovery brought in %(object)s from the vendor.")),
         internal=True,
     ),
+    "customer.gone": ActionWording(
+        gettext_lazy("Customer gone from the vendor"),
+        said(
+            gettext_noop(
+                "A full discovery no longer found %(object)s at the vendor: its subscriptions "
+                "are marked gone and its users deleted."
+            )
+        ),
+        internal=True,
+    ),
     "customer.assigned": ActionWording(
         gettext_lazy("Customer assigned"),
         said(gettext_noop("%(actor)s assigned %(object)s.")),
@@ -59,6 +69,9 @@ FIELDS = {
     "organisation.reseller_id": FieldWording(
         gettext_lazy("reseller id at the vendor"), internal=True
     ),
+    "organisation.tenant": FieldWording(gettext_lazy("tenant id"), internal=True),
+    "organisation.subscriptions": FieldWording(gettext_lazy("subscriptions"), internal=True),
+    "organisation.users": FieldWording(gettext_lazy("users"), internal=True),
     "organisation.reseller": FieldWording(gettext_lazy("reseller"), internal=True),
     "discoveryrun.reason": FieldWording(gettext_lazy("reason"), internal=True),
     "discoveryrun.customers": FieldWording(gettext_lazy("customers"), internal=True),

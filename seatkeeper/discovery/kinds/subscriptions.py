@@ -340,10 +340,20 @@ def import_customer(context: CustomerContext) -> None:
             by_order.pop(facts.order_id, None) if facts.order_id else None
         )
         if subscription is not None:
+            was_cancelled = subscription.status == Status.CANCELLED
             changed = _update(
                 context, subscription, facts, pending=subscription.pk in pending, states=states
             )
-            context.count(NAME, "updated" if changed else "unchanged")
+            deleted = facts.status == vendor.SubscriptionStatus.DELETED
+            if (
+                changed
+                and deleted
+                and not was_cancelled
+                and subscription.status == Status.CANCELLED
+            ):
+                context.count(NAME, "removed")  # deleted at the vendor since the last run
+            else:
+                context.count(NAME, "updated" if changed else "unchanged")
             continue
         offer = offers.get(facts.id)
         if offer is None:
@@ -359,22 +369,28 @@ def import_customer(context: CustomerContext) -> None:
             continue
         if subscription.pk in pending:
             continue
-        before = subscription.status
-        subscription.status = Status.CANCELLED
-        subscription.version += 1
-        subscription.updated_at = clock.now()
-        subscription.save(update_fields=["status", "version", "updated_at"])
-        subscription_services.record_operation(
-            subscription,
-            OperationKind.REFRESH,
-            actor=None,
-            payload={
-                "source": "discovery",
-                "run": context.run.pk,
-                "gone": True,
-                "adopted": {"status": Status.CANCELLED},
-            },
-            changes={"status": [before, Status.CANCELLED]},
-            local=True,
-        )
+        mark_gone(subscription, run=context.run)
         context.count(NAME, "removed")
+
+
+def mark_gone(subscription: Subscription, *, run) -> None:
+    """The vendor no longer lists a subscription Seatkeeper knew: cancelled there. The row and
+    its history stay; the change is in the history like any adopted one."""
+    before = subscription.status
+    subscription.status = Status.CANCELLED
+    subscription.version += 1
+    subscription.updated_at = clock.now()
+    subscription.save(update_fields=["status", "version", "updated_at"])
+    subscription_services.record_operation(
+        subscription,
+        OperationKind.REFRESH,
+        actor=None,
+        payload={
+            "source": "discovery",
+            "run": run.pk,
+            "gone": True,
+            "adopted": {"status": Status.CANCELLED},
+        },
+        changes={"status": [before, Status.CANCELLED]},
+        local=True,
+    )

@@ -11,6 +11,9 @@ from django.utils.translation import gettext_lazy as _
 
 from seatkeeper.discovery.kinds import CustomerContext
 from seatkeeper.people import directory
+from seatkeeper.people.models import DirectoryUser, UserStatus
+from seatkeeper.providers import interface as vendor
+from seatkeeper.subscriptions.models import SyncStatus
 
 NAME = "users"
 LABEL = _("Users")
@@ -58,7 +61,23 @@ def fetch(context: CustomerContext) -> None:
 
 
 def import_customer(context: CustomerContext) -> None:
-    counts = directory.apply_directory(context.tenant, context.data[NAME])
+    facts = context.data[NAME]
+    # Users the vendor now lists as deleted that were active here: the run counts them
+    # removed (the directory sync counts them updated).
+    deleted_there = [user.id for user in facts.users if user.state == vendor.UserState.DELETED]
+    newly_deleted = (
+        DirectoryUser.objects.filter(
+            tenant=context.tenant, status=UserStatus.ACTIVE, vendor_user_id__in=deleted_there
+        )
+        .exclude(sync_status=SyncStatus.PENDING)
+        .count()
+        if deleted_there
+        else 0
+    )
+    counts = directory.apply_directory(context.tenant, facts)
+    if newly_deleted:
+        counts["updated"] -= newly_deleted
+        counts["removed"] += newly_deleted
     for outcome, number in counts.items():
         if number:
             context.count(NAME, outcome, number)
