@@ -69,6 +69,7 @@ FIELDS = {
     "organisation.reseller_id": FieldWording(
         gettext_lazy("reseller id at the vendor"), internal=True
     ),
+    "subscription.refundable_seats": FieldWording(gettext_lazy("seats still refundable")),
     "organisation.tenant": FieldWording(gettext_lazy("tenant id"), internal=True),
     "organisation.subscriptions": FieldWording(gettext_lazy("subscriptions"), internal=True),
     "organisation.users": FieldWording(gettext_lazy("users"), internal=True),

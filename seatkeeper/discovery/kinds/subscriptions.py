@@ -253,6 +253,86 @@ def _create(
     return subscription
 
 
+def _refundable(lots: list[SeatLot], now: dt.datetime) -> int:
+    return sum(
+        lot.quantity for lot in lots if lot.cancellable_until and lot.cancellable_until > now
+    )
+
+
+def _refresh_lots(
+    subscription: Subscription, facts: vendor.Subscription, lots: list[SeatLot]
+) -> bool:
+    """Bring a known subscription's seat lots in line with the vendor: each lot the vendor still
+    refunds (matched by the end of its refund window) holds the quantity it says, a lot it
+    lists that we lack is added, a lot of ours it no longer refunds closes now; then the lots
+    that can no longer be refunded take up the difference, so the lots hold the subscription's
+    quantity. Returns whether a lot changed."""
+    now = clock.now()
+    changed = False
+    template = lots[-1] if lots else None
+    unit_price = template.unit_price if template else Decimal("0")
+    currency = template.currency if template else subscription.offer.currency
+    ours = {lot.cancellable_until: lot for lot in lots if lot.cancellable_until}
+    listed = set()
+    for refundable in facts.refundable_lots:
+        until = refundable.allowed_until
+        if refundable.quantity <= 0 or until is None or until <= now:
+            continue
+        listed.add(until)
+        lot = ours.get(until)
+        if lot is None:
+            lots.append(
+                SeatLot.objects.create(
+                    subscription=subscription,
+                    kind=LotKind.INCREASE,
+                    quantity=refundable.quantity,
+                    original_quantity=refundable.quantity,
+                    unit_price=unit_price,
+                    currency=currency,
+                    purchased_at=min(now, until - rules.REFUND_WINDOW),
+                    cancellable_until=until,
+                )
+            )
+            changed = True
+        elif lot.quantity != refundable.quantity:
+            lot.quantity = refundable.quantity
+            lot.original_quantity = max(lot.original_quantity, lot.quantity)
+            lot.save(update_fields=["quantity", "original_quantity"])
+            changed = True
+    for lot in lots:
+        if (
+            lot.cancellable_until
+            and lot.cancellable_until > now
+            and lot.cancellable_until not in listed
+        ):
+            lot.cancellable_until = now  # the vendor no longer refunds these seats
+            lot.save(update_fields=["cancellable_until"])
+            changed = True
+    missing = subscription.quantity - sum(lot.quantity for lot in lots)
+    if missing > 0:
+        SeatLot.objects.create(
+            subscription=subscription,
+            kind=LotKind.INCREASE if lots else LotKind.PURCHASE,
+            quantity=missing,
+            original_quantity=missing,
+            unit_price=unit_price,
+            currency=currency,
+            purchased_at=now,
+        )
+        changed = True
+    closed = [lot for lot in lots if not lot.cancellable_until or lot.cancellable_until <= now]
+    for lot in reversed(closed):  # seats gone at the vendor: from the latest lot back
+        if missing >= 0:
+            break
+        taken = min(lot.quantity, -missing)
+        if taken:
+            lot.quantity -= taken
+            lot.save(update_fields=["quantity"])
+            missing += taken
+            changed = True
+    return changed
+
+
 def _update(
     context: CustomerContext,
     subscription: Subscription,
@@ -260,10 +340,12 @@ def _update(
     *,
     pending: bool,
     states: dict,
+    lots: list[SeatLot],
 ) -> bool:
     """Bring a known subscription in line with the vendor; returns whether anything changed.
-    `pending`: a change of ours is still open; `states`: the vendor states read for the
-    customer's subscriptions (`drift.remember`)."""
+    `pending`: a change of ours is still open (then its lots are left as they are too);
+    `states`: the vendor states read for the customer's subscriptions (`drift.remember`);
+    `lots`: the subscription's seat lots, oldest first."""
     fields = VENDOR_ONLY if pending else (*VENDOR_ONLY, *ADOPTED)
     before = _snapshot(subscription, fields)
     provisioning.apply_vendor_facts(subscription, facts)
@@ -278,11 +360,16 @@ def _update(
         for name in fields
         if before[name] != after[name]
     }
+    if not pending:
+        refundable_before = _refundable(lots, clock.now())
+        if _refresh_lots(subscription, facts, lots):
+            changes["refundable_seats"] = [refundable_before, _refundable(lots, clock.now())]
     if not changes:
         return False
     subscription.version += 1
     subscription.updated_at = clock.now()
-    subscription.save(update_fields=[*changes, "version", "updated_at"])
+    saved = [name for name in changes if name != "refundable_seats"]
+    subscription.save(update_fields=[*saved, "version", "updated_at"])
     payload = {"source": "discovery", "run": context.run.pk}
     # The new values billing charges the change from (`billing.charges`).
     adopted = {name: changes[name][1] for name in BILLED if name in changes}
@@ -326,6 +413,9 @@ def import_customer(context: CustomerContext) -> None:
         .distinct()
     )
     states = drift.states_of(known_pks)
+    lots: dict[int, list[SeatLot]] = {pk: [] for pk in known_pks}
+    for lot in SeatLot.objects.filter(subscription_id__in=known_pks).order_by("purchased_at", "pk"):
+        lots[lot.subscription_id].append(lot)
     new = [
         facts
         for facts in listed
@@ -342,7 +432,12 @@ def import_customer(context: CustomerContext) -> None:
         if subscription is not None:
             was_cancelled = subscription.status == Status.CANCELLED
             changed = _update(
-                context, subscription, facts, pending=subscription.pk in pending, states=states
+                context,
+                subscription,
+                facts,
+                pending=subscription.pk in pending,
+                states=states,
+                lots=lots[subscription.pk],
             )
             deleted = facts.status == vendor.SubscriptionStatus.DELETED
             if (
