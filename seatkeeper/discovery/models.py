@@ -139,6 +139,9 @@ class RunCustomer(models.Model):
     calls = models.PositiveIntegerField(default=0)
     # Records that could not be imported (an offer missing from the catalog...), with the reason.
     problems = models.JSONField(default=list, blank=True)
+    # Who changed what at the vendor, as its audit records say (incremental runs):
+    # {vendor subscription id: user principal name}, the latest change of each.
+    changed_by = models.JSONField(default=dict, blank=True)
     error_code = models.CharField(max_length=40, blank=True)
     # The vendor's answer, as it sent it.
     error_message = models.TextField(blank=True)

@@ -15,6 +15,7 @@ refused (consent revoked, partner tenant unknown), ends the run in Error with th
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 from collections import Counter
 from functools import partial
@@ -331,9 +332,18 @@ def _list_changed_customers(run: DiscoveryRun, provider: vendor.Provider) -> Non
     from seatkeeper.subscriptions.models import Tenant
 
     changed: dict[str, str] = {}
+    changed_by: dict[str, dict[str, tuple]] = {}
     for record in provider.list_audit_records(since=run.since.date()):
         if record.customer_id and record.operation_date >= run.since - AUDIT_MARGIN:
             changed.setdefault(record.customer_id, record.customer_name)
+            subscription_id = _audited_subscription(record)
+            if subscription_id and record.user_principal_name:
+                known = changed_by.setdefault(record.customer_id, {}).get(subscription_id)
+                if known is None or known[0] <= record.operation_date:
+                    changed_by[record.customer_id][subscription_id] = (
+                        record.operation_date,
+                        record.user_principal_name[:255],
+                    )
     known = {
         tenant.vendor_customer_id: tenant
         for tenant in Tenant.objects.filter(
@@ -350,6 +360,7 @@ def _list_changed_customers(run: DiscoveryRun, provider: vendor.Provider) -> Non
                     vendor_customer_id=customer_id,
                     company_name=(name or tenant.customer.name)[:300],
                     domain=tenant.domain,
+                    changed_by=_users_of(changed_by.get(customer_id)),
                 )
             )
             continue
@@ -364,9 +375,30 @@ def _list_changed_customers(run: DiscoveryRun, provider: vendor.Provider) -> Non
                 company_name=facts.company_name[:300],
                 domain=facts.domain[:255],
                 vendor_reseller_id=(facts.associated_partner_id or "")[:64],
+                changed_by=_users_of(changed_by.get(customer_id)),
             )
         )
     RunCustomer.objects.bulk_create(rows, ignore_conflicts=True)
+
+
+def _users_of(changes: dict[str, tuple] | None) -> dict[str, str]:
+    return {subscription_id: upn for subscription_id, (_day, upn) in (changes or {}).items()}
+
+
+def _audited_subscription(record: vendor.AuditRecord) -> str:
+    """The subscription an audit record is about: `customizedData`'s SubscriptionId, else the
+    id in the new value the record carries."""
+    if record.resource_type.lower() != "subscription":
+        return ""
+    found = record.details.get("SubscriptionId") or ""
+    if not found and record.resource_new_value:
+        try:
+            value = json.loads(record.resource_new_value)
+        except ValueError:
+            value = None
+        if isinstance(value, dict):
+            found = str(value.get("Id") or value.get("id") or "")
+    return found.lower()
 
 
 def import_customer(
@@ -397,7 +429,13 @@ def import_customer(
         company_name=row.company_name,
         associated_partner_id=row.vendor_reseller_id or None,
     )
-    context = kinds.CustomerContext(run=run, account=run.account, provider=provider, facts=facts)
+    context = kinds.CustomerContext(
+        run=run,
+        account=run.account,
+        provider=provider,
+        facts=facts,
+        changed_by=row.changed_by or {},
+    )
     try:
         modules = kinds.customer_kinds()
         for module in modules:

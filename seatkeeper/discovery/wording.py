@@ -70,6 +70,7 @@ FIELDS = {
         gettext_lazy("reseller id at the vendor"), internal=True
     ),
     "subscription.refundable_seats": FieldWording(gettext_lazy("seats still refundable")),
+    "subscription.changed_at_vendor_by": FieldWording(gettext_lazy("changed at the vendor by")),
     "organisation.tenant": FieldWording(gettext_lazy("tenant id"), internal=True),
     "organisation.subscriptions": FieldWording(gettext_lazy("subscriptions"), internal=True),
     "organisation.users": FieldWording(gettext_lazy("users"), internal=True),

@@ -375,6 +375,12 @@ def _update(
     adopted = {name: changes[name][1] for name in BILLED if name in changes}
     if adopted:
         payload["adopted"] = adopted
+    # A change adopted from the vendor, made there by a person its audit records name.
+    changed_by = ""
+    if not pending and any(name in ADOPTED for name in changes):
+        changed_by = context.changed_by.get(facts.id.lower(), "")
+    if changed_by:
+        payload["changed_at_vendor_by"] = changed_by
     subscription_services.record_operation(
         subscription,
         OperationKind.REFRESH,
@@ -382,6 +388,7 @@ def _update(
         payload=payload,
         changes=changes,
         local=True,
+        actor_name=changed_by or None,
     )
     return True
 
