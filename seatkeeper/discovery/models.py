@@ -92,6 +92,18 @@ class DiscoveryRun(TimestampedModel):
     partner_problems = models.JSONField(default=list, blank=True)
     error_code = models.CharField(_("error code"), max_length=40, blank=True)
     error_message = models.TextField(_("reason"), blank=True)
+    # A preview reads the vendor and works out what applying it would create, update and
+    # assign (each customer's work rolled back), writing only the run's report; a person's
+    # Confirm starts the run that applies it (`confirmed_run`).
+    preview = models.BooleanField(_("preview"), default=False)
+    confirmed_run = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("applied by"),
+    )
 
     class Meta:
         ordering = ["-created_at", "-pk"]
@@ -142,6 +154,9 @@ class RunCustomer(models.Model):
     # Who changed what at the vendor, as its audit records say (incremental runs):
     # {vendor subscription id: user principal name}, the latest change of each.
     changed_by = models.JSONField(default=dict, blank=True)
+    # A preview's report of this customer: {"customer": "create" | "update" | "unchanged",
+    # "reseller": the reseller proposed for a new customer, or ""}.
+    report = models.JSONField(default=dict, blank=True)
     error_code = models.CharField(max_length=40, blank=True)
     # The vendor's answer, as it sent it.
     error_message = models.TextField(blank=True)

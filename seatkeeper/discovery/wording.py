@@ -32,6 +32,11 @@ ACTIONS = {
         said(gettext_noop("A discovery ended in error.")),
         internal=True,
     ),
+    "discovery.confirm": ActionWording(
+        gettext_lazy("Discovery preview confirmed"),
+        said(gettext_noop("%(actor)s confirmed a discovery preview: applying it started.")),
+        internal=True,
+    ),
     "discovery.schedule": ActionWording(
         gettext_lazy("Discovery schedule changed"),
         said(gettext_noop("%(actor)s changed when discovery runs by itself.")),
@@ -75,6 +80,8 @@ FIELDS = {
     "organisation.subscriptions": FieldWording(gettext_lazy("subscriptions"), internal=True),
     "organisation.users": FieldWording(gettext_lazy("users"), internal=True),
     "organisation.reseller": FieldWording(gettext_lazy("reseller"), internal=True),
+    "discoveryrun.preview": FieldWording(gettext_lazy("preview"), internal=True),
+    "discoveryrun.applied_by": FieldWording(gettext_lazy("applied by"), internal=True),
     "discoveryrun.reason": FieldWording(gettext_lazy("reason"), internal=True),
     "discoveryrun.customers": FieldWording(gettext_lazy("customers"), internal=True),
     "discoveryrun.errors": FieldWording(gettext_lazy("errors"), internal=True),
