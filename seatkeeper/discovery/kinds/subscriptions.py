@@ -266,7 +266,12 @@ def _refresh_lots(
     refunds (matched by the end of its refund window) holds the quantity it says, a lot it
     lists that we lack is added, a lot of ours it no longer refunds closes now; then the lots
     that can no longer be refunded take up the difference, so the lots hold the subscription's
-    quantity. Returns whether a lot changed."""
+    quantity. Returns whether a lot changed.
+
+    A lot added here is of kind "purchase": seats bought at the vendor, not by an operation of
+    ours. Billing matches "increase" lots to our own quantity changes in order and charges a
+    change adopted from the vendor on its own (`billing.charges`), so these rows never take the
+    place of a lot of ours there."""
     now = clock.now()
     changed = False
     template = lots[-1] if lots else None
@@ -284,7 +289,7 @@ def _refresh_lots(
             lots.append(
                 SeatLot.objects.create(
                     subscription=subscription,
-                    kind=LotKind.INCREASE,
+                    kind=LotKind.PURCHASE,
                     quantity=refundable.quantity,
                     original_quantity=refundable.quantity,
                     unit_price=unit_price,
@@ -312,7 +317,7 @@ def _refresh_lots(
     if missing > 0:
         SeatLot.objects.create(
             subscription=subscription,
-            kind=LotKind.INCREASE if lots else LotKind.PURCHASE,
+            kind=LotKind.PURCHASE,
             quantity=missing,
             original_quantity=missing,
             unit_price=unit_price,

@@ -68,6 +68,8 @@ def test_seats_added_and_removed_at_the_vendor_refresh_the_lots_of_a_known_subsc
     assert _our_lots(subscription) == vendor_lots
     assert subscription.lots.count() == lots_before + 1
     assert sum(lot.quantity for lot in subscription.lots.all()) == subscription.quantity
+    # bought at the vendor: never matched by billing to a quantity change of ours
+    assert subscription.lots.order_by("-pk").first().kind == "purchase"
     refresh = subscription.operations.order_by("-sequence").first()
     assert refresh.kind == "refresh" and refresh.payload["run"] == run.pk
     # the history says how many seats are refundable now
