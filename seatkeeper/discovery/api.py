@@ -42,6 +42,14 @@ class RunOutput(serializers.Serializer):
     counts = serializers.DictField(
         child=KindCounts(), help_text="Per kind (customers, subscriptions, ...)"
     )
+    preview = serializers.BooleanField(
+        help_text="A preview writes nothing: its counts are what applying it would do"
+    )
+    confirmed_run = serializers.IntegerField(
+        source="confirmed_run_id",
+        allow_null=True,
+        help_text="For a confirmed preview, the run that applies it",
+    )
 
 
 def _output(run) -> dict:
@@ -65,12 +73,19 @@ def _output(run) -> dict:
             "calls": figures.calls,
             "seconds_left": figures.seconds_left,
             "counts": figures.counts,
+            "preview": run.preview,
+            "confirmed_run_id": run.confirmed_run_id,
         }
     ).data
 
 
 class RunInput(serializers.Serializer):
     account = id_field(help_text="The provider account to discover")
+    preview = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Only report what the run would create, update and assign; confirm it to apply",
+    )
 
 
 class RunListApi(APIView):
@@ -93,7 +108,9 @@ class RunListApi(APIView):
         data = RunInput(data=request.data)
         data.is_valid(raise_exception=True)
         account = selectors.get_account_for_discovery(request.user, data.validated_data["account"])
-        run = services.run_start(actor=request.user, account=account)
+        run = services.run_start(
+            actor=request.user, account=account, preview=data.validated_data["preview"]
+        )
         return Response(_output(run), status=status.HTTP_201_CREATED)
 
 
@@ -120,3 +137,19 @@ class RunResumeApi(APIView):
     def post(self, request, pk: int):
         run = selectors.get_run_for_user(request.user, pk)
         return Response(_output(services.run_resume(actor=request.user, run=run)))
+
+
+class RunConfirmApi(APIView):
+    @extend_schema(
+        operation_id="discovery_runs_confirm",
+        request=None,
+        responses={201: RunOutput},
+        description="Confirm a completed preview: starts the run that applies it (reading the "
+        "vendor again) and returns that run. 409 when the run is no preview, not completed, or "
+        "confirmed already.",
+    )
+    @idempotent
+    def post(self, request, pk: int):
+        run = selectors.get_run_for_user(request.user, pk)
+        applied = services.run_confirm(actor=request.user, run=run)
+        return Response(_output(applied), status=status.HTTP_201_CREATED)

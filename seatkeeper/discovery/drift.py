@@ -32,10 +32,29 @@ class Difference:
     vendor: Any
 
 
-def remember(subscription: Subscription, values: dict[str, Any], *, run, now) -> None:
+def states_of(subscription_ids) -> dict[int, VendorState]:
+    """The vendor states of these subscriptions, by subscription id (one query)."""
+    return {
+        state.subscription_id: state
+        for state in VendorState.objects.filter(subscription_id__in=list(subscription_ids))
+    }
+
+
+def remember(
+    subscription: Subscription,
+    values: dict[str, Any],
+    *,
+    run,
+    now,
+    states: dict[int, VendorState] | None = None,
+) -> None:
     """Keep what the vendor said (written only when it changed, so a run that finds nothing new
-    writes nothing)."""
-    state = VendorState.objects.filter(subscription=subscription).first()
+    writes nothing). `states`: the states read beforehand (`states_of`), a missing one meaning
+    there is none; without it, this subscription's is read."""
+    if states is None:
+        state = VendorState.objects.filter(subscription=subscription).first()
+    else:
+        state = states.get(subscription.pk)
     wanted = {field: values[field] for field in FIELDS}
     if state is None:
         VendorState.objects.create(subscription=subscription, run=run, seen_at=now, **wanted)

@@ -92,6 +92,18 @@ class DiscoveryRun(TimestampedModel):
     partner_problems = models.JSONField(default=list, blank=True)
     error_code = models.CharField(_("error code"), max_length=40, blank=True)
     error_message = models.TextField(_("reason"), blank=True)
+    # A preview reads the vendor and works out what applying it would create, update and
+    # assign (each customer's work rolled back), writing only the run's report; a person's
+    # Confirm starts the run that applies it (`confirmed_run`).
+    preview = models.BooleanField(_("preview"), default=False)
+    confirmed_run = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("applied by"),
+    )
 
     class Meta:
         ordering = ["-created_at", "-pk"]
@@ -139,6 +151,12 @@ class RunCustomer(models.Model):
     calls = models.PositiveIntegerField(default=0)
     # Records that could not be imported (an offer missing from the catalog...), with the reason.
     problems = models.JSONField(default=list, blank=True)
+    # Who changed what at the vendor, as its audit records say (incremental runs):
+    # {vendor subscription id: user principal name}, the latest change of each.
+    changed_by = models.JSONField(default=dict, blank=True)
+    # A preview's report of this customer: {"customer": "create" | "update" | "unchanged",
+    # "reseller": the reseller proposed for a new customer, or ""}.
+    report = models.JSONField(default=dict, blank=True)
     error_code = models.CharField(max_length=40, blank=True)
     # The vendor's answer, as it sent it.
     error_message = models.TextField(blank=True)
@@ -262,3 +280,23 @@ class VendorState(models.Model):
 
     def __str__(self) -> str:
         return f"Vendor state of {self.subscription_id}"
+
+
+class GoneCustomer(models.Model):
+    """A customer tenant Seatkeeper knew from the vendor that a full run no longer found in the
+    vendor's customer list, and the vendor confirmed unknown (the relationship ended, the
+    tenant was deleted). Its subscriptions are marked gone, its users deleted; nothing is
+    deleted, and the row goes when a later run finds the customer again."""
+
+    tenant = models.OneToOneField(
+        "subscriptions.Tenant", on_delete=models.CASCADE, related_name="vendor_gone"
+    )
+    run = models.ForeignKey(DiscoveryRun, on_delete=models.SET_NULL, null=True, related_name="+")
+    gone_at = models.DateTimeField(_("gone from the vendor"))
+
+    class Meta:
+        verbose_name = _("customer gone from the vendor")
+        verbose_name_plural = _("customers gone from the vendor")
+
+    def __str__(self) -> str:
+        return f"Gone from the vendor: {self.tenant_id}"

@@ -15,6 +15,7 @@ refused (consent revoked, partner tenant unknown), ends the run in Error with th
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 from collections import Counter
 from functools import partial
@@ -81,11 +82,13 @@ def run_start(
     trigger: str = Trigger.PERSON,
     enqueue: bool = True,
     incremental: bool = False,
+    preview: bool = False,
 ) -> DiscoveryRun:
     """Start a run of `account` (one at a time per account). `enqueue=False` leaves the work to
     the caller (`run_inline`). An incremental run reads only the customers that Partner
     Center's audit records show changed since the last run began; with no run before it, the
-    run is a full one."""
+    run is a full one. A preview is a full run that writes nothing but its report of what
+    applying it would create, update and assign (`run_confirm` applies it)."""
     _require(actor, account)
     account = ProviderAccount.objects.select_for_update().get(pk=account.pk)
     if not account.is_active:
@@ -95,9 +98,11 @@ def run_start(
     if account.discovery_runs.filter(state=RunState.IN_PROGRESS).exists():
         raise Conflict(_("A discovery of this account is already in progress."))
     since = None
-    if incremental:
+    if incremental and not preview:
         last = (
-            account.discovery_runs.filter(state=RunState.COMPLETED).order_by("-started_at").first()
+            account.discovery_runs.filter(state=RunState.COMPLETED, preview=False)
+            .order_by("-started_at")
+            .first()
         )
         since = last.started_at if last else None
     run = DiscoveryRun.objects.create(
@@ -108,13 +113,17 @@ def run_start(
         started_at=clock.now(),
         mode=RunMode.INCREMENTAL if since else RunMode.FULL,
         since=since,
+        preview=preview,
     )
+    details = {"account": account.name, "trigger": trigger, "mode": run.mode}
+    if preview:
+        details["preview"] = True
     activity_record(
         actor=actor,
         organisation=account.organisation,
         obj=run,
         operation="discovery.start",
-        details={"account": account.name, "trigger": trigger, "mode": run.mode},
+        details=details,
     )
     if enqueue:
         _enqueue_listing(run)
@@ -181,6 +190,32 @@ def run_resume(*, actor: User | None, run: DiscoveryRun, enqueue: bool = True) -
             _enqueue_listing(run)  # listed already: only the partner-level kinds are left
         transaction.on_commit(partial(complete_if_done, run.pk))
     return run
+
+
+@transaction.atomic
+def run_confirm(*, actor: User, run: DiscoveryRun, enqueue: bool = True) -> DiscoveryRun:
+    """A person confirms a completed preview: the run that applies it starts (it reads the
+    vendor again, so what it writes is the vendor's state now, which the preview showed
+    unless the vendor changed since). Returns that run."""
+    _require(actor, run.account)
+    run = DiscoveryRun.objects.select_for_update().get(pk=run.pk)
+    if not run.preview:
+        raise Conflict(_("Only a preview is confirmed; this discovery applied its changes."))
+    if run.state != RunState.COMPLETED:
+        raise Conflict(_("Only a completed preview can be confirmed."))
+    if run.confirmed_run_id is not None:
+        raise Conflict(_("This preview was confirmed already."))
+    applied = run_start(actor=actor, account=run.account, trigger=Trigger.PERSON, enqueue=enqueue)
+    run.confirmed_run = applied
+    run.save(update_fields=["confirmed_run", "updated_at"])
+    activity_record(
+        actor=actor,
+        organisation=run.account.organisation,
+        obj=run,
+        operation="discovery.confirm",
+        details={"account": run.account.name, "applied_by": applied.pk},
+    )
+    return applied
 
 
 def _open_customer_ids(run: DiscoveryRun) -> list[str]:
@@ -302,15 +337,27 @@ def import_partner(run_id: int, *, provider: vendor.Provider) -> None:
         return
     before = provider.calls_made
     context = kinds.PartnerContext(run=run, account=run.account, provider=provider)
-    for module in kinds.partner_kinds():
-        try:
-            module.import_partner(context)
-        except AuthFailed:
-            raise
-        except (ProviderError, ServiceError) as error:
-            code, message = _error_text(error)
-            context.skip(module.NAME, code, message)
-            logger.warning("discovery %s: %s failed: %s", run_id, module.NAME, error)
+
+    def work() -> None:
+        if run.mode == RunMode.FULL:
+            from seatkeeper.discovery.kinds import customers
+
+            # The whole list is read: customers it no longer holds are gone from the vendor.
+            customers.mark_gone(context, run.customers.values("vendor_customer_id"))
+        for module in kinds.partner_kinds():
+            try:
+                module.import_partner(context)
+            except AuthFailed:
+                raise
+            except (ProviderError, ServiceError) as error:
+                code, message = _error_text(error)
+                context.skip(module.NAME, code, message)
+                logger.warning("discovery %s: %s failed: %s", run_id, module.NAME, error)
+
+    if run.preview:
+        _rolled_back(work)
+    else:
+        work()
     DiscoveryRun.objects.filter(pk=run_id, partner_done=False).update(
         partner_done=True,
         partner_counts=context.plain_counts(),
@@ -326,9 +373,18 @@ def _list_changed_customers(run: DiscoveryRun, provider: vendor.Provider) -> Non
     from seatkeeper.subscriptions.models import Tenant
 
     changed: dict[str, str] = {}
+    changed_by: dict[str, dict[str, tuple]] = {}
     for record in provider.list_audit_records(since=run.since.date()):
         if record.customer_id and record.operation_date >= run.since - AUDIT_MARGIN:
             changed.setdefault(record.customer_id, record.customer_name)
+            subscription_id = _audited_subscription(record)
+            if subscription_id and record.user_principal_name:
+                known = changed_by.setdefault(record.customer_id, {}).get(subscription_id)
+                if known is None or known[0] <= record.operation_date:
+                    changed_by[record.customer_id][subscription_id] = (
+                        record.operation_date,
+                        record.user_principal_name[:255],
+                    )
     known = {
         tenant.vendor_customer_id: tenant
         for tenant in Tenant.objects.filter(
@@ -345,6 +401,7 @@ def _list_changed_customers(run: DiscoveryRun, provider: vendor.Provider) -> Non
                     vendor_customer_id=customer_id,
                     company_name=(name or tenant.customer.name)[:300],
                     domain=tenant.domain,
+                    changed_by=_users_of(changed_by.get(customer_id)),
                 )
             )
             continue
@@ -359,9 +416,30 @@ def _list_changed_customers(run: DiscoveryRun, provider: vendor.Provider) -> Non
                 company_name=facts.company_name[:300],
                 domain=facts.domain[:255],
                 vendor_reseller_id=(facts.associated_partner_id or "")[:64],
+                changed_by=_users_of(changed_by.get(customer_id)),
             )
         )
     RunCustomer.objects.bulk_create(rows, ignore_conflicts=True)
+
+
+def _users_of(changes: dict[str, tuple] | None) -> dict[str, str]:
+    return {subscription_id: upn for subscription_id, (_day, upn) in (changes or {}).items()}
+
+
+def _audited_subscription(record: vendor.AuditRecord) -> str:
+    """The subscription an audit record is about: `customizedData`'s SubscriptionId, else the
+    id in the new value the record carries."""
+    if record.resource_type.lower() != "subscription":
+        return ""
+    found = record.details.get("SubscriptionId") or ""
+    if not found and record.resource_new_value:
+        try:
+            value = json.loads(record.resource_new_value)
+        except ValueError:
+            value = None
+        if isinstance(value, dict):
+            found = str(value.get("Id") or value.get("id") or "")
+    return found.lower()
 
 
 def import_customer(
@@ -392,7 +470,13 @@ def import_customer(
         company_name=row.company_name,
         associated_partner_id=row.vendor_reseller_id or None,
     )
-    context = kinds.CustomerContext(run=run, account=run.account, provider=provider, facts=facts)
+    context = kinds.CustomerContext(
+        run=run,
+        account=run.account,
+        provider=provider,
+        facts=facts,
+        changed_by=row.changed_by or {},
+    )
     try:
         modules = kinds.customer_kinds()
         for module in modules:
@@ -401,10 +485,15 @@ def import_customer(
             locked = RunCustomer.objects.select_for_update().get(pk=row.pk)
             if locked.state == CustomerState.DONE:
                 return "done"
-            for module in modules:
-                module.import_customer(context)
+            report = {}
+            if run.preview:
+                report = _rolled_back(partial(_preview_customer, context, modules))
+            else:
+                for module in modules:
+                    module.import_customer(context)
             RunCustomer.objects.filter(pk=row.pk).update(
                 state=CustomerState.DONE,
+                report=report,
                 counts=context.plain_counts(),
                 problems=context.problems[:100],
                 calls=locked.calls + provider.calls_made - before,
@@ -435,6 +524,48 @@ def import_customer(
         if owned:
             provider.close()
     return "done"
+
+
+class _Undo(Exception):
+    """Raised to roll a preview's work back, carrying what it found."""
+
+    def __init__(self, result) -> None:
+        super().__init__("preview")
+        self.result = result
+
+
+def _rolled_back(work):
+    """Do `work` in a savepoint and roll everything it wrote back (its activity records and
+    queued tasks too); returns what `work` returned. A preview's way to know exactly what
+    applying would do, through the same code, while writing nothing."""
+    try:
+        with transaction.atomic():
+            raise _Undo(work())
+    except _Undo as undo:
+        return undo.result
+
+
+def _preview_customer(context: kinds.CustomerContext, modules) -> dict:
+    from seatkeeper.discovery.models import Assignment
+
+    for module in modules:
+        module.import_customer(context)
+    counts = context.plain_counts().get("customers", {})
+    if counts.get("created"):
+        outcome = "create"
+    elif counts.get("updated"):
+        outcome = "update"
+    else:
+        outcome = "unchanged"
+    assignment = (
+        Assignment.objects.filter(customer=context.customer, assigned_at__isnull=True)
+        .select_related("proposed_reseller")
+        .first()
+        if context.customer is not None
+        else None
+    )
+    reseller = assignment.proposed_reseller if assignment else None
+    return {"customer": outcome, "reseller": reseller.name if reseller else ""}
 
 
 def _error_text(error: Exception) -> tuple[str, str]:
@@ -578,7 +709,9 @@ def start_scheduled(now: dt.datetime | None = None) -> list[DiscoveryRun]:
     now = now or clock.now()
     started = []
     accounts = ProviderAccount.objects.filter(
-        is_active=True, discovery_runs__state=RunState.COMPLETED
+        is_active=True,
+        discovery_runs__state=RunState.COMPLETED,
+        discovery_runs__preview=False,
     ).distinct()
     for account in accounts:
         schedule = schedule_for(account)
@@ -590,7 +723,9 @@ def start_scheduled(now: dt.datetime | None = None) -> list[DiscoveryRun]:
         if not claimed or account.consent_status != ConsentStatus.GRANTED:
             continue
         last_full = (
-            account.discovery_runs.filter(state=RunState.COMPLETED, mode=RunMode.FULL)
+            account.discovery_runs.filter(
+                state=RunState.COMPLETED, mode=RunMode.FULL, preview=False
+            )
             .order_by("-started_at")
             .first()
         )

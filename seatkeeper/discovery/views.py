@@ -16,9 +16,10 @@ from seatkeeper.accounts.models import Organisation, OrganisationKind
 from seatkeeper.core.errors import PermissionRefused, ServiceError
 from seatkeeper.core.validation import object_id
 from seatkeeper.discovery import assignments, kinds, permissions, selectors, services
-from seatkeeper.discovery.models import CustomerState
+from seatkeeper.discovery.models import CustomerState, RunState
 
 ERRORS_SHOWN = 50
+REPORT_SHOWN = 200
 
 
 def _require_viewer(request) -> Organisation:
@@ -68,11 +69,20 @@ def run_detail(request, pk: int):
         for row in run.customers.exclude(problems=[]).order_by("pk")[:ERRORS_SHOWN]
         for problem in row.problems
     ]
+    report = None
+    if run.preview:
+        created = run.customers.filter(report__customer="create").order_by("company_name", "pk")
+        report = {
+            "customers": created[:REPORT_SHOWN],
+            "count": created.count(),
+            "can_confirm": run.state == RunState.COMPLETED and run.confirmed_run_id is None,
+        }
     return render(
         request,
         "discovery/run_detail.html",
         {
             **_run_context(request, run),
+            "report": report,
             "failed": failed,
             "problems": problems[:ERRORS_SHOWN],
             "nav_active": "discovery",
@@ -104,10 +114,13 @@ def _act(request, call, success: str):
 def run_start(request, account_pk: int):
     _require_viewer(request)
     account = selectors.get_account_for_discovery(request.user, account_pk)
+    preview = request.POST.get("preview") == "1"
     run = _act(
         request,
-        lambda: services.run_start(actor=request.user, account=account),
-        _("Discovery started."),
+        lambda: services.run_start(actor=request.user, account=account, preview=preview),
+        _("Preview started: nothing is written until you confirm it.")
+        if preview
+        else _("Discovery started."),
     )
     if run is None:
         return redirect("discovery_runs")
@@ -164,6 +177,18 @@ def run_resume(request, pk: int):
         _("Discovery resumed."),
     )
     return redirect("discovery_run", pk=run.pk)
+
+
+@login_required
+@require_POST
+def run_confirm(request, pk: int):
+    run = selectors.get_run_for_user(request.user, pk)
+    applied = _act(
+        request,
+        lambda: services.run_confirm(actor=request.user, run=run),
+        _("Preview confirmed: the discovery that applies it started."),
+    )
+    return redirect("discovery_run", pk=applied.pk if applied else run.pk)
 
 
 def _resellers(partner: Organisation):

@@ -32,6 +32,11 @@ ACTIONS = {
         said(gettext_noop("A discovery ended in error.")),
         internal=True,
     ),
+    "discovery.confirm": ActionWording(
+        gettext_lazy("Discovery preview confirmed"),
+        said(gettext_noop("%(actor)s confirmed a discovery preview: applying it started.")),
+        internal=True,
+    ),
     "discovery.schedule": ActionWording(
         gettext_lazy("Discovery schedule changed"),
         said(gettext_noop("%(actor)s changed when discovery runs by itself.")),
@@ -40,6 +45,16 @@ ACTIONS = {
     "customer.discovered": ActionWording(
         gettext_lazy("Customer found at the vendor"),
         said(gettext_noop("Discovery brought in %(object)s from the vendor.")),
+        internal=True,
+    ),
+    "customer.gone": ActionWording(
+        gettext_lazy("Customer gone from the vendor"),
+        said(
+            gettext_noop(
+                "A full discovery no longer found %(object)s at the vendor: its subscriptions "
+                "are marked gone and its users deleted."
+            )
+        ),
         internal=True,
     ),
     "customer.assigned": ActionWording(
@@ -59,7 +74,14 @@ FIELDS = {
     "organisation.reseller_id": FieldWording(
         gettext_lazy("reseller id at the vendor"), internal=True
     ),
+    "subscription.refundable_seats": FieldWording(gettext_lazy("seats still refundable")),
+    "subscription.changed_at_vendor_by": FieldWording(gettext_lazy("changed at the vendor by")),
+    "organisation.tenant": FieldWording(gettext_lazy("tenant id"), internal=True),
+    "organisation.subscriptions": FieldWording(gettext_lazy("subscriptions"), internal=True),
+    "organisation.users": FieldWording(gettext_lazy("users"), internal=True),
     "organisation.reseller": FieldWording(gettext_lazy("reseller"), internal=True),
+    "discoveryrun.preview": FieldWording(gettext_lazy("preview"), internal=True),
+    "discoveryrun.applied_by": FieldWording(gettext_lazy("applied by"), internal=True),
     "discoveryrun.reason": FieldWording(gettext_lazy("reason"), internal=True),
     "discoveryrun.customers": FieldWording(gettext_lazy("customers"), internal=True),
     "discoveryrun.errors": FieldWording(gettext_lazy("errors"), internal=True),

@@ -46,7 +46,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import CharField
+from django.db.models import CharField, Q
 from django.db.models.functions import Cast
 
 from seatkeeper.accounts.models import Organisation, OrganisationKind
@@ -303,14 +303,27 @@ class PricingContext:
 
     @classmethod
     def load(
-        cls, *, partner: Organisation, offer_ids: Sequence[int] | None = None
+        cls,
+        *,
+        partner: Organisation,
+        offer_ids: Sequence[int] | None = None,
+        customer: Organisation | None = None,
     ) -> PricingContext:
-        """Read everything `partner`'s prices depend on, in a fixed number of queries."""
+        """Read everything `partner`'s prices depend on, in a fixed number of queries.
+
+        With `customer`, only what can price that one customer: its chain of organisations
+        (the partner, its reseller, itself), the price lists of the partner and of that
+        customer, and the rules the partner or its reseller set for everybody, for the reseller
+        or for the customer. The queries are as many, their rows do not grow with the number of
+        the partner's customers (discovery prices every customer of a large partner in turn)."""
+        chain = Organisation.objects.filter(path__startswith=partner.path)
+        if customer is not None:
+            if not customer.is_within(partner):
+                raise PricingError(_("Prices are for a customer of this partner."))
+            chain = chain.filter(pk__in=[*customer.ancestor_ids, customer.pk])
         organisations = {
             row[0]: _Org(*row)
-            for row in Organisation.objects.filter(path__startswith=partner.path).values_list(
-                "id", "kind", "parent_id", "name", "default_currency"
-            )
+            for row in chain.values_list("id", "kind", "parent_id", "name", "default_currency")
         }
         offer_rows = Offer.objects.filter(vendor__organisation=partner)
         if offer_ids is not None:
@@ -346,15 +359,22 @@ class PricingContext:
         ):
             rates[(row[1], row[2])].append((row[4], (row[0], row[3])))
         global_lists, customer_lists = {}, {}
-        for list_id, customer_id, currency, name in PriceList.objects.filter(
-            organisation=partner
-        ).values_list("id", "customer_id", "currency", "name"):
+        list_rows = PriceList.objects.filter(organisation=partner)
+        if customer is not None:
+            list_rows = list_rows.filter(Q(customer__isnull=True) | Q(customer=customer))
+        for list_id, customer_id, currency, name in list_rows.values_list(
+            "id", "customer_id", "currency", "name"
+        ):
             if customer_id is None:
                 global_lists[currency] = (list_id, name)
             else:
                 customer_lists[(customer_id, currency)] = (list_id, name)
         entries: dict[tuple, list] = defaultdict(list)
         entry_rows = PriceListEntry.objects.filter(price_list__organisation=partner)
+        if customer is not None:
+            entry_rows = entry_rows.filter(
+                Q(price_list__customer__isnull=True) | Q(price_list__customer=customer)
+            )
         if offer_ids is not None:
             entry_rows = entry_rows.filter(offer_id__in=list(offer_ids))
         entry_rows = entry_rows.annotate(unit_price_text=Cast("unit_price", CharField()))
@@ -366,7 +386,15 @@ class PricingContext:
             entry = (row[0], amount, bad) if bad else (row[0], amount)
             entries[(row[1], row[2], row[3], row[4])].append((row[6], entry))
         versions: dict[str, list] = defaultdict(list)
-        for rule in MarginRule.objects.filter(owner__path__startswith=partner.path).order_by("id"):
+        rule_rows = MarginRule.objects.filter(owner__path__startswith=partner.path)
+        if customer is not None:
+            # Only the partner and the customer's reseller price it (`_sellers_of`), for all,
+            # for that reseller, or for the customer and its subscriptions.
+            sellers = [partner.pk, customer.parent_id or partner.pk]
+            rule_rows = rule_rows.filter(owner_id__in=sellers).filter(
+                Q(target__isnull=True) | Q(target_id__in=[customer.pk, *sellers])
+            )
+        for rule in rule_rows.order_by("id"):
             versions[rule.scope_key].append(
                 (
                     rule.effective_from,

@@ -211,9 +211,11 @@ def record_operation(
     payload: dict[str, Any],
     changes: dict[str, list] | None = None,
     local: bool = False,
+    actor_name: str | None = None,
 ) -> Operation:
     """Append the operation and the activity record; mark the subscription out of sync when the
-    vendor has something to do."""
+    vendor has something to do. `actor_name`: who did it when that is nobody of ours (a
+    person at the vendor, as its audit records name them)."""
     sequence = (subscription.operations.aggregate(top=Max("sequence"))["top"] or 0) + 1
     if local or kind not in VENDOR_KINDS:
         state = OperationState.DONE
@@ -234,7 +236,7 @@ def record_operation(
         kind=kind,
         payload=payload,
         requested_by=actor if actor is not None and actor.is_authenticated else None,
-        requested_by_name=actor.get_username() if actor is not None else "system",
+        requested_by_name=actor_name or (actor.get_username() if actor is not None else "system"),
         requested_at=now,
         state=state,
         next_attempt_at=now,
@@ -249,6 +251,7 @@ def record_operation(
         operation=f"subscription.{kind}",
         changes=changes,
         details={key: value for key, value in payload.items() if not key.startswith("_")},
+        actor_name=actor_name,
     )
     if state == OperationState.PENDING:
         from seatkeeper.subscriptions.tasks import provision

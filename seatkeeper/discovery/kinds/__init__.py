@@ -86,6 +86,8 @@ class CustomerContext(_Tally):
     tenant: Tenant | None = None
     # What each kind fetched from the vendor, by kind name.
     data: dict = field(default_factory=dict)
+    # Who changed each subscription at the vendor, where its audit records say (RunCustomer).
+    changed_by: dict[str, str] = field(default_factory=dict)
     counts: dict[str, Counter] = field(default_factory=dict)
     # Records left out, each with the reason: {"kind", "id", "reason"}.
     problems: list[dict[str, str]] = field(default_factory=list)

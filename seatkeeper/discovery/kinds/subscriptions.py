@@ -28,6 +28,7 @@ from seatkeeper.subscriptions import services as subscription_services
 from seatkeeper.subscriptions.models import (
     OPEN_STATES,
     LotKind,
+    Operation,
     OperationKind,
     RenewalOption,
     SeatLot,
@@ -102,17 +103,35 @@ def _desired(facts: vendor.Subscription, current: Subscription | None) -> dict:
     return values
 
 
-def _offer(context: CustomerContext, facts: vendor.Subscription) -> Offer | None:
-    """The catalog offer of a vendor offer id ("productId:skuId:availabilityId"), in the
-    customer's country first."""
+def _product_sku(facts: vendor.Subscription) -> tuple[str, str] | None:
     parts = facts.offer_id.split(":")
-    if len(parts) < 2:
-        return None
-    offers = Offer.objects.filter(
-        vendor__provider_account=context.account, product_id=parts[0], sku_id=parts[1]
-    )
+    return (parts[0], parts[1]) if len(parts) >= 2 else None
+
+
+def _offers(context: CustomerContext, listed: list[vendor.Subscription]) -> dict[str, Offer]:
+    """The catalog offer of each vendor offer id ("productId:skuId:availabilityId"), in the
+    customer's country first, else the first imported; read in one query for the customer."""
+    wanted = {key for key in map(_product_sku, listed) if key is not None}
+    if not wanted:
+        return {}
     country = context.customer.country if context.customer else ""
-    return offers.filter(country=country).first() or offers.order_by("pk").first()
+    found: dict[tuple[str, str], Offer] = {}
+    rows = Offer.objects.filter(
+        vendor__provider_account=context.account,
+        product_id__in={product for product, _sku in wanted},
+        sku_id__in={sku for _product, sku in wanted},
+    ).order_by("pk")
+    for offer in rows:
+        key = (offer.product_id, offer.sku_id)
+        if key not in wanted:
+            continue
+        if key not in found or (offer.country == country and found[key].country != country):
+            found[key] = offer
+    return {
+        facts.id: found[key]
+        for facts in listed
+        if (key := _product_sku(facts)) is not None and key in found
+    }
 
 
 def _plain(value):
@@ -126,12 +145,14 @@ def _snapshot(subscription: Subscription, fields) -> dict:
 
 
 def _pricing(context: CustomerContext, offers: list[Offer]):
-    """One pricing context for all the customer's new subscriptions (loading one reads the
-    partner's whole price setup: once per customer, not once per subscription)."""
+    """One pricing context for all the customer's new subscriptions, scoped to the customer (its
+    chain and the rules that can price it, not the partner's every customer)."""
     if not offers:
         return None
     return PricingContext.load(
-        partner=context.account.organisation, offer_ids=sorted({offer.pk for offer in offers})
+        partner=context.account.organisation,
+        offer_ids=sorted({offer.pk for offer in offers}),
+        customer=context.customer,
     )
 
 
@@ -210,7 +231,7 @@ def _create(
     )
     provisioning.apply_vendor_facts(subscription, facts)
     subscription.save()
-    drift.remember(subscription, values, run=context.run, now=clock.now())
+    drift.remember(subscription, values, run=context.run, now=clock.now(), states={})
     _lots(pricing, subscription, facts)
     subscription_services.record_operation(
         subscription,
@@ -232,16 +253,109 @@ def _create(
     return subscription
 
 
-def _update(
-    context: CustomerContext, subscription: Subscription, facts: vendor.Subscription
+def _refundable(lots: list[SeatLot], now: dt.datetime) -> int:
+    return sum(
+        lot.quantity for lot in lots if lot.cancellable_until and lot.cancellable_until > now
+    )
+
+
+def _refresh_lots(
+    subscription: Subscription, facts: vendor.Subscription, lots: list[SeatLot]
 ) -> bool:
-    """Bring a known subscription in line with the vendor; returns whether anything changed."""
-    pending = subscription.operations.filter(state__in=OPEN_STATES).exists()
+    """Bring a known subscription's seat lots in line with the vendor: each lot the vendor still
+    refunds (matched by the end of its refund window) holds the quantity it says, a lot it
+    lists that we lack is added, a lot of ours it no longer refunds closes now; then the lots
+    that can no longer be refunded take up the difference, so the lots hold the subscription's
+    quantity. Returns whether a lot changed.
+
+    A lot added here is of kind "purchase": seats bought at the vendor, not by an operation of
+    ours. Billing matches "increase" lots to our own quantity changes in order and charges a
+    change adopted from the vendor on its own (`billing.charges`), so these rows never take the
+    place of a lot of ours there."""
+    now = clock.now()
+    changed = False
+    template = lots[-1] if lots else None
+    unit_price = template.unit_price if template else Decimal("0")
+    currency = template.currency if template else subscription.offer.currency
+    ours = {lot.cancellable_until: lot for lot in lots if lot.cancellable_until}
+    listed = set()
+    for refundable in facts.refundable_lots:
+        until = refundable.allowed_until
+        if refundable.quantity <= 0 or until is None or until <= now:
+            continue
+        listed.add(until)
+        lot = ours.get(until)
+        if lot is None:
+            lots.append(
+                SeatLot.objects.create(
+                    subscription=subscription,
+                    kind=LotKind.PURCHASE,
+                    quantity=refundable.quantity,
+                    original_quantity=refundable.quantity,
+                    unit_price=unit_price,
+                    currency=currency,
+                    purchased_at=min(now, until - rules.REFUND_WINDOW),
+                    cancellable_until=until,
+                )
+            )
+            changed = True
+        elif lot.quantity != refundable.quantity:
+            lot.quantity = refundable.quantity
+            lot.original_quantity = max(lot.original_quantity, lot.quantity)
+            lot.save(update_fields=["quantity", "original_quantity"])
+            changed = True
+    for lot in lots:
+        if (
+            lot.cancellable_until
+            and lot.cancellable_until > now
+            and lot.cancellable_until not in listed
+        ):
+            lot.cancellable_until = now  # the vendor no longer refunds these seats
+            lot.save(update_fields=["cancellable_until"])
+            changed = True
+    missing = subscription.quantity - sum(lot.quantity for lot in lots)
+    if missing > 0:
+        SeatLot.objects.create(
+            subscription=subscription,
+            kind=LotKind.PURCHASE,
+            quantity=missing,
+            original_quantity=missing,
+            unit_price=unit_price,
+            currency=currency,
+            purchased_at=now,
+        )
+        changed = True
+    closed = [lot for lot in lots if not lot.cancellable_until or lot.cancellable_until <= now]
+    for lot in reversed(closed):  # seats gone at the vendor: from the latest lot back
+        if missing >= 0:
+            break
+        taken = min(lot.quantity, -missing)
+        if taken:
+            lot.quantity -= taken
+            lot.save(update_fields=["quantity"])
+            missing += taken
+            changed = True
+    return changed
+
+
+def _update(
+    context: CustomerContext,
+    subscription: Subscription,
+    facts: vendor.Subscription,
+    *,
+    pending: bool,
+    states: dict,
+    lots: list[SeatLot],
+) -> bool:
+    """Bring a known subscription in line with the vendor; returns whether anything changed.
+    `pending`: a change of ours is still open (then its lots are left as they are too);
+    `states`: the vendor states read for the customer's subscriptions (`drift.remember`);
+    `lots`: the subscription's seat lots, oldest first."""
     fields = VENDOR_ONLY if pending else (*VENDOR_ONLY, *ADOPTED)
     before = _snapshot(subscription, fields)
     provisioning.apply_vendor_facts(subscription, facts)
     vendor_values = _desired(facts, subscription)
-    drift.remember(subscription, vendor_values, run=context.run, now=clock.now())
+    drift.remember(subscription, vendor_values, run=context.run, now=clock.now(), states=states)
     if not pending:
         for name, value in vendor_values.items():
             setattr(subscription, name, value)
@@ -251,16 +365,27 @@ def _update(
         for name in fields
         if before[name] != after[name]
     }
+    if not pending:
+        refundable_before = _refundable(lots, clock.now())
+        if _refresh_lots(subscription, facts, lots):
+            changes["refundable_seats"] = [refundable_before, _refundable(lots, clock.now())]
     if not changes:
         return False
     subscription.version += 1
     subscription.updated_at = clock.now()
-    subscription.save(update_fields=[*changes, "version", "updated_at"])
+    saved = [name for name in changes if name != "refundable_seats"]
+    subscription.save(update_fields=[*saved, "version", "updated_at"])
     payload = {"source": "discovery", "run": context.run.pk}
     # The new values billing charges the change from (`billing.charges`).
     adopted = {name: changes[name][1] for name in BILLED if name in changes}
     if adopted:
         payload["adopted"] = adopted
+    # A change adopted from the vendor, made there by a person its audit records name.
+    changed_by = ""
+    if not pending and any(name in ADOPTED for name in changes):
+        changed_by = context.changed_by.get(facts.id.lower(), "")
+    if changed_by:
+        payload["changed_at_vendor_by"] = changed_by
     subscription_services.record_operation(
         subscription,
         OperationKind.REFRESH,
@@ -268,6 +393,7 @@ def _update(
         payload=payload,
         changes=changes,
         local=True,
+        actor_name=changed_by or None,
     )
     return True
 
@@ -284,18 +410,31 @@ def import_customer(context: CustomerContext) -> None:
     reseller_ids = {facts.partner_id for facts in listed if facts.partner_id}
     if len(reseller_ids) == 1:
         assignments.note_vendor_reseller(context.customer, reseller_ids.pop())
-    known = Subscription.objects.filter(tenant=tenant).filter(
-        ~Q(vendor_subscription_id="") | ~Q(vendor_order_id="")
+    known = list(
+        Subscription.objects.filter(tenant=tenant).filter(
+            ~Q(vendor_subscription_id="") | ~Q(vendor_order_id="")
+        )
     )
     by_id = {s.vendor_subscription_id: s for s in known if s.vendor_subscription_id}
     by_order = {s.vendor_order_id: s for s in known if not s.vendor_subscription_id}
+    # Read once for the customer, not once per subscription.
+    known_pks = [s.pk for s in known]
+    pending = set(
+        Operation.objects.filter(subscription_id__in=known_pks, state__in=OPEN_STATES)
+        .values_list("subscription_id", flat=True)
+        .distinct()
+    )
+    states = drift.states_of(known_pks)
+    lots: dict[int, list[SeatLot]] = {pk: [] for pk in known_pks}
+    for lot in SeatLot.objects.filter(subscription_id__in=known_pks).order_by("purchased_at", "pk"):
+        lots[lot.subscription_id].append(lot)
     new = [
         facts
         for facts in listed
         if facts.id not in by_id and not (facts.order_id and facts.order_id in by_order)
     ]
-    offers = {facts.id: _offer(context, facts) for facts in new}
-    pricing = _pricing(context, [offer for offer in offers.values() if offer is not None])
+    offers = _offers(context, new)
+    pricing = _pricing(context, list(offers.values()))
     seen: set[str] = set()
     for facts in listed:
         seen.add(facts.id)
@@ -303,8 +442,25 @@ def import_customer(context: CustomerContext) -> None:
             by_order.pop(facts.order_id, None) if facts.order_id else None
         )
         if subscription is not None:
-            changed = _update(context, subscription, facts)
-            context.count(NAME, "updated" if changed else "unchanged")
+            was_cancelled = subscription.status == Status.CANCELLED
+            changed = _update(
+                context,
+                subscription,
+                facts,
+                pending=subscription.pk in pending,
+                states=states,
+                lots=lots[subscription.pk],
+            )
+            deleted = facts.status == vendor.SubscriptionStatus.DELETED
+            if (
+                changed
+                and deleted
+                and not was_cancelled
+                and subscription.status == Status.CANCELLED
+            ):
+                context.count(NAME, "removed")  # deleted at the vendor since the last run
+            else:
+                context.count(NAME, "updated" if changed else "unchanged")
             continue
         offer = offers.get(facts.id)
         if offer is None:
@@ -318,24 +474,30 @@ def import_customer(context: CustomerContext) -> None:
     for vendor_id, subscription in by_id.items():
         if vendor_id in seen or subscription.status == Status.CANCELLED:
             continue
-        if subscription.operations.filter(state__in=OPEN_STATES).exists():
+        if subscription.pk in pending:
             continue
-        before = subscription.status
-        subscription.status = Status.CANCELLED
-        subscription.version += 1
-        subscription.updated_at = clock.now()
-        subscription.save(update_fields=["status", "version", "updated_at"])
-        subscription_services.record_operation(
-            subscription,
-            OperationKind.REFRESH,
-            actor=None,
-            payload={
-                "source": "discovery",
-                "run": context.run.pk,
-                "gone": True,
-                "adopted": {"status": Status.CANCELLED},
-            },
-            changes={"status": [before, Status.CANCELLED]},
-            local=True,
-        )
+        mark_gone(subscription, run=context.run)
         context.count(NAME, "removed")
+
+
+def mark_gone(subscription: Subscription, *, run) -> None:
+    """The vendor no longer lists a subscription Seatkeeper knew: cancelled there. The row and
+    its history stay; the change is in the history like any adopted one."""
+    before = subscription.status
+    subscription.status = Status.CANCELLED
+    subscription.version += 1
+    subscription.updated_at = clock.now()
+    subscription.save(update_fields=["status", "version", "updated_at"])
+    subscription_services.record_operation(
+        subscription,
+        OperationKind.REFRESH,
+        actor=None,
+        payload={
+            "source": "discovery",
+            "run": run.pk,
+            "gone": True,
+            "adopted": {"status": Status.CANCELLED},
+        },
+        changes={"status": [before, Status.CANCELLED]},
+        local=True,
+    )
