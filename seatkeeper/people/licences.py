@@ -32,7 +32,7 @@ from seatkeeper.people.models import (
     UserLicence,
     UserStatus,
 )
-from seatkeeper.people.selectors import SEAT_HOLDING
+from seatkeeper.people.selectors import SEAT_HOLDING, check_seat_left
 from seatkeeper.providers import interface as vendor
 from seatkeeper.providers.errors import ProviderError
 from seatkeeper.providers.models import ProviderAccount
@@ -121,14 +121,7 @@ def licence_assign(
                 % {"user": user.display_name, "licence": sku}
             )
         held = UserLicence.objects.filter(sku=sku, user__status=UserStatus.ACTIVE).count()
-        if held >= seats:
-            raise ServiceError(
-                _(
-                    "No seat left in %(subscription)s: %(held)s of %(seats)s are assigned. Add "
-                    "seats or take a licence back first."
-                )
-                % {"subscription": subscription.friendly_name, "held": held, "seats": seats}
-            )
+        check_seat_left(subscription, held=held, seats=seats)
         UserLicence.objects.create(user=user, sku=sku, assigned_at=clock.now())
         change = LicenceChange.objects.create(
             user=user,
