@@ -134,6 +134,8 @@ class Plan:
     message: str = ""
     values: dict[str, str] = field(default_factory=dict)
     subscriptions: list[Subscription] = field(default_factory=list)
+    # Refused only for want of a seat: worth planning again once later lines freed some.
+    waits_for_seat: bool = False
 
 
 class Planner:
@@ -179,10 +181,10 @@ class Planner:
                 return subscription
         return found[0] if found else None
 
-    def plan(self, values: dict[str, str], password: str) -> Plan:
+    def plan(self, values: dict[str, str], password: str, *, again: bool = False) -> Plan:
         user_name = values.get("user_name", "").lower()
         action = values.get("action", "").lower()
-        if user_name in self.seen:
+        if user_name in self.seen and not again:
             return Plan(
                 ImportAction.ERROR,
                 _("The user name %(name)s is already on an earlier line.") % {"name": user_name},
@@ -248,20 +250,19 @@ class Planner:
                 wanted, member_customer_id=self.customer.pk, vendor_id=self.vendor.pk
             )
         new = [s for s in wanted if s.pk not in current]
-        if not errors:
-            for subscription in new:
-                held = self.held.get(subscription.pk, 0)
-                if held >= subscription.quantity:
-                    errors.append(
-                        _("No seat left in %(subscription)s: %(held)s of %(seats)s are assigned.")
-                        % {
-                            "subscription": subscription.friendly_name,
-                            "held": held,
-                            "seats": subscription.quantity,
-                        }
-                    )
         if errors:
             return Plan(ImportAction.ERROR, " ".join(errors))
+        for subscription in new:
+            held = self.held.get(subscription.pk, 0)
+            if held >= subscription.quantity:
+                message = _(
+                    "No seat left in %(subscription)s: %(held)s of %(seats)s are assigned."
+                ) % {
+                    "subscription": subscription.friendly_name,
+                    "held": held,
+                    "seats": subscription.quantity,
+                }
+                return Plan(ImportAction.ERROR, message, waits_for_seat=True)
         wanted_pks = {s.pk for s in wanted}
         for subscription in new:
             self.held[subscription.pk] = self.held.get(subscription.pk, 0) + 1
@@ -317,6 +318,7 @@ def member_import_preview(
                     secret=crypto.encrypt(password) if password else "",
                     action=plan.action,
                     message=plan.message,
+                    waits_for_seat=plan.waits_for_seat,
                 )
             )
             if len(batch) >= BATCH:
@@ -325,9 +327,35 @@ def member_import_preview(
         MemberImportLine.objects.bulk_create(batch)
         if not counts:
             raise ServiceError(_("The file has no lines."), field="file")
+        for line in _seat_waiters(member_import, planner, counts):
+            line.save(update_fields=["action", "message", "waits_for_seat"])
         member_import.counts = counts
         member_import.save(update_fields=["counts", "updated_at"])
     return member_import
+
+
+def _seat_waiters(member_import, planner: Planner, counts: dict[str, int]):
+    """Plan again the lines that only lacked a seat, while later lines keep freeing some: the
+    file says what each member should hold, whatever the order of its lines (and so the same
+    file applied twice changes nothing the second time). Yields each line that now passes."""
+    progress = True
+    while progress:
+        progress = False
+        waiting = MemberImportLine.objects.filter(
+            member_import=member_import, waits_for_seat=True
+        ).order_by("number")
+        for line in waiting.iterator(chunk_size=BATCH):
+            password = crypto.decrypt(line.secret) if line.secret else ""
+            plan = planner.plan(line.values, password, again=True)
+            if plan.waits_for_seat:
+                continue
+            counts[ImportAction.ERROR] -= 1
+            if not counts[ImportAction.ERROR]:
+                del counts[ImportAction.ERROR]
+            counts[plan.action] = counts.get(plan.action, 0) + 1
+            line.action, line.message, line.waits_for_seat = plan.action, plan.message, False
+            progress = True
+            yield line
 
 
 def _apply_line(actor, line: MemberImportLine, plan: Plan, password: str) -> str:
@@ -362,35 +390,54 @@ def member_import_apply(*, actor: User | None, member_import: MemberImport) -> M
             raise ServiceError(_("This file was applied already."), code="conflict")
         locked.applied_at = clock.now()
         locked.save(update_fields=["applied_at", "updated_at"])
-    planner = Planner(member_import.customer, member_import.vendor)
-    counts: dict[str, int] = {}
     lines = MemberImportLine.objects.filter(member_import=member_import).select_related(
         "member_import__customer", "member_import__vendor"
     )
+    lines.update(waits_for_seat=False)
+    applier = _Applier(actor, member_import)
     for line in lines.order_by("number").iterator(chunk_size=BATCH):
-        password = crypto.decrypt(line.secret) if line.secret else ""
-        plan = planner.plan(line.values, password)
-        outcome, message = plan.action, plan.message
-        if plan.action != ImportAction.ERROR:
-            try:
-                _apply_line(actor, line, plan, password)
-            except ServiceError as error:
-                outcome, message = ImportAction.ERROR, error.message
-                # The planner counted the seats this line would have changed: count again.
-                planner = Planner(member_import.customer, member_import.vendor)
-                planner.seen = {
-                    name.lower()
-                    for name in MemberImportLine.objects.filter(
-                        member_import=member_import, number__lte=line.number
-                    ).values_list("user_name", flat=True)
-                }
-        counts[outcome] = counts.get(outcome, 0) + 1
-        MemberImportLine.objects.filter(pk=line.pk).update(
-            outcome=outcome, outcome_message=message, secret=""
-        )
+        applier.apply(line, again=False)
+    # Lines that lacked a seat are tried again while the others keep freeing seats.
+    applier.progress = lines.filter(waits_for_seat=True).exists()
+    while applier.progress:
+        applier.progress = False
+        for line in lines.filter(waits_for_seat=True).order_by("number").iterator(BATCH):
+            applier.apply(line, again=True)
+    lines.exclude(secret="").update(secret="")
+    counts: dict[str, int] = {}
+    for outcome, n in lines.values_list("outcome").annotate(n=Count("pk")).order_by():
+        counts[outcome] = n
     MemberImport.objects.filter(pk=member_import.pk).update(counts=counts)
     member_import.refresh_from_db()
     return member_import
+
+
+class _Applier:
+    def __init__(self, actor: User | None, member_import: MemberImport) -> None:
+        self.actor, self.member_import = actor, member_import
+        self.planner = Planner(member_import.customer, member_import.vendor)
+        self.progress = False
+
+    def apply(self, line: MemberImportLine, *, again: bool) -> None:
+        password = crypto.decrypt(line.secret) if line.secret else ""
+        plan = self.planner.plan(line.values, password, again=again)
+        outcome, message, waits = plan.action, plan.message, plan.waits_for_seat
+        if plan.action != ImportAction.ERROR:
+            try:
+                _apply_line(self.actor, line, plan, password)
+            except ServiceError as error:
+                outcome, message = ImportAction.ERROR, error.message
+                waits = error.code == "no_seat_left"
+                # The planner counted the seats this line would have changed: count again.
+                seen = self.planner.seen
+                self.planner = Planner(self.member_import.customer, self.member_import.vendor)
+                self.planner.seen = seen
+        if again and waits:
+            return  # still no seat: the line stays as the first pass left it
+        self.progress = self.progress or again
+        MemberImportLine.objects.filter(pk=line.pk).update(
+            outcome=outcome, outcome_message=message, waits_for_seat=waits
+        )
 
 
 # --- exports and the result file ---------------------------------------------------------------

@@ -403,6 +403,8 @@ class MemberImportLine(models.Model):
     secret = models.TextField(blank=True)
     action = models.CharField(_("action"), max_length=8, choices=ImportAction.choices)
     message = models.TextField(_("details"), blank=True)
+    # Refused only for want of a seat: planned again once the other lines freed some.
+    waits_for_seat = models.BooleanField(default=False)
     outcome = models.CharField(_("outcome"), max_length=8, choices=ImportAction.choices, blank=True)
     outcome_message = models.TextField(_("result"), blank=True)
 
