@@ -44,7 +44,9 @@ urlpatterns = [
 
 urlpatterns += [
     path(
-        "customers/<int:pk>/users/", api_users.CustomerUsersApi.as_view(), name="api_customer_users"
+        "customers/<int:pk>/users/",
+        api_users.CustomerUsersCollectionApi.as_view(),
+        name="api_customer_users",
     ),
     path(
         "customers/<int:pk>/users/sync/",
@@ -60,5 +62,38 @@ urlpatterns += [
         "customers/<int:pk>/users/<int:user_pk>/licences/<int:licence_pk>/",
         api_users.UserLicenceApi.as_view(),
         name="api_customer_user_licence",
+    ),
+]
+
+urlpatterns += [
+    path(
+        "customers/<int:pk>/users/password-check/",
+        api_users.PasswordCheckApi.as_view(),
+        name="api_customer_users_password_check",
+    ),
+    path(
+        "customers/<int:pk>/users/<int:user_pk>/",
+        api_users.UserDetailApi.as_view(),
+        name="api_customer_user",
+    ),
+    path(
+        "customers/<int:pk>/users/<int:user_pk>/delete/",
+        api_users.UserDeleteApi.as_view(),
+        name="api_customer_user_delete",
+    ),
+    path(
+        "customers/<int:pk>/users/<int:user_pk>/restore/",
+        api_users.UserRestoreApi.as_view(),
+        name="api_customer_user_restore",
+    ),
+    path(
+        "customers/<int:pk>/users/<int:user_pk>/reset-password/",
+        api_users.UserPasswordResetApi.as_view(),
+        name="api_customer_user_reset_password",
+    ),
+    path(
+        "customers/<int:pk>/default-licence/",
+        api_users.DefaultLicenceApi.as_view(),
+        name="api_customer_default_licence",
     ),
 ]

@@ -19,6 +19,7 @@ class PeopleConfig(AppConfig):
             "people.onboarding_sweep", dt.timedelta(minutes=1), tasks.onboarding_sweep
         )
         register_periodic("people.licence_sweep", dt.timedelta(minutes=1), tasks.licence_sweep)
+        register_periodic("people.user_sweep", dt.timedelta(minutes=1), tasks.user_sweep)
         register_periodic(
             "people.credentials_purge", dt.timedelta(minutes=15), tasks.credentials_purge
         )

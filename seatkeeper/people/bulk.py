@@ -228,12 +228,9 @@ class Planner:
         problems = members.member_field_problems(fields, creating=member is None)
         errors = list(problems.values())
         if member is None and password:
-            full_name = f"{fields['first_name']} {fields['last_name']} {fields['display_name']}"
-            lacking = members.password_problems(password, user_name=user_name, full_name=full_name)
-            if lacking:
-                errors.append(
-                    _("The password needs %(lacking)s.") % {"lacking": ", ".join(lacking)}
-                )
+            refusal = members.password_refusal(password, fields)
+            if refusal:
+                errors.append(refusal)
         wanted: list[Subscription] = []
         references = [values.get("service", ""), *values.get("options", "").split("|")]
         for reference in filter(None, (r.strip() for r in references)):

@@ -7,9 +7,11 @@ open while the vendor answers), `apply_directory` writes what it read in one pas
 way is the same record.
 
 Matching is by the vendor's user id within the tenant. A user whose change of ours is still on
-its way to the vendor (`sync_status` pending) is left as it is. A user the vendor no longer lists
-at all (past Microsoft's 30 days of soft deletion) is marked deleted here, never erased: its
-history stays readable.
+its way to the vendor (`sync_status` pending) is left as it is, and so is a vendor user with the
+name of a user we are still creating (`people.users`: the worker records its id). A new user
+found here gets the customer's default licence, or the activity log says why not. A user the
+vendor no longer lists at all (past Microsoft's 30 days of soft deletion) is marked deleted here,
+never erased: its history stays readable.
 
 Licences name a directory SKU id (Microsoft: the Entra SKU GUID, `productSku.id`), not a
 subscription. The catalog SKU of each product the tenant subscribes to carries the same id
@@ -166,7 +168,11 @@ def apply_directory(tenant: Tenant, facts: DirectoryFacts) -> Counter:
     now = clock.now()
     counts: Counter = Counter()
     skus = _sku_rows(tenant, facts)
-    known = {user.vendor_user_id: user for user in DirectoryUser.objects.filter(tenant=tenant)}
+    local = list(DirectoryUser.objects.filter(tenant=tenant))
+    known = {user.vendor_user_id: user for user in local if user.vendor_user_id}
+    # Users created here the vendor has not confirmed yet: the vendor may list one already.
+    creating = {user.user_principal_name.lower() for user in local if not user.vendor_user_id}
+    found: list[DirectoryUser] = []
     held: dict[int, dict[int, UserLicence]] = {}
     for licence in UserLicence.objects.filter(user__tenant=tenant):
         held.setdefault(licence.user_id, {})[licence.sku_id] = licence
@@ -175,6 +181,9 @@ def apply_directory(tenant: Tenant, facts: DirectoryFacts) -> Counter:
         user = known.get(facts_user.id)
         if user is not None and user.sync_status == SyncStatus.PENDING:
             counts["unchanged"] += 1  # a change of ours is on its way: it stands
+            continue
+        if user is None and facts_user.user_principal_name.lower() in creating:
+            counts["unchanged"] += 1  # ours, being created: the worker records its id
             continue
         values = _user_values(facts_user)
         wanted = {
@@ -189,6 +198,7 @@ def apply_directory(tenant: Tenant, facts: DirectoryFacts) -> Counter:
                 **values,
             )
             _set_licences(user, wanted, {})
+            found.append(user)
             counts["created"] += 1
             continue
         seen.append(user.pk)
@@ -218,6 +228,13 @@ def apply_directory(tenant: Tenant, facts: DirectoryFacts) -> Counter:
     withdrawn = overflow_withdraw(tenant.pk)
     if withdrawn:
         counts["withdrawn"] = withdrawn
+    if found:
+        from seatkeeper.people.users import default_licence_for_found
+
+        # New users get the customer's default licence; why not is in the activity log.
+        for user in found:
+            if user.status == UserStatus.ACTIVE:
+                default_licence_for_found(user)
     return counts
 
 

@@ -77,3 +77,60 @@ class TenantLinkForm(forms.Form):
                 if not data.get(name):
                     self.add_error(name, _("Say who accepted the agreement, and when."))
         return data
+
+
+class DirectoryUserForm(forms.Form):
+    """A user of the customer's tenant, new or edited: the names, the user name on one of the
+    tenant's domains, the usage location. The rules are the service's (`people.users`)."""
+
+    display_name = _line(_("Display name"), max_length=256)
+    first_name = _line(_("First name"), required=False, max_length=64)
+    last_name = _line(_("Last name"), required=False, max_length=64)
+    alias = _line(
+        _("User name"),
+        max_length=64,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "autocapitalize": "none"}),
+    )
+    domain = forms.ChoiceField(label=_("Domain"), choices=())
+    usage_location = _line(
+        _("Usage location"),
+        required=False,
+        max_length=2,
+        help_text=_("Two-letter country code; Microsoft gives no licence without one."),
+    )
+
+    def __init__(self, *args, domains: list[str], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["domain"].choices = [(domain, "@" + domain) for domain in domains]
+
+    @property
+    def user_name(self) -> str:
+        return f"{self.cleaned_data['alias']}@{self.cleaned_data['domain']}"
+
+
+PASSWORD_CHOICES = [
+    ("generate", _("Generate a password and send it through a one-time link")),
+    ("type", _("Type the password")),
+]
+
+
+class PasswordChoiceForm(forms.Form):
+    """How the new password reaches its user: generated and sent through a one-time link, or
+    typed here and checked against the policy as it is typed."""
+
+    password_mode = forms.ChoiceField(
+        label=_("Password"), choices=PASSWORD_CHOICES, widget=forms.RadioSelect, initial="generate"
+    )
+    send_password_to = forms.EmailField(label=_("Send the one-time link to"), required=False)
+    password = forms.CharField(
+        label=_("Password"),
+        required=False,
+        max_length=256,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+    def service_arguments(self) -> dict:
+        if self.cleaned_data["password_mode"] == "type":
+            return {"password": self.cleaned_data["password"] or "", "send_password_to": ""}
+        return {"password": None, "send_password_to": self.cleaned_data["send_password_to"] or ""}

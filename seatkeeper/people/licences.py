@@ -29,6 +29,7 @@ from seatkeeper.people.models import (
     LicenceAction,
     LicenceChange,
     LicenceSku,
+    UserChange,
     UserLicence,
     UserStatus,
 )
@@ -58,6 +59,11 @@ def _check(actor: User | None, user: DirectoryUser) -> None:
         raise PermissionRefused(_("You may not change this user's licences."))
     if user.status != UserStatus.ACTIVE:
         raise ServiceError(_("%(user)s is deleted: restore the user first.") % {"user": user})
+    if not user.vendor_user_id:
+        raise ServiceError(
+            _("%(user)s is still being created at the vendor: try again in a moment.")
+            % {"user": user.user_principal_name}
+        )
 
 
 def _queue(change: LicenceChange, actor: User | None, operation: str) -> None:
@@ -188,8 +194,10 @@ def overflow_withdraw(tenant_id: int) -> int:
 
 
 def _settle(user_id: int, *, failed: bool) -> None:
-    """The user is in sync again once none of its changes is open."""
+    """The user is in sync again once none of its changes (licences' or users') is open."""
     if LicenceChange.objects.filter(user_id=user_id, state__in=OPEN).exists():
+        return
+    if UserChange.objects.filter(user_id=user_id, state__in=OPEN).exists():
         return
     DirectoryUser.objects.filter(pk=user_id).update(
         sync_status=SyncStatus.FAILED if failed else SyncStatus.SYNCHRONIZED

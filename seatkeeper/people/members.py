@@ -14,8 +14,6 @@ remove, the member pages, the API and bulk provisioning all go through it.
 from __future__ import annotations
 
 import re
-import secrets
-import string
 from collections.abc import Iterable
 
 from django.core.exceptions import ValidationError
@@ -36,7 +34,6 @@ from seatkeeper.subscriptions.models import Subscription
 MEMBER_ROLES = {Role.CLOUD_ADMIN, Role.PARTNER_OPERATOR, Role.RESELLER_ADMIN, Role.CUSTOMER_ADMIN}
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 USER_NAME_RE = re.compile(r"^[^\s@]+@[^\s@]+\.[^\s@]+$")
-PASSWORD_MIN = 8
 
 
 def can_manage_members(actor: User | None, customer: Organisation) -> bool:
@@ -64,32 +61,21 @@ def _actor_name(actor: User | None) -> str:
 # --- checks shared with bulk provisioning ------------------------------------------------------
 
 
-def password_problems(password: str, *, user_name: str, full_name: str) -> list[str]:
-    """What the password lacks under the seed's policy: at least 8 characters; upper and lower
-    case, digits and non-word characters; no part of the user name or full name."""
-    problems = []
-    if len(password) < PASSWORD_MIN:
-        problems.append(_("at least %(n)s characters") % {"n": PASSWORD_MIN})
-    if not re.search(r"[A-Z]", password) or not re.search(r"[a-z]", password):
-        problems.append(_("upper and lower case letters"))
-    if not re.search(r"\d", password):
-        problems.append(_("a digit"))
-    if not re.search(r"[\W_]", password):
-        problems.append(_("a character that is not a letter or a digit"))
-    lowered = password.lower()
-    parts = re.split(r"[\s@._-]+", f"{user_name} {full_name}".lower())
-    if any(len(part) >= 3 and part in lowered for part in parts):
-        problems.append(_("no part of the user name or full name"))
-    return problems
+def password_refusal(password: str, values: dict[str, str]) -> str:
+    """Why a typed password is refused under the users' policy (`users.password_problems`),
+    as one sentence; empty when it is good."""
+    from seatkeeper.people.users import password_problems
 
-
-def generated_password() -> str:
-    """A password that meets the policy whatever the names are (random, 16 characters)."""
-    alphabet = string.ascii_letters + string.digits + "!#$%*+-=?"
-    while True:
-        password = "".join(secrets.choice(alphabet) for _ in range(16))
-        if not password_problems(password, user_name="", full_name=""):
-            return password
+    problems = password_problems(
+        password,
+        user_name=values.get("user_name", ""),
+        display_name=values.get("display_name", ""),
+        first_name=values.get("first_name", ""),
+        last_name=values.get("last_name", ""),
+    )
+    return (
+        (_("Password refused: %(problems)s") % {"problems": " ".join(problems)}) if problems else ""
+    )
 
 
 def member_field_problems(values: dict[str, str], *, creating: bool) -> dict[str, str]:
@@ -246,6 +232,7 @@ def member_create(
     against the policy, or generated) reaches the address given through a one-time link,
     never in clear."""
     from seatkeeper.people.services import credential_issue
+    from seatkeeper.people.users import generate_password
 
     _check(actor, customer, vendor)
     values = _clean(values)
@@ -254,14 +241,9 @@ def member_create(
     if problems:
         field, message = next(iter(problems.items()))
         raise ServiceError(message, field=field)
-    if password:
-        full_name = f"{values['first_name']} {values['last_name']} {values['display_name']}"
-        lacking = password_problems(password, user_name=values["user_name"], full_name=full_name)
-        if lacking:
-            raise ServiceError(
-                _("The password needs %(lacking)s.") % {"lacking": ", ".join(lacking)},
-                field="password",
-            )
+    refusal = password_refusal(password, values) if password else ""
+    if refusal:
+        raise ServiceError(refusal, field="password")
     try:
         with transaction.atomic():
             member = Member.objects.create(customer=customer, vendor=vendor, **values)
@@ -269,7 +251,7 @@ def member_create(
             credential_issue(
                 customer=customer,
                 user_name=member.user_name,
-                password=password or generated_password(),
+                password=password or generate_password(user_name=member.user_name),
                 recipient=member.email,
             )
             activity_record(

@@ -11,6 +11,7 @@ that is half onboarded.
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 
 from django.conf import settings
@@ -134,6 +135,10 @@ class CredentialLink(models.Model):
         return self.user_name
 
 
+# Microsoft keeps a deleted user this long, during which it can be restored.
+DELETED_USER_KEPT = dt.timedelta(days=30)
+
+
 class UserStatus(models.TextChoices):
     ACTIVE = "active", _("Active")
     DELETED = "deleted", _("Deleted")
@@ -178,14 +183,24 @@ class DirectoryUser(TimestampedModel):
         verbose_name_plural = _("users")
         ordering = ["display_name", "pk"]
         constraints = [
+            # A user created here has no vendor id until the vendor made it.
             models.UniqueConstraint(
-                fields=["tenant", "vendor_user_id"], name="directory_user_unique_vendor_id"
+                fields=["tenant", "vendor_user_id"],
+                condition=~Q(vendor_user_id=""),
+                name="directory_user_unique_vendor_id",
             ),
         ]
         indexes = [models.Index(fields=["customer", "status"], name="directory_user_by_status")]
 
     def __str__(self) -> str:
         return self.user_principal_name
+
+    @property
+    def purge_at(self):
+        """When the vendor deletes this deleted user for good (Microsoft keeps it 30 days)."""
+        if self.status != UserStatus.DELETED or self.deleted_at is None:
+            return None
+        return self.deleted_at + DELETED_USER_KEPT
 
 
 class LicenceSku(models.Model):
@@ -279,6 +294,95 @@ class LicenceChange(TimestampedModel):
 
     def __str__(self) -> str:
         return f"{self.action} {self.sku} · {self.user}"
+
+
+class UserAction(models.TextChoices):
+    CREATE = "create", _("Create")
+    UPDATE = "update", _("Edit")
+    DELETE = "delete", _("Delete")
+    RESTORE = "restore", _("Restore")
+    PASSWORD = "password", _("Reset password")
+
+
+class UserChange(TimestampedModel):
+    """A user created, edited, deleted, restored or given a new password here, on its way to the
+    vendor (`users.run_user_change`), retried like the licence changes. The change shows at once
+    and the user's `sync_status` stays pending until every change of the user is done, so a sync
+    does not undo it; a change the vendor refuses for good is undone here, the vendor's answer
+    kept. A user's changes reach the vendor in the order they were made."""
+
+    customer = models.ForeignKey(
+        "accounts.Organisation", on_delete=models.CASCADE, related_name="+"
+    )
+    # Null once a refused creation took its user away: the change stays as the record of it.
+    user = models.ForeignKey(
+        DirectoryUser,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="user_changes",
+    )
+    user_principal_name = models.CharField(_("user principal name"), max_length=255)
+    action = models.CharField(_("action"), max_length=12, choices=UserAction.choices)
+    # The values sent (and, for an edit, the previous ones, put back if the vendor refuses).
+    fields = models.JSONField(default=dict, blank=True)
+    # The password to send, encrypted (`core.crypto`); erased once the vendor answered.
+    secret = models.TextField(blank=True)
+    # Where the one-time link to a generated password goes once the vendor accepted it.
+    credential_recipient = models.EmailField(_("send the password to"), blank=True)
+    # What the person who asked must know (the default licence could not be given...).
+    notice = models.TextField(_("notice"), blank=True)
+    state = models.CharField(
+        max_length=24, choices=OperationState.choices, default=OperationState.PENDING
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    requested_by_name = models.CharField(_("done by"), max_length=200)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True, default=clock.now)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    done_at = models.DateTimeField(null=True, blank=True)
+    # Sent as MS-RequestId on a creation: a retried create is one user.
+    request_key = models.UUIDField(default=uuid.uuid4, editable=False)
+    error_code = models.CharField(max_length=40, blank=True)
+    error_message = models.TextField(blank=True)
+
+    class Meta:
+        verbose_name = _("user change")
+        verbose_name_plural = _("user changes")
+        ordering = ["pk"]
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                name="user_change_open_due",
+                condition=Q(state__in=["pending", "running"]),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.user_principal_name}"
+
+
+class DefaultLicence(models.Model):
+    """The subscription whose licence every new user of the customer is given (seed 002's star),
+    whether created here or found by a sync, while it has seats left."""
+
+    customer = models.OneToOneField(
+        "accounts.Organisation", on_delete=models.CASCADE, related_name="default_licence"
+    )
+    subscription = models.ForeignKey(
+        "subscriptions.Subscription", on_delete=models.CASCADE, related_name="+"
+    )
+    set_by_name = models.CharField(_("done by"), max_length=200)
+    set_at = models.DateTimeField(default=clock.now)
+
+    class Meta:
+        verbose_name = _("default licence")
+        verbose_name_plural = _("default licences")
+
+    def __str__(self) -> str:
+        return str(self.subscription)
 
 
 # --- members of a manual vendor ------------------------------------------------------------------

@@ -255,3 +255,15 @@ def licence_choices(user) -> list[dict]:
         }
         for subscription in subscriptions
     ]
+
+
+def refused_user_changes(customer: Organisation, limit: int = 10):
+    """The customer's latest user changes the vendor refused for good, newest first (a refused
+    creation leaves nothing else behind to show it)."""
+    from seatkeeper.people.models import UserChange
+
+    return list(
+        UserChange.objects.filter(customer=customer, state=OperationState.FAILED).order_by("-pk")[
+            :limit
+        ]
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.tasks import task
 
 from seatkeeper.core import clock
-from seatkeeper.people import licences, services
+from seatkeeper.people import licences, services, users
 
 
 @task()
@@ -38,4 +38,18 @@ def licence_sweep() -> int:
     ids = licences.due_change_ids(clock.now())
     for change_id in ids:
         licence_change.enqueue(change_id=change_id)
+    return len(ids)
+
+
+@task()
+def user_change(change_id: int) -> str:
+    return users.run_user_change(change_id)
+
+
+@task()
+def user_sweep() -> int:
+    """User changes whose retry fell due, and those abandoned by a worker that died."""
+    ids = users.due_user_change_ids(clock.now())
+    for change_id in ids:
+        user_change.enqueue(change_id=change_id)
     return len(ids)

@@ -48,3 +48,27 @@ urlpatterns += [
         name="user_licence_remove",
     ),
 ]
+
+urlpatterns += [
+    path("customers/<int:customer_pk>/users/new/", views.user_create, name="user_create"),
+    path(
+        "customers/<int:customer_pk>/users/password-check/",
+        views.user_password_check,
+        name="user_password_check",
+    ),
+    path(
+        "customers/<int:customer_pk>/users/<int:user_pk>/edit/",
+        views.user_edit,
+        name="user_edit",
+    ),
+    path(
+        "customers/<int:customer_pk>/users/<int:user_pk>/<str:action>/",
+        views.user_action,
+        name="user_action",
+    ),
+    path(
+        "customers/<int:customer_pk>/default-licence/",
+        views.default_licence,
+        name="default_licence",
+    ),
+]

@@ -10,6 +10,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.cache import add_never_cache_headers
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
@@ -20,7 +21,13 @@ from seatkeeper.core import clock
 from seatkeeper.core.errors import ServiceError
 from seatkeeper.core.validation import object_id
 from seatkeeper.people import directory, licences, selectors, services
-from seatkeeper.people.forms import TenantCreateForm, TenantLinkForm
+from seatkeeper.people import users as user_services
+from seatkeeper.people.forms import (
+    DirectoryUserForm,
+    PasswordChoiceForm,
+    TenantCreateForm,
+    TenantLinkForm,
+)
 from seatkeeper.people.permissions import can_onboard
 from seatkeeper.providers.errors import ProviderError
 from seatkeeper.subscriptions.models import Subscription
@@ -255,6 +262,8 @@ def customer_users(request, customer_pk: int):
                 ("deleted", _("Deleted")),
             ],
             "tenant": selectors.microsoft_tenant_of(customer),
+            "can_manage": user_services.can_manage_users(request.user, customer),
+            "refused": selectors.refused_user_changes(customer),
         },
     )
 
@@ -291,6 +300,9 @@ def user_licences(request, customer_pk: int, user_pk: int):
             "choices": selectors.licence_choices(user),
             "can_change": licences.can_change_licences(request.user, user),
             "changes": user.changes.select_related("sku").order_by("-pk")[:20],
+            "can_manage": user_services.can_manage_users(request.user, customer),
+            "user_changes": user.user_changes.order_by("-pk")[:20],
+            "default": user_services.default_subscription(customer),
         },
     )
 
@@ -335,3 +347,225 @@ def user_licence_remove(request, customer_pk: int, user_pk: int, licence_pk: int
     else:
         messages.success(request, _("Taking the licence back is on its way to the vendor."))
     return redirect("user_licences", customer_pk=customer.pk, user_pk=user.pk)
+
+
+# --- creating, editing, deleting and restoring users ---------------------------------------------
+
+
+def _managed_customer(request, customer_pk: int) -> Organisation:
+    customer = _directory_customer(request, customer_pk)
+    if not user_services.can_manage_users(request.user, customer):
+        raise PermissionDenied(_("You may not change this customer's users."))
+    return customer
+
+
+def _change_messages(request, change) -> None:
+    if change.notice:
+        messages.warning(request, change.notice)
+    if change.credential_recipient:
+        messages.info(
+            request,
+            _(
+                "Once Microsoft has the new password, a one-time link to it is e-mailed to "
+                "%(email)s."
+            )
+            % {"email": change.credential_recipient},
+        )
+
+
+def _password_problems(data, user_name: str = "") -> list[str]:
+    return user_services.password_problems(
+        data.get("password", "")[:256],
+        user_name=user_name or data.get("user_name", "")[:113],
+        display_name=data.get("display_name", "")[:256],
+        first_name=data.get("first_name", "")[:64],
+        last_name=data.get("last_name", "")[:64],
+    )
+
+
+@login_required
+def user_create(request, customer_pk: int):
+    customer = _managed_customer(request, customer_pk)
+    tenant = selectors.tenants_of(customer).first()
+    if tenant is None:
+        messages.error(
+            request,
+            _("%(customer)s has no tenant at the vendor yet: create or link its tenant first.")
+            % {"customer": customer.name},
+        )
+        return redirect("customer_users", customer_pk=customer.pk)
+    domains = user_services.tenant_domains(tenant)
+    initial = {"usage_location": customer.country, "domain": tenant.domain.lower()}
+    form = DirectoryUserForm(request.POST or None, domains=domains, initial=initial)
+    password_form = PasswordChoiceForm(
+        request.POST or None, initial={"send_password_to": request.user.email}
+    )
+    if request.method == "POST" and form.is_valid() and password_form.is_valid():
+        arguments = password_form.service_arguments()
+        if password_form.cleaned_data["password_mode"] == "type" and not arguments["password"]:
+            password_form.add_error("password", _("Type the password, or have one generated."))
+        else:
+            try:
+                change = user_services.user_create(
+                    actor=request.user,
+                    customer=customer,
+                    display_name=form.cleaned_data["display_name"],
+                    first_name=form.cleaned_data["first_name"],
+                    last_name=form.cleaned_data["last_name"],
+                    user_name=form.user_name,
+                    usage_location=form.cleaned_data["usage_location"],
+                    **arguments,
+                )
+            except ServiceError as error:
+                target = password_form if error.field in password_form.fields else form
+                if error.field == "user_name":
+                    form.add_error("alias", error.message)
+                else:
+                    _show_errors(target, error)
+            else:
+                messages.success(
+                    request,
+                    _("%(user)s is on its way to the vendor.")
+                    % {"user": change.user_principal_name},
+                )
+                _change_messages(request, change)
+                return redirect("user_licences", customer_pk=customer.pk, user_pk=change.user_id)
+    return render(
+        request,
+        "people/user_form.html",
+        {
+            "customer": customer,
+            "form": form,
+            "password_form": password_form,
+            "creating": True,
+            "default": user_services.default_subscription(customer),
+        },
+    )
+
+
+@login_required
+@require_POST
+def user_password_check(request, customer_pk: int):
+    """The password policy's verdict as the person types (an htmx fragment)."""
+    customer = _directory_customer(request, customer_pk)
+    user_name = ""
+    if request.POST.get("alias"):
+        user_name = request.POST["alias"][:64]
+    elif request.POST.get("user"):
+        try:
+            user = selectors.get_directory_user(customer, request.POST["user"])
+        except Http404:
+            user = None
+        if user is not None:
+            user_name = user.user_principal_name
+    problems = _password_problems(request.POST, user_name)
+    return render(
+        request,
+        "people/_password_check.html",
+        {"problems": problems, "typed": bool(request.POST.get("password"))},
+    )
+
+
+@login_required
+def user_edit(request, customer_pk: int, user_pk: int):
+    customer = _managed_customer(request, customer_pk)
+    user = selectors.get_directory_user(customer, user_pk)
+    alias, _at, domain = user.user_principal_name.rpartition("@")
+    domains = user_services.tenant_domains(user.tenant)
+    initial = {
+        "display_name": user.display_name,
+        "first_name": user.first_name,
+        "last_name": user.last_name,
+        "alias": alias,
+        "domain": domain.lower(),
+        "usage_location": user.usage_location,
+    }
+    form = DirectoryUserForm(request.POST or None, domains=domains, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            user_services.user_update(
+                actor=request.user,
+                user=user,
+                display_name=form.cleaned_data["display_name"],
+                first_name=form.cleaned_data["first_name"],
+                last_name=form.cleaned_data["last_name"],
+                user_name=form.user_name,
+                usage_location=form.cleaned_data["usage_location"],
+            )
+        except ServiceError as error:
+            if error.field == "user_name":
+                form.add_error("alias", error.message)
+            else:
+                _show_errors(form, error)
+        else:
+            messages.success(request, _("The change is on its way to the vendor."))
+            return redirect("user_licences", customer_pk=customer.pk, user_pk=user.pk)
+    return render(
+        request,
+        "people/user_form.html",
+        {"customer": customer, "form": form, "user": user, "creating": False},
+    )
+
+
+@login_required
+@require_POST
+def user_action(request, customer_pk: int, user_pk: int, action: str):
+    customer = _managed_customer(request, customer_pk)
+    user = selectors.get_directory_user(customer, user_pk)
+    done = {
+        "delete": (
+            user_services.user_delete,
+            _("%(user)s is deleted; the vendor keeps it 30 days."),
+        ),
+        "restore": (user_services.user_restore, _("%(user)s is restored.")),
+        "reset-password": (user_services.user_password_reset, _("%(user)s gets a new password.")),
+    }.get(action)
+    if done is None:
+        raise Http404
+    service, message = done
+    extra = {}
+    if action == "reset-password":
+        extra["send_password_to"] = request.POST.get("send_password_to", "")[:254]
+    try:
+        change = service(actor=request.user, user=user, **extra)
+    except ServiceError as refusal:
+        messages.error(request, refusal.message)
+    else:
+        messages.success(request, message % {"user": user.user_principal_name})
+        _change_messages(request, change)
+    return redirect("user_licences", customer_pk=customer.pk, user_pk=user.pk)
+
+
+@login_required
+@require_POST
+def default_licence(request, customer_pk: int):
+    """Star a subscription as the customer's default licence, or take the star away."""
+    customer = _managed_customer(request, customer_pk)
+    back = request.POST.get("next", "")
+    try:
+        if request.POST.get("subscription"):
+            try:
+                wanted = object_id(request.POST.get("subscription"))
+            except (TypeError, ValueError):
+                raise Http404("No such subscription") from None
+            subscription = (
+                Subscription.objects.filter(customer=customer, pk=wanted)
+                .select_related("offer", "customer")
+                .first()
+            )
+            if subscription is None:
+                raise Http404("No such subscription")
+            user_services.default_licence_set(actor=request.user, subscription=subscription)
+            messages.success(
+                request,
+                _("New users get %(subscription)s from now on.")
+                % {"subscription": subscription.friendly_name},
+            )
+        else:
+            user_services.default_licence_unset(actor=request.user, customer=customer)
+            messages.success(request, _("New users get no licence by default any more."))
+    except ServiceError as refusal:
+        messages.error(request, refusal.message)
+    if url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+        return redirect(back)
+    return redirect("customer_users", customer_pk=customer.pk)

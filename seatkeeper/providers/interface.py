@@ -492,6 +492,9 @@ class TenantUserUpdate:
     last_name: str | None = None
     usage_location: str | None = None
     user_principal_name: str | None = None
+    # A password reset (Partner Center: `passwordProfile` in the same PATCH).
+    password: str | None = field(default=None, repr=False)
+    force_change_password: bool = True
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

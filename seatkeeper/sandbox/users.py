@@ -30,6 +30,7 @@ from .web import (
     Principal,
     authenticate,
     collection,
+    idempotent,
     json_response,
     link,
     read_body,
@@ -199,8 +200,20 @@ async def create_user(request: Request) -> Response:
     sandbox = sandbox_of(request)
     principal = authenticate(request, user_only=True)
     body = await read_body(request)
+    customer_id = request.path_params["customer_id"]
+    # A retried create (same MS-RequestId) answers the first result: one user, not a 409.
+    return idempotent(
+        request,
+        f"POST /customers/{customer_id.lower()}/users",
+        lambda: _create(sandbox, customer_id, body, principal),
+    )
+
+
+def _create(
+    sandbox: Sandbox, customer_id: str, body: dict[str, Any], principal: Principal
+) -> tuple[int, dict[str, Any]]:
     with sandbox.store.tx():
-        customer = load_customer(sandbox, request.path_params["customer_id"])
+        customer = load_customer(sandbox, customer_id)
         upn = str(body.get("userPrincipalName") or "").strip()
         display = str(body.get("displayName") or "").strip()
         profile = body.get("passwordProfile") or {}
@@ -237,7 +250,7 @@ async def create_user(request: Request) -> Response:
         "password": password,
         "forceChangePassword": bool(profile.get("forceChangePassword", True)),
     }
-    return json_response(out, 201)
+    return 201, out
 
 
 async def get_user(request: Request) -> Response:
@@ -270,6 +283,13 @@ async def patch_user(request: Request) -> Response:
             if sandbox.clock.now() > deleted + RESTORE_WINDOW:
                 raise PCError(404, 60002, "The user was permanently deleted (30 days).")
             user["state"], user["softDeletionTime"], op = "active", None, "restore_customer_user"
+        profile = body.get("passwordProfile")
+        if isinstance(profile, dict) and profile.get("password") is not None:
+            # A password reset: the same policy as at creation; the password is not kept.
+            problems = password_problems(str(profile.get("password")))
+            if problems:
+                raise PCError(400, 800002, " ".join(problems), problems)
+            op = "reset_customer_user_password"
         for key in ("firstName", "lastName", "displayName"):
             if body.get(key) is not None:
                 user[key] = str(body.get(key))

@@ -70,7 +70,7 @@ def test_the_preview_says_what_each_line_will_do_and_changes_nothing(cast, rainb
         line.number: line for line in MemberImportLine.objects.filter(member_import=member_import)
     }
     assert by_number[2].action == ImportAction.CREATE
-    assert by_number[3].action == ImportAction.ERROR and "password needs" in by_number[3].message
+    assert by_number[3].action == ImportAction.ERROR and "Password refused" in by_number[3].message
     assert "Unknown subscription: Platinum" in by_number[4].message
     # Enterprise's one seat is Old's until line 7 deletes Old: the file says what members
     # hold whatever the order of its lines, so line 5 gets it. Attendant's one seat goes to

@@ -681,6 +681,11 @@ class MicrosoftProvider:
             "userPrincipalName": change.user_principal_name,
         }
         body: dict[str, Any] = {k: v for k, v in fields.items() if v is not None}
+        if change.password is not None:
+            body["passwordProfile"] = {
+                "password": change.password,
+                "forceChangePassword": change.force_change_password,
+            }
         body["attributes"] = {"objectType": "CustomerUser"}
         return self._patch_user(customer_id, user_id, body)
 

@@ -11,7 +11,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('accounts', '0005_user_table_columns'),
         ('catalog', '0003_single_line_text_fields'),
-        ('people', '0004_licence_changes'),
+        ('people', '0005_user_changes_default_licence'),
         ('subscriptions', '0005_merge_attempts_and_claims'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
