@@ -267,3 +267,34 @@ def refused_user_changes(customer: Organisation, limit: int = 10):
             :limit
         ]
     )
+
+
+def bulk_licence_choices(customer: Organisation) -> list:
+    """The customer's vendor subscriptions a licence can be given from, for the users list."""
+    from seatkeeper.subscriptions.models import Subscription
+
+    return list(
+        Subscription.objects.filter(
+            customer=customer,
+            tenant__isnull=False,
+            status__in=SEAT_HOLDING,
+            parent__isnull=True,
+        )
+        .select_related("offer")
+        .order_by("friendly_name", "pk")
+    )
+
+
+def manual_vendors_of(customer: Organisation) -> list:
+    """The manual vendors (Rainbow) the customer has subscriptions of: their members are here."""
+    from seatkeeper.catalog.models import Vendor, VendorKind
+
+    return list(
+        Vendor.objects.filter(
+            kind=VendorKind.MANUAL,
+            offers__subscriptions__customer=customer,
+            offers__subscriptions__tenant__isnull=True,
+        )
+        .distinct()
+        .order_by("name")
+    )
