@@ -33,7 +33,7 @@ from django.utils.translation import gettext as _
 from seatkeeper.accounts.models import Organisation, User
 from seatkeeper.catalog.models import OfferKind, Vendor
 from seatkeeper.core import clock, crypto
-from seatkeeper.core.errors import ServiceError
+from seatkeeper.core.errors import Conflict, ServiceError
 from seatkeeper.core.spreadsheet import safe_cell, safe_workbook_cell
 from seatkeeper.people import licences, members
 from seatkeeper.people.models import (
@@ -384,7 +384,7 @@ def member_import_apply(*, actor: User | None, member_import: MemberImport) -> M
     with transaction.atomic():
         locked = MemberImport.objects.select_for_update().get(pk=member_import.pk)
         if locked.applied_at is not None:
-            raise ServiceError(_("This file was applied already."), code="conflict")
+            raise Conflict(_("This file was applied already."))
         locked.applied_at = clock.now()
         locked.save(update_fields=["applied_at", "updated_at"])
     lines = MemberImportLine.objects.filter(member_import=member_import).select_related(
