@@ -588,6 +588,7 @@ def user_update(
             _taken(user.tenant, after["user_principal_name"], other_than=user.pk)
         for name, value in after.items():
             setattr(current, name, value)
+        current.updated_at = clock.now()
         current.save(update_fields=[*after, "updated_at"])
         change = _record(
             actor=actor,
@@ -616,6 +617,7 @@ def user_delete(*, actor: User | None, user: DirectoryUser) -> UserChange:
         held = list(UserLicence.objects.filter(user=current).values_list("sku_id", flat=True))
         UserLicence.objects.filter(user=current).delete()
         current.status, current.deleted_at = UserStatus.DELETED, clock.now()
+        current.updated_at = current.deleted_at
         current.save(update_fields=["status", "deleted_at", "updated_at"])
         change = _record(
             actor=actor, user=current, action=UserAction.DELETE, fields={"licences": held}
@@ -647,6 +649,7 @@ def user_restore(*, actor: User | None, user: DirectoryUser) -> UserChange:
         _taken(current.tenant, current.user_principal_name, other_than=current.pk)
         deleted_at = current.deleted_at
         current.status, current.deleted_at = UserStatus.ACTIVE, None
+        current.updated_at = clock.now()
         current.save(update_fields=["status", "deleted_at", "updated_at"])
         change = _record(
             actor=actor,

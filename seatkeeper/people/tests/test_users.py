@@ -431,3 +431,30 @@ def test_new_users_get_the_default_licence_while_seats_remain(imported, world, b
     assert not DefaultLicence.objects.filter(customer=tenant.customer).exists()
     with pytest.raises(ServiceError):
         users.default_licence_unset(actor=link.cast.cloud_admin, customer=tenant.customer)
+
+
+def test_a_lost_answer_is_retried_with_the_same_request_and_makes_one_user(
+    imported, world, by_hand
+):
+    link, tenants = imported
+    tenant = tenants[0]
+    change = _create(link, tenant)
+    path = f"/v1/customers/{tenant.vendor_customer_id}/users"
+    world.admin.clear_calls()
+    # The vendor makes the user, then the answer is lost on the way back.
+    world.admin.set_faults(script=[{"method": "POST", "path": path, "status": "lost", "times": 2}])
+    try:
+        outcome = _run(link, change)
+    finally:
+        world.admin.reset_faults()
+    if outcome == "retrying":
+        UserChange.objects.filter(pk=change.pk).update(next_attempt_at=clock.now())
+        outcome = _run(link, change)
+    assert outcome == "done"
+    lost = [call for call in world.admin.calls(method="POST") if call.get("fault") == "lost"]
+    assert lost, "the sandbox lost no answer: the test proves nothing"
+    upn = change.user_principal_name
+    listed = [u for u in _vendor(world, "GET", path)["items"] if u["userPrincipalName"] == upn]
+    assert len(listed) == 1
+    change.user.refresh_from_db()
+    assert change.user.vendor_user_id == listed[0]["id"]
