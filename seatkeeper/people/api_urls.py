@@ -1,6 +1,6 @@
 from django.urls import path
 
-from seatkeeper.people import api, api_users, rightsizing_api
+from seatkeeper.people import api, api_members, api_users, rightsizing_api
 
 urlpatterns = [
     path("customers/<int:pk>/tenant/", api.TenantApi.as_view(), name="api_customer_tenant"),
@@ -96,5 +96,43 @@ urlpatterns += [
         "customers/<int:pk>/default-licence/",
         api_users.DefaultLicenceApi.as_view(),
         name="api_customer_default_licence",
+    ),
+]
+
+urlpatterns += [
+    path(
+        "customers/<int:pk>/members/<int:vendor_pk>/",
+        api_members.MembersApi.as_view(),
+        name="api_customer_members",
+    ),
+    path(
+        "customers/<int:pk>/members/<int:vendor_pk>/<int:member_pk>/",
+        api_members.MemberApi.as_view(),
+        name="api_customer_member",
+    ),
+    path(
+        "customers/<int:pk>/members/<int:vendor_pk>/<int:member_pk>/seats/",
+        api_members.MemberSeatsApi.as_view(),
+        name="api_customer_member_seats",
+    ),
+    path(
+        "customers/<int:pk>/members/<int:vendor_pk>/imports/",
+        api_members.MemberImportsApi.as_view(),
+        name="api_customer_member_imports",
+    ),
+    path(
+        "customers/<int:pk>/members/<int:vendor_pk>/imports/<int:import_pk>/",
+        api_members.MemberImportApi.as_view(),
+        name="api_customer_member_import",
+    ),
+    path(
+        "customers/<int:pk>/members/<int:vendor_pk>/imports/<int:import_pk>/lines/",
+        api_members.MemberImportLinesApi.as_view(),
+        name="api_customer_member_import_lines",
+    ),
+    path(
+        "customers/<int:pk>/members/<int:vendor_pk>/imports/<int:import_pk>/apply/",
+        api_members.MemberImportApplyApi.as_view(),
+        name="api_customer_member_import_apply",
     ),
 ]

@@ -222,6 +222,12 @@ def apply_directory(tenant: Tenant, facts: DirectoryFacts) -> Counter:
         UserLicence.objects.filter(user=user).delete()
         counts["removed"] += 1
     DirectoryUser.objects.filter(pk__in=seen).update(synced_at=now)
+    from seatkeeper.people.licences import overflow_withdraw
+
+    # The vendor's own assignments may have taken the seats our pending ones counted on.
+    withdrawn = overflow_withdraw(tenant.pk)
+    if withdrawn:
+        counts["withdrawn"] = withdrawn
     if found:
         from seatkeeper.people.users import default_licence_for_found
 

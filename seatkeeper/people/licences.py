@@ -34,7 +34,7 @@ from seatkeeper.people.models import (
     UserLicence,
     UserStatus,
 )
-from seatkeeper.people.selectors import SEAT_HOLDING
+from seatkeeper.people.selectors import SEAT_HOLDING, check_seat_left
 from seatkeeper.providers import interface as vendor
 from seatkeeper.providers.errors import ProviderError
 from seatkeeper.providers.models import ProviderAccount
@@ -130,14 +130,7 @@ def licence_assign(
                 % {"user": user.display_name, "licence": sku}
             )
         held = UserLicence.objects.filter(sku=sku, user__status=UserStatus.ACTIVE).count()
-        if held >= seats:
-            raise ServiceError(
-                _(
-                    "No seat left in %(subscription)s: %(held)s of %(seats)s are assigned. Add "
-                    "seats or take a licence back first."
-                )
-                % {"subscription": subscription.friendly_name, "held": held, "seats": seats}
-            )
+        check_seat_left(subscription, held=held, seats=seats)
         UserLicence.objects.create(user=user, sku=sku, assigned_at=clock.now())
         change = LicenceChange.objects.create(
             user=user,
@@ -167,6 +160,37 @@ def licence_remove(*, actor: User | None, licence: UserLicence) -> LicenceChange
         )
         _queue(change, actor, "licence.remove")
     return change
+
+
+def overflow_withdraw(tenant_id: int) -> int:
+    """After a sync: when the vendor's own assignments and our licences still on their way
+    together hold more seats than a pool has, ours are the ones the vendor will refuse. Take
+    them back now, newest first, as a refusal would, so no subscription shows more seats held
+    than bought. Returns how many were taken back."""
+    withdrawn = 0
+    for sku in LicenceSku.objects.filter(tenant_id=tenant_id).exclude(product_key=""):
+        seats = (
+            Subscription.objects.filter(
+                tenant_id=tenant_id, offer__external_id=sku.product_key, status__in=SEAT_HOLDING
+            ).aggregate(total=Sum("quantity"))["total"]
+            or 0
+        )
+        held = UserLicence.objects.filter(sku=sku, user__status=UserStatus.ACTIVE).count()
+        if held <= seats:
+            continue
+        waiting = LicenceChange.objects.filter(
+            sku=sku, action=LicenceAction.ASSIGN, state=OperationState.PENDING
+        ).order_by("-pk")
+        for change in waiting[: held - seats]:
+            UserLicence.objects.filter(user_id=change.user_id, sku=sku).delete()
+            LicenceChange.objects.filter(pk=change.pk).update(
+                state=OperationState.FAILED,
+                error_code="no_seat_left",
+                error_message=_("The vendor's seats were taken by licences given there meanwhile."),
+            )
+            _settle(change.user_id, failed=True)
+            withdrawn += 1
+    return withdrawn
 
 
 # --- the worker ----------------------------------------------------------------------------------

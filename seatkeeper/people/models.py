@@ -383,3 +383,144 @@ class DefaultLicence(models.Model):
 
     def __str__(self) -> str:
         return str(self.subscription)
+
+
+# --- members of a manual vendor ------------------------------------------------------------------
+
+
+class Member(TimestampedModel):
+    """A person of a customer who uses a manual vendor's service (Rainbow): the vendor has no
+    API, so its members live here. A member holds at most one service (plan) and any number
+    of options compatible with it, each a seat of one of the customer's subscriptions
+    (`MemberSeat`, `members.member_seats_set`)."""
+
+    customer = models.ForeignKey(
+        "accounts.Organisation",
+        on_delete=models.CASCADE,
+        related_name="members",
+        verbose_name=_("customer"),
+    )
+    vendor = models.ForeignKey(
+        "catalog.Vendor", on_delete=models.PROTECT, related_name="+", verbose_name=_("vendor")
+    )
+    user_name = models.CharField(_("user name"), max_length=255)
+    display_name = models.CharField(_("name"), max_length=256)
+    first_name = models.CharField(_("first name"), max_length=64, blank=True)
+    last_name = models.CharField(_("last name"), max_length=64, blank=True)
+    email = models.EmailField(_("e-mail"), blank=True)
+
+    class Meta:
+        verbose_name = _("member")
+        verbose_name_plural = _("members")
+        ordering = ["display_name", "pk"]
+        constraints = [
+            # The vendor's login is one person, whichever customer it is in.
+            models.UniqueConstraint(fields=["vendor", "user_name"], name="member_unique_name"),
+        ]
+        indexes = [models.Index(fields=["customer", "vendor"], name="member_by_customer")]
+
+    def __str__(self) -> str:
+        return self.user_name
+
+    # The names the members list of a subscription shares with directory users.
+    @property
+    def user_principal_name(self) -> str:
+        return self.user_name
+
+    @property
+    def vendor_user_id(self) -> str:
+        return self.user_name
+
+
+class MemberSeat(models.Model):
+    """One seat of a manual vendor's subscription held by a member."""
+
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="seats")
+    subscription = models.ForeignKey(
+        "subscriptions.Subscription", on_delete=models.CASCADE, related_name="member_seats"
+    )
+    assigned_at = models.DateTimeField(default=clock.now)
+
+    class Meta:
+        verbose_name = _("member seat")
+        verbose_name_plural = _("member seats")
+        constraints = [
+            models.UniqueConstraint(fields=["member", "subscription"], name="member_seat_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.member} · {self.subscription}"
+
+    # The names the members list of a subscription shares with directory licences.
+    @property
+    def user(self) -> Member:
+        return self.member
+
+    @property
+    def sku(self):
+        return self.subscription.offer
+
+
+class ImportAction(models.TextChoices):
+    CREATE = "create", _("Create")
+    UPDATE = "update", _("Update")
+    DELETE = "delete", _("Delete")
+    NONE = "none", _("No change")
+    ERROR = "error", _("Error")
+
+
+class MemberImport(TimestampedModel):
+    """A bulk provisioning file of a customer's members for one manual vendor: read into its
+    lines at the preview, applied line by line (`bulk.member_import_apply`)."""
+
+    customer = models.ForeignKey(
+        "accounts.Organisation", on_delete=models.CASCADE, related_name="+"
+    )
+    vendor = models.ForeignKey("catalog.Vendor", on_delete=models.PROTECT, related_name="+")
+    file_name = models.CharField(_("file"), max_length=255)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    requested_by_name = models.CharField(_("done by"), max_length=200)
+    # How many lines of each action the preview (then the apply) found.
+    counts = models.JSONField(default=dict, blank=True)
+    applied_at = models.DateTimeField(_("applied on"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("member import")
+        verbose_name_plural = _("member imports")
+
+    def __str__(self) -> str:
+        return self.file_name
+
+
+class MemberImportLine(models.Model):
+    """One line of a bulk file: what it asks, what the preview said it will do (or its error),
+    and once applied, what was done."""
+
+    member_import = models.ForeignKey(MemberImport, on_delete=models.CASCADE, related_name="lines")
+    number = models.PositiveIntegerField(_("line"))
+    user_name = models.CharField(_("user name"), max_length=255, blank=True)
+    # The line's values, password apart.
+    values = models.JSONField(default=dict, blank=True)
+    # A password typed in the file, encrypted (`core.crypto`); erased once applied.
+    secret = models.TextField(blank=True)
+    action = models.CharField(_("action"), max_length=8, choices=ImportAction.choices)
+    message = models.TextField(_("details"), blank=True)
+    # Refused only for want of a seat: planned again once the other lines freed some.
+    waits_for_seat = models.BooleanField(default=False)
+    outcome = models.CharField(_("outcome"), max_length=8, choices=ImportAction.choices, blank=True)
+    outcome_message = models.TextField(_("result"), blank=True)
+
+    class Meta:
+        verbose_name = _("import line")
+        verbose_name_plural = _("import lines")
+        ordering = ["member_import", "number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["member_import", "number"], name="member_import_line_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.number}: {self.user_name}"

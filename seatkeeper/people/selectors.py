@@ -119,9 +119,41 @@ def _holds_seats(subscription) -> bool:
     )
 
 
+def check_seat_left(subscription, *, held: int, seats: int) -> None:
+    """The one seat rule, for a Microsoft licence pool as for a manual vendor's subscription:
+    a seat is given only while fewer than the seats bought are held."""
+    if held >= seats:
+        raise ServiceError(
+            _(
+                "No seat left in %(subscription)s: %(held)s of %(seats)s are assigned. Add "
+                "seats or take a licence back first."
+            )
+            % {"subscription": subscription.friendly_name, "held": held, "seats": seats},
+            code="no_seat_left",
+        )
+
+
+def _member_seats(subscriptions) -> dict[int, int]:
+    """Seats held by members in each manual vendor's subscription: one seat, one member."""
+    from django.db.models import Count
+
+    from seatkeeper.people.models import MemberSeat
+
+    manual = [s.pk for s in subscriptions if s.tenant_id is None and s.status in SEAT_HOLDING]
+    if not manual:
+        return {}
+    return dict(
+        MemberSeat.objects.filter(subscription_id__in=manual)
+        .values("subscription_id")
+        .annotate(n=Count("pk"))
+        .values_list("subscription_id", "n")
+    )
+
+
 def assigned_by_subscription(subscriptions) -> dict[int, int]:
     """Seats held in each of `subscriptions` (two queries per licence pool, not per row)."""
     out = {subscription.pk: 0 for subscription in subscriptions}
+    out.update(_member_seats(subscriptions))
     pools = {
         (subscription.tenant_id, subscription.offer.external_id)
         for subscription in subscriptions
@@ -140,7 +172,16 @@ def assigned_seats(subscription) -> int:
 
 
 def subscription_members(subscription) -> list[UserLicence]:
-    """The licences (each with its user) that hold `subscription`'s seats."""
+    """The licences (each with its user) that hold `subscription`'s seats; for a manual
+    vendor's subscription, its members' seats (each with its member as `user`)."""
+    if subscription.tenant_id is None and subscription.status in SEAT_HOLDING:
+        from seatkeeper.people.models import MemberSeat
+
+        return list(
+            MemberSeat.objects.filter(subscription=subscription)
+            .select_related("member", "subscription__offer")
+            .order_by("assigned_at", "pk")
+        )
     if not _holds_seats(subscription):
         return []
     tenant_id, product_key = subscription.tenant_id, subscription.offer.external_id
@@ -298,4 +339,35 @@ def refused_user_changes(customer: Organisation, limit: int = 10):
         UserChange.objects.filter(customer=customer, state=OperationState.FAILED).order_by("-pk")[
             :limit
         ]
+    )
+
+
+def bulk_licence_choices(customer: Organisation) -> list:
+    """The customer's vendor subscriptions a licence can be given from, for the users list."""
+    from seatkeeper.subscriptions.models import Subscription
+
+    return list(
+        Subscription.objects.filter(
+            customer=customer,
+            tenant__isnull=False,
+            status__in=SEAT_HOLDING,
+            parent__isnull=True,
+        )
+        .select_related("offer")
+        .order_by("friendly_name", "pk")
+    )
+
+
+def manual_vendors_of(customer: Organisation) -> list:
+    """The manual vendors (Rainbow) the customer has subscriptions of: their members are here."""
+    from seatkeeper.catalog.models import Vendor, VendorKind
+
+    return list(
+        Vendor.objects.filter(
+            kind=VendorKind.MANUAL,
+            offers__subscriptions__customer=customer,
+            offers__subscriptions__tenant__isnull=True,
+        )
+        .distinct()
+        .order_by("name")
     )

@@ -73,3 +73,43 @@ urlpatterns += [
         name="default_licence",
     ),
 ]
+
+from seatkeeper.people import member_views  # noqa: E402
+
+urlpatterns += [
+    path(
+        "customers/<int:customer_pk>/members/<int:vendor_pk>/",
+        member_views.vendor_members,
+        name="vendor_members",
+    ),
+    path(
+        "customers/<int:customer_pk>/members/<int:vendor_pk>/add/",
+        member_views.member_add,
+        name="member_add",
+    ),
+    path(
+        "customers/<int:customer_pk>/members/<int:vendor_pk>/<int:member_pk>/seats/",
+        member_views.member_seats,
+        name="member_seats",
+    ),
+    path(
+        "customers/<int:customer_pk>/members/<int:vendor_pk>/import/",
+        member_views.member_import_upload,
+        name="member_import_upload",
+    ),
+    path(
+        "customers/<int:customer_pk>/members/<int:vendor_pk>/import/<int:import_pk>/",
+        member_views.member_import,
+        name="member_import",
+    ),
+    path(
+        "customers/<int:customer_pk>/members/<int:vendor_pk>/import/<int:import_pk>/apply/",
+        member_views.member_import_apply,
+        name="member_import_apply",
+    ),
+    path(
+        "customers/<int:customer_pk>/users/bulk-licences/",
+        member_views.users_bulk_licences,
+        name="users_bulk_licences",
+    ),
+]

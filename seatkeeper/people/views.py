@@ -20,7 +20,7 @@ from seatkeeper.accounts.selectors import get_organisation_for_user
 from seatkeeper.core import clock
 from seatkeeper.core.errors import ServiceError
 from seatkeeper.core.validation import object_id
-from seatkeeper.people import directory, licences, selectors, services
+from seatkeeper.people import bulk, directory, licences, selectors, services
 from seatkeeper.people import users as user_services
 from seatkeeper.people.forms import (
     DirectoryUserForm,
@@ -247,6 +247,10 @@ def customer_users(request, customer_pk: int):
             default_sort="name",
             filename=f"users-{clock.today().isoformat()}.csv",
         )
+    if request.GET.get("export") == "xlsx":
+        from seatkeeper.people.member_views import export_rows
+
+        return export_rows(bulk.user_rows(users.order_by("display_name", "pk")), "users", "xlsx")
     table = build_table(request, users, columns, default_sort="name")
     return render(
         request,
@@ -262,6 +266,8 @@ def customer_users(request, customer_pk: int):
                 ("deleted", _("Deleted")),
             ],
             "tenant": selectors.microsoft_tenant_of(customer),
+            "bulk_subscriptions": selectors.bulk_licence_choices(customer),
+            "manual_vendors": selectors.manual_vendors_of(customer),
             "can_manage": user_services.can_manage_users(request.user, customer),
             "refused": selectors.refused_user_changes(customer),
         },
