@@ -6,8 +6,9 @@ subscriptions (each with a tenant-linked vendor id and one cycle-fee charge line
 subscriptions (plus an older import generation of the same size, which must not be read). Some
 subscriptions differ on purpose: 2% a moved price, 1% a quantity, 1% only at the vendor, 1%
 only here. Then it times `reconciliation.reconcile_period` (the median of `--runs`), and reports
-the queries (which must not grow with the lines: the vendor's side is summed by the database)
-and the peak memory the Python heap grew by while reconciling (tracemalloc).
+the queries (which must not grow with the lines: the vendor's side is summed by the database),
+this process's CPU seconds and resident memory peak while reconciling, and, in one more run
+under tracemalloc (which slows a run several times, so it is not timed), the Python heap's peak.
 
     .venv/bin/python bench/reconciliation.py [--quick] [--runs 3] [--lines 1000000]
                     [--subscriptions 100000] [--database-url postgres://...]
@@ -100,16 +101,19 @@ def measure(args, account, start: dt.date, end: dt.date, when: dt.datetime, extr
 
     from memory import PeakSampler  # bench/memory.py, beside this script
 
-    timings, peaks, rss_peaks, cpu, queries = [], [], [], [], 0
-    for attempt in range(args.runs):
-        tracemalloc.start()
+    def compare(traced: bool, profile: str | None = None):
+        """One comparison: (result, seconds, CPU seconds, RSS peak MB, heap peak MB or None,
+        queries). tracemalloc slows the run several times and grows the process by its own
+        bookkeeping, so the timed runs go without it and one more run measures the heap."""
+        if traced:
+            tracemalloc.start()
         with (
             clock.frozen(when),
             CaptureQueriesContext(connection) as captured,
             PeakSampler() as sampler,
         ):
             profiler = None
-            if args.profile and attempt == args.runs - 1:
+            if profile:
                 import cProfile
 
                 profiler = cProfile.Profile()
@@ -118,31 +122,39 @@ def measure(args, account, start: dt.date, end: dt.date, when: dt.datetime, extr
             result = reconciliation.reconcile_period(
                 account=account, period_start=start, period_end=end
             )
-            timings.append(time.perf_counter() - began)
-            cpu.append(time.process_time() - began_cpu)
+            seconds, cpu = time.perf_counter() - began, time.process_time() - began_cpu
             if profiler is not None:
                 profiler.disable()
-                profiler.dump_stats(args.profile)
-        peaks.append(tracemalloc.get_traced_memory()[1])
-        tracemalloc.stop()
-        rss_peaks.append(sampler.peak)
-        queries = len(captured)
+                profiler.dump_stats(profile)
+        heap = None
+        if traced:
+            heap = tracemalloc.get_traced_memory()[1] / 1e6
+            tracemalloc.stop()
+        return result, seconds, cpu, sampler.peak, heap, len(captured)
+
+    timings, cpus, rss_peaks, queries = [], [], [], 0
+    for attempt in range(args.runs):
+        profile = args.profile if attempt == args.runs - 1 else None
+        result, seconds, cpu, rss, _heap, queries = compare(False, profile)
+        timings.append(seconds)
+        cpus.append(cpu)
+        rss_peaks.append(rss)
         print(
-            f"run {attempt + 1}: {timings[-1]:.1f} s ({cpu[-1]:.1f} s of CPU in this process, "
-            f"load average {os.getloadavg()[0]:.1f}), Python heap peak {peaks[-1] / 1e6:.1f} MB, "
-            f"process RSS peak {sampler.peak:.0f} MB"
+            f"run {attempt + 1}: {seconds:.1f} s ({cpu:.1f} s of CPU in this process, load "
+            f"average {os.getloadavg()[0]:.1f}), process RSS peak {rss:.0f} MB"
         )
+    _result, _seconds, _cpu, _rss, heap, _queries = compare(True)
+    print(f"one more run under tracemalloc: Python heap peak {heap:.1f} MB")
     counts = reconciliation.outcome_counts(result)
     print(f"outcomes: {counts}")
     print(f"seats: {reconciliation.seat_totals(result)} over {result.seats_compared} compared")
     seconds = sorted(timings)[len(timings) // 2]
-    peak = max(peaks) / 1e6
     print(
         f"vendor_lines={result.vendor_lines} charge_lines={result.charge_lines} "
         f"rows={sum(counts.values())} seat_rows={result.seat_rows.count()} "
-        f"seconds={seconds:.2f} cpu_seconds={sorted(cpu)[len(cpu) // 2]:.2f} "
+        f"seconds={seconds:.2f} cpu_seconds={sorted(cpus)[len(cpus) // 2]:.2f} "
         f"lines_per_s={result.vendor_lines / seconds:.0f} "
-        f"queries={queries} peak_python_mb={peak:.1f} peak_rss_mb={max(rss_peaks):.0f} "
+        f"queries={queries} peak_rss_mb={max(rss_peaks):.0f} peak_python_mb={heap:.1f} "
         f"runs={args.runs}{extra}"
     )
 

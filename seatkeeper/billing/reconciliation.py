@@ -50,8 +50,9 @@ The third side, seats billed against seats assigned (`seat_usage`):
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+import itertools
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
@@ -288,15 +289,20 @@ def unreconciled_differences(user: User) -> dict:
 # --- comparing ---------------------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(slots=True)
 class Side:
+    """One side of one subscription and currency (a period holds a hundred thousand of each:
+    slots, and the vendor's few extra facts as fields rather than a dict)."""
+
     amount: Decimal = Decimal(0)
     full_quantity: Decimal | None = None
     unit_price: Decimal | None = None
     partial: bool = False
     lines: int = 0
     currency: str = ""
-    extra: dict = field(default_factory=dict)
+    invoice_id: int | None = None
+    tenant: str = ""
+    description: str = ""
 
 
 def within_tolerance(vendor: Decimal, ours: Decimal, *, amount: Decimal, percent: Decimal) -> bool:
@@ -340,7 +346,7 @@ def _vendor_sides(
     )
     sides: dict[tuple[str, str], Side] = {}
     total = 0
-    for row in rows:
+    for row in rows.iterator(chunk_size=5000):
         price = row["unit_price"] if row["unit_price"] is not None else row["plain_unit_price"]
         sides[(row["subscription_id"], row["currency"])] = Side(
             amount=row["amount"] or Decimal(0),
@@ -349,11 +355,9 @@ def _vendor_sides(
             unit_price=None if price is None else price.quantize(PRICE_PLACES),
             partial=row["partial"] > 0,
             lines=row["lines"],
-            extra={
-                "invoice_id": row["invoice_id"],
-                "tenant": row["tenant"],
-                "description": row["description"] or row["product"] or "",
-            },
+            invoice_id=row["invoice_id"],
+            tenant=row["tenant"] or "",
+            description=row["description"] or row["product"] or "",
         )
         total += row["lines"]
     return sides, total
@@ -379,7 +383,7 @@ def _our_sides(
     )
     sides: dict[tuple[int, str], Side] = {}
     total = 0
-    for row in rows:
+    for row in rows.iterator(chunk_size=5000):
         sides[(row["subscription_id"], row["currency"])] = Side(
             amount=row["amount"] or Decimal(0),
             currency=row["currency"],
@@ -496,12 +500,10 @@ def _subscriptions(
     return subscriptions
 
 
-def insert_rows(model, rows: list[dict]) -> None:
-    """Write new rows given as {attribute: value} (defaults for the others): COPY on
-    PostgreSQL, one INSERT sent for many rows elsewhere. Model instances, at a hundred thousand
-    rows, cost more than the writing."""
-    if not rows:
-        return
+def insert_rows(model, rows: Iterable[dict]) -> int:
+    """Write new rows given as {attribute: value} (defaults for the others), as they come:
+    COPY on PostgreSQL, one INSERT sent per thousand rows elsewhere. Model instances, at a
+    hundred thousand rows, cost more than the writing. Returns how many were written."""
     connection = connections[router.db_for_write(model)]
     fields = [
         model_field for model_field in model._meta.concrete_fields if not model_field.primary_key
@@ -515,6 +517,7 @@ def insert_rows(model, rows: list[dict]) -> None:
             connection.cursor() as cursor,
             cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy,
         ):
+            written = 0
             for row in rows:
                 copy.write_row(
                     [
@@ -522,7 +525,8 @@ def insert_rows(model, rows: list[dict]) -> None:
                         for model_field in fields
                     ]
                 )
-        return
+                written += 1
+        return written
     writers = []
     for model_field in fields:
         kind = model_field.get_internal_type()
@@ -541,22 +545,27 @@ def insert_rows(model, rows: list[dict]) -> None:
         else:
             writers.append(None)
     marks = ", ".join(["%s"] * len(fields))
-    values = [
-        [
-            value if write is None else write(value)
-            for value, write in zip(
-                (
-                    row.get(model_field.attname, defaults[model_field.attname])
-                    for model_field in fields
-                ),
-                writers,
-                strict=True,
-            )
+    sql = f"INSERT INTO {table} ({columns}) VALUES ({marks})"  # noqa: S608 - our own names
+    written = 0
+    for batch in itertools.batched(rows, 1000):
+        values = [
+            [
+                value if write is None else write(value)
+                for value, write in zip(
+                    (
+                        row.get(model_field.attname, defaults[model_field.attname])
+                        for model_field in fields
+                    ),
+                    writers,
+                    strict=True,
+                )
+            ]
+            for row in batch
         ]
-        for row in rows
-    ]
-    with connection.cursor() as cursor:
-        cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", values)  # noqa: S608
+        with connection.cursor() as cursor:
+            cursor.executemany(sql, values)
+        written += len(values)
+    return written
 
 
 def reconcile_period(
@@ -637,7 +646,6 @@ def reconcile_period(
             if outcome == Outcome.MATCHED:
                 matched += 1
                 continue
-            extra = vendor_side.extra if vendor_side else {}
             vendor_amount = vendor_side.amount if vendor_side else Decimal(0)
             our_amount = our_side.amount if our_side else Decimal(0)
             row = {
@@ -646,10 +654,12 @@ def reconcile_period(
                 "cause": cause,
                 "subscription_id": sub.pk if sub else None,
                 "vendor_subscription_id": vendor_id,
-                "customer_tenant_id": extra.get("tenant") or (sub.tenant_vendor_id if sub else ""),
-                "description": (extra.get("description") or (sub.friendly_name if sub else ""))[
-                    :255
-                ],
+                "customer_tenant_id": (vendor_side.tenant if vendor_side else "")
+                or (sub.tenant_vendor_id if sub else ""),
+                "description": (
+                    (vendor_side.description if vendor_side else "")
+                    or (sub.friendly_name if sub else "")
+                )[:255],
                 "currency": currency,
                 "vendor_quantity": vendor_side.full_quantity if vendor_side else None,
                 "our_quantity": our_side.full_quantity if our_side else None,
@@ -658,7 +668,7 @@ def reconcile_period(
                 "difference": vendor_amount - our_amount,
                 "vendor_unit_price": vendor_side.unit_price if vendor_side else None,
                 "our_unit_price": our_side.unit_price if our_side else None,
-                "invoice_id": extra.get("invoice_id"),
+                "invoice_id": vendor_side.invoice_id if vendor_side else None,
             }
             previous = kept.get(_carry_key(row))
             if previous is not None:
@@ -672,7 +682,7 @@ def reconcile_period(
             new_rows.append(row)
         insert_rows(ReconciliationRow, new_rows)
         seat_rows, seats_compared = seat_usage(reconciliation, pairs.values())
-        insert_rows(SeatUsage, seat_rows)
+        seat_row_count = insert_rows(SeatUsage, seat_rows)
 
         reconciliation.tolerance_amount = tolerance_amount
         reconciliation.tolerance_percent = tolerance_percent
@@ -693,7 +703,7 @@ def reconcile_period(
                 "vendor_lines": vendor_lines,
                 "charge_lines": charge_lines,
                 "seats_compared": seats_compared,
-                "seat_rows": len(seat_rows),
+                "seat_rows": seat_row_count,
             },
         )
     return reconciliation
@@ -749,9 +759,9 @@ def assigned_seats(subscriptions: list[_Sub]) -> dict[int, int]:
 def seat_usage(
     reconciliation: Reconciliation,
     pairs: Iterable[tuple[_Sub | None, Side | None, Side | None]],
-) -> tuple[list[dict], int]:
-    """The seat rows of a period (see the module's rules) and how many subscriptions were
-    compared on seats."""
+) -> tuple[Iterator[dict], int]:
+    """The seat rows of a period (see the module's rules), made as they are written, and how
+    many subscriptions were compared on seats."""
     billed: list[tuple[_Sub, str, Decimal, str, Decimal | None]] = []
     for sub, vendor_side, our_side in pairs:
         if sub is None or not _holds_seats(sub):
@@ -769,7 +779,14 @@ def seat_usage(
         currency = (vendor_side or our_side).currency  # type: ignore[union-attr]
         billed.append((sub, currency, seats, source, unit))
     assigned = assigned_seats([item[0] for item in billed])
-    rows = []
+    return _seat_rows(reconciliation.pk, billed, assigned), len(billed)
+
+
+def _seat_rows(
+    reconciliation_id: int,
+    billed: list[tuple[_Sub, str, Decimal, str, Decimal | None]],
+    assigned: dict[int, int],
+) -> Iterator[dict]:
     for sub, currency, seats, source, unit in billed:
         unused = seats - assigned[sub.pk]
         if unused == 0:
@@ -777,9 +794,9 @@ def seat_usage(
         cost = Decimal(0)
         if unused > 0 and unit is not None:
             cost = quantize(unused * unit, currency)
-        rows.append(
+        yield (
             {
-                "reconciliation_id": reconciliation.pk,
+                "reconciliation_id": reconciliation_id,
                 "subscription_id": sub.pk,
                 "vendor_subscription_id": sub.vendor_subscription_id or f"#{sub.pk}",
                 "customer_tenant_id": sub.tenant_vendor_id,
@@ -793,7 +810,6 @@ def seat_usage(
                 "unused_cost": cost,
             }
         )
-    return rows, len(billed)
 
 
 def seat_totals(reconciliation: Reconciliation) -> list[dict]:
