@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -177,6 +178,7 @@ def sandbox_main(args) -> None:
     finally:
         sandbox.terminate()
         sandbox.wait(timeout=30)
+        shutil.rmtree(workdir, ignore_errors=True)  # the sandbox's files: 4 GB at full size
 
 
 def sandbox_run(args, info: dict) -> None:
