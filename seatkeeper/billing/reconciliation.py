@@ -86,8 +86,7 @@ from seatkeeper.core.errors import Conflict, PermissionRefused, ServiceError
 from seatkeeper.core.money import quantize
 from seatkeeper.core.validation import object_id
 from seatkeeper.people.models import UserLicence, UserStatus
-from seatkeeper.people.selectors import SEAT_HOLDING
-from seatkeeper.people.selectors import _shares as seat_shares
+from seatkeeper.people.selectors import SEAT_HOLDING, seat_shares
 from seatkeeper.providers.interface import ChargeType
 from seatkeeper.providers.models import ProviderAccount
 from seatkeeper.subscriptions.models import (

@@ -101,8 +101,9 @@ def _pool_licences(tenant_id: int, product_key: str) -> QuerySet[UserLicence]:
     )
 
 
-def _shares(pool: list[tuple[int, int]], held: int) -> dict[int, tuple[int, int]]:
-    """Each subscription's slice [start, stop) of the pool's `held` licences."""
+def seat_shares(pool: list[tuple[int, int]], held: int) -> dict[int, tuple[int, int]]:
+    """Each subscription's slice [start, stop) of the pool's `held` licences (oldest first; the
+    last one takes any excess). Shared by the people pages and the reconciliation's seats."""
     shares, start = {}, 0
     for index, (pk, quantity) in enumerate(pool):
         stop = held if index == len(pool) - 1 else min(start + quantity, held)
@@ -161,7 +162,7 @@ def assigned_by_subscription(subscriptions) -> dict[int, int]:
     }
     for tenant_id, product_key in pools:
         held = _pool_licences(tenant_id, product_key).count()
-        for pk, (start, stop) in _shares(_pool(tenant_id, product_key), held).items():
+        for pk, (start, stop) in seat_shares(_pool(tenant_id, product_key), held).items():
             if pk in out:
                 out[pk] = stop - start
     return out
@@ -186,7 +187,7 @@ def subscription_members(subscription) -> list[UserLicence]:
         return []
     tenant_id, product_key = subscription.tenant_id, subscription.offer.external_id
     licences = _pool_licences(tenant_id, product_key)
-    start, stop = _shares(_pool(tenant_id, product_key), licences.count()).get(
+    start, stop = seat_shares(_pool(tenant_id, product_key), licences.count()).get(
         subscription.pk, (0, 0)
     )
     return list(licences[start:stop]) if stop > start else []
@@ -302,7 +303,7 @@ def seats_in_bulk(subscriptions: QuerySet) -> list[dict]:
     out = []
     for key, pool in pools.items():
         quantities = dict(pool)
-        for pk, (start, stop) in _shares(pool, held.get(key, 0)).items():
+        for pk, (start, stop) in seat_shares(pool, held.get(key, 0)).items():
             if pk in wanted:
                 out.append({"pk": pk, "quantity": quantities[pk], "assigned": stop - start})
     return out

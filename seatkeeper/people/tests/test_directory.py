@@ -23,7 +23,7 @@ from seatkeeper.people.models import (
     UserLicence,
     UserStatus,
 )
-from seatkeeper.people.selectors import _shares, licence_choices
+from seatkeeper.people.selectors import licence_choices, seat_shares
 from seatkeeper.providers.microsoft.auth import forget_token_sources
 from seatkeeper.subscriptions import selectors as subscription_selectors
 from seatkeeper.subscriptions import services as subscription_services
@@ -191,10 +191,10 @@ def test_assigned_seats_follow_the_vendors_consumed_units(imported, world):
 
 def test_pool_fills_the_oldest_subscription_first():
     # Two subscriptions of 3 and 5 seats, 4 licences held: 3 in the oldest, 1 in the next.
-    assert _shares([(1, 3), (2, 5)], 4) == {1: (0, 3), 2: (3, 4)}
+    assert seat_shares([(1, 3), (2, 5)], 4) == {1: (0, 3), 2: (3, 4)}
     # More held than bought: the surplus stays on the newest, the sum is what is held.
-    assert _shares([(1, 3), (2, 5)], 10) == {1: (0, 3), 2: (3, 10)}
-    assert _shares([(1, 3), (2, 5)], 0) == {1: (0, 0), 2: (0, 0)}
+    assert seat_shares([(1, 3), (2, 5)], 10) == {1: (0, 3), 2: (3, 10)}
+    assert seat_shares([(1, 3), (2, 5)], 0) == {1: (0, 0), 2: (0, 0)}
 
 
 def test_a_decrease_below_the_held_seats_names_the_people(imported, world):
