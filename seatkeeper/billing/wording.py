@@ -3,14 +3,40 @@ internal, never shown to customers."""
 
 from __future__ import annotations
 
-from django.utils.translation import gettext_lazy, gettext_noop
+import re
 
-from seatkeeper.activity.wording import ActionWording, FieldWording, said
-from seatkeeper.core.formatting import format_date
+from django.utils.translation import gettext, gettext_lazy, gettext_noop, ngettext
+
+from seatkeeper.activity.wording import ActionWording, FieldWording, choice_value, said
+from seatkeeper.billing.models import LinesState
+from seatkeeper.core.formatting import format_date, format_quantity
 
 
 def _date(value, entry) -> str:
     return format_date(value)
+
+
+# The reasons billing/invoices.py gives when an invoice's lines move, stored as these English
+# codes and translated when shown; any other reason is the vendor's own message, shown as is.
+LINES_REASONS = {
+    "the vendor changed the invoice": gettext_noop("the vendor changed the invoice"),
+    "refresh": gettext_noop("refresh"),
+    "asked again": gettext_noop("asked again"),
+    "export started": gettext_noop("export started"),
+    "file link expired": gettext_noop("file link expired"),
+    "no data available at the vendor": gettext_noop("no data available at the vendor"),
+}
+_LINES_COUNT = re.compile(r"^(\d+) lines$")
+
+
+def _reason(value, entry) -> str:
+    text = str(value)
+    if text in LINES_REASONS:
+        return gettext(LINES_REASONS[text])
+    if counted := _LINES_COUNT.match(text):
+        n = int(counted.group(1))
+        return ngettext("%(n)s line", "%(n)s lines", n) % {"n": format_quantity(n)}
+    return text
 
 
 ACTIONS = {
@@ -88,6 +114,11 @@ ACTIONS = {
 
 FIELDS = {
     "lines_state": FieldWording(gettext_lazy("line items"), internal=True),
+    # An invoice's lines moving (invoices.lines_transition): states and reasons in words.
+    "providerinvoice.lines_state": FieldWording(
+        gettext_lazy("line items"), choice_value(LinesState), internal=True
+    ),
+    "providerinvoice.reason": FieldWording(gettext_lazy("reason"), _reason, internal=True),
     "document_type": FieldWording(gettext_lazy("document type"), internal=True),
     "amends": FieldWording(gettext_lazy("amends"), internal=True),
     "reason": FieldWording(gettext_lazy("reason"), internal=True),

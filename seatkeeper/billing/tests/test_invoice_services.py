@@ -321,3 +321,26 @@ def test_an_open_period_that_closed_before_its_lines_came_fails_once_and_stops(a
 
     assert progress.state == LinesState.FAILED and "closed" in progress.message
     assert current.pk not in due and vendor.calls == []
+
+
+def test_the_activity_log_tells_the_lines_moving_in_words_in_french(cast, account, vendor):
+    # given: an invoice's lines exported and imported
+    from django.utils import translation
+
+    from seatkeeper.activity.wording import describe_record
+
+    invoices.invoices_import(account=account, provider=vendor)
+    g1 = ProviderInvoice.objects.get(vendor_invoice_id="G1")
+    invoices.invoice_lines_step(invoice=g1, provider=vendor)
+    _lines_in(g1, vendor)
+    moves = ActivityRecord.objects.filter(operation="vendor_invoice.lines").order_by("pk")
+
+    # when
+    with translation.override("fr"):
+        details = [str(describe_record(record, viewer=cast.operator)) for record in moves]
+
+    # then: states and reasons read as labels, never as codes
+    started, imported = details[0], details[-1]
+    assert "L'éditeur les prépare" in started and "exportation lancée" in started
+    assert "exporting" not in started and "export started" not in started
+    assert "Importées" in imported and "3 lignes" in imported
