@@ -436,3 +436,47 @@ def test_the_api_previews_and_applies_scoped(scene):
     assert applied.status_code == 200 and applied.json()["counts"]["create"] == 2
     assert api.post(f"{one}apply/").status_code == 409
     assert UserChange.objects.filter(action=UserAction.CREATE).count() == 2
+
+
+def test_licences_by_subscription_id_and_the_default_licence_only_without_the_column(
+    scene, django_capture_on_commit_callbacks
+):
+    Subscription.objects.filter(pk=scene.subscription.pk).update(
+        quantity=scene.subscription.quantity + 5
+    )
+    users.default_licence_set(actor=scene.link.cast.cloud_admin, subscription=scene.subscription)
+    domain = scene.tenant.domain
+    chosen, defaulted = f"{_alias('chosen')}@{domain}", f"{_alias('dflt')}@{domain}"
+    data = _csv(
+        [
+            _row(scene.spare, licences=str(scene.subscription.pk)),
+            {
+                "user_name": chosen,
+                "display_name": "Cho Sen",
+                "usage_location": "GB",
+                "password": GOOD,
+            },
+        ]
+    )
+    # A file without the licences column leaves licences to the default.
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["user_name", "display_name", "usage_location", "password"])
+    writer.writerow([defaulted, "De Fault", "GB", GOOD])
+    lines = _by_number(scene.preview(data))
+    assert lines[2].action == ImportAction.UPDATE
+    assert lines[2].message == f"+ {scene.subscription.friendly_name}"
+    assert lines[3].action == ImportAction.CREATE and lines[3].message == "no licence"
+    with django_capture_on_commit_callbacks(execute=True):
+        scene.apply(scene.preview(data))
+        scene.apply(scene.preview(out.getvalue().encode()))
+    assert scene.spare.licences.filter(sku=scene.sku).exists()
+    for name, expected in ((chosen, set()), (defaulted, {scene.sku.pk})):
+        user = DirectoryUser.objects.get(user_principal_name=name)
+        change = UserChange.objects.get(user=user, action=UserAction.CREATE)
+        assert users.run_user_change(change.pk, provider_factory=scene.link.provider) == "done"
+        change.refresh_from_db()
+        assert change.notice == ""
+        assert set(user.licences.values_list("sku_id", flat=True)) == expected
+    # The file that chose no licence still changes nothing.
+    assert scene.preview(data).counts == {"none": 2}
