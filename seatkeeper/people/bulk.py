@@ -151,10 +151,15 @@ def file_lines(file_name: str, stream: IO[bytes]) -> Iterator[tuple[int, dict[st
                 _("The file has more than %(n)s lines: split it.") % {"n": MAX_LINES},
                 field="file",
             )
-        yield (
-            number,
-            {name: str(value).strip() for name, value in zip(names, row, strict=False) if name},
-        )
+        values = {name: str(value).strip() for name, value in zip(names, row, strict=False) if name}
+        if any("\x00" in value for value in values.values()):
+            # No database keeps a NUL in text: refused here rather than failing later.
+            raise ServiceError(
+                _("Line %(number)s holds a NUL character: save the file as text.")
+                % {"number": number},
+                field="file",
+            )
+        yield number, values
 
 
 # --- planning one line -------------------------------------------------------------------------

@@ -342,6 +342,8 @@ def test_refusals_change_nothing(scene):
         scene.preview(b"name,licences\nx,y\n")
     with pytest.raises(ServiceError, match="no lines"):
         scene.preview(",".join(bulk.USER_COLUMNS).encode() + b"\n")
+    with pytest.raises(ServiceError, match="NUL character"):
+        scene.preview(b"user_name,display_name\nok@x.example,A\nn\x00l@x.example,B\n")
     with pytest.raises(ServiceError, match="not an XLSX"):
         scene.preview(b"not a workbook", name="users.xlsx")
     assert not MemberImport.objects.exists()
