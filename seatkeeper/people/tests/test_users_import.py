@@ -414,6 +414,8 @@ def test_the_api_previews_and_applies_scoped(scene):
     lines = api.get(f"{one}lines/").json()["results"]
     assert lines[0]["user_name"] == names["new"] and lines[0]["action"] == "create"
     assert api.post(base, {}, format="multipart").status_code == 400
+    assert api.get(f"{base}{2**70}/lines/").status_code == 404
+    assert api.post(f"{base}{2**70}/apply/").status_code == 404
     # Another customer's address, another reseller, a login that may only read.
     elsewhere = Tenant.objects.exclude(customer=scene.customer).first().customer_id
     assert (
