@@ -305,9 +305,17 @@ def test_the_users_export_imports_back_as_no_change(scene, client):
     edited = exported.decode().replace(
         ",".join(_export_cells(holder)), ",".join(_export_cells(holder, licences=""))
     )
-    lines = _by_number(scene.preview(edited.encode()))
+    users_import = scene.preview(edited.encode())
+    lines = _by_number(users_import)
     line = next(line for line in lines.values() if line.user_name == holder.user_principal_name)
     assert line.action == ImportAction.UPDATE and line.message.startswith("− ")
+    assert users_import.counts == {"update": 1, "none": active.count() - 1}
+    held = set(holder.licences.values_list("sku_id", flat=True))
+    scene.apply(users_import)
+    assert not holder.licences.exists()
+    removed = LicenceChange.objects.filter(user=holder, action=LicenceAction.REMOVE)
+    assert set(removed.values_list("sku_id", flat=True)) == held
+    assert not UserChange.objects.filter(user=holder).exists()  # its names did not change
 
 
 def _export_cells(user: DirectoryUser, **changes) -> list[str]:
