@@ -93,6 +93,26 @@ urlpatterns += [
         name="api_customer_user_reset_password",
     ),
     path(
+        "customers/<int:pk>/users/imports/",
+        api_users.UsersImportsApi.as_view(),
+        name="api_customer_users_imports",
+    ),
+    path(
+        "customers/<int:pk>/users/imports/<int:import_pk>/",
+        api_users.UsersImportApi.as_view(),
+        name="api_customer_users_import",
+    ),
+    path(
+        "customers/<int:pk>/users/imports/<int:import_pk>/lines/",
+        api_users.UsersImportLinesApi.as_view(),
+        name="api_customer_users_import_lines",
+    ),
+    path(
+        "customers/<int:pk>/users/imports/<int:import_pk>/apply/",
+        api_users.UsersImportApplyApi.as_view(),
+        name="api_customer_users_import_apply",
+    ),
+    path(
         "customers/<int:pk>/default-licence/",
         api_users.DefaultLicenceApi.as_view(),
         name="api_customer_default_licence",

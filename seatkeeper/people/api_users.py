@@ -7,15 +7,28 @@ from django.http import Http404
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
+from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from seatkeeper.api.idempotency import idempotent
 from seatkeeper.api.pagination import Pagination, paginated
 from seatkeeper.core.validation import InvalidQuery
-from seatkeeper.people import directory, licences, selectors, users
+from seatkeeper.people import bulk, directory, licences, selectors, users
 from seatkeeper.people.api import _customer
-from seatkeeper.people.models import DefaultLicence, LicenceAction, UserAction, UserStatus
+from seatkeeper.people.api_members import (
+    MemberImportInput,
+    MemberImportLineOutput,
+    MemberImportOutput,
+)
+from seatkeeper.people.models import (
+    DefaultLicence,
+    ImportKind,
+    LicenceAction,
+    MemberImport,
+    UserAction,
+    UserStatus,
+)
 from seatkeeper.subscriptions.models import OperationState, Subscription, SyncStatus
 
 
@@ -58,6 +71,12 @@ class LicenceChangeOutput(serializers.Serializer):
 
 class LicenceAssignInput(serializers.Serializer):
     subscription = serializers.IntegerField(min_value=1, max_value=2**31 - 1)
+
+
+class UsersImportInput(MemberImportInput):
+    file = serializers.FileField(
+        max_length=255, allow_empty_file=False, help_text="The users file, CSV or XLSX"
+    )
 
 
 class CustomerUsersApi(APIView):
@@ -409,3 +428,73 @@ def _default_output(row: DefaultLicence | None) -> dict:
     if row is None:
         return {"subscription": None, "name": None, "set_by": None, "set_at": None}
     return DefaultLicenceOutput(row).data
+
+
+# --- importing users from a file ----------------------------------------------------------------
+
+
+def _users_import(request, pk: int, import_pk: int) -> MemberImport:
+    customer = _customer(request, pk)
+    users_import = MemberImport.objects.filter(
+        customer=customer, kind=ImportKind.USERS, pk=import_pk
+    ).first()
+    if users_import is None:
+        raise Http404("No such import")
+    return users_import
+
+
+class UsersImportsApi(APIView):
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(
+        operation_id="customer_users_imports_preview",
+        request=UsersImportInput,
+        responses={201: MemberImportOutput},
+        description="Reads a users file (CSV or XLSX, the users export's columns) and records "
+        "what each line will do; changes no user. Apply it next.",
+    )
+    @idempotent
+    def post(self, request, pk: int):
+        customer = _customer(request, pk)
+        data = UsersImportInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        upload = data.validated_data["file"]
+        users_import = bulk.users_import_preview(
+            actor=request.user, customer=customer, file_name=upload.name, stream=upload
+        )
+        return Response(MemberImportOutput(users_import).data, status=status.HTTP_201_CREATED)
+
+
+class UsersImportApi(APIView):
+    @extend_schema(operation_id="customer_users_import_retrieve", responses=MemberImportOutput)
+    def get(self, request, pk: int, import_pk: int):
+        return Response(MemberImportOutput(_users_import(request, pk, import_pk)).data)
+
+
+class UsersImportLinesApi(APIView):
+    pagination_class = Pagination
+
+    @extend_schema(
+        operation_id="customer_users_import_lines",
+        responses=MemberImportLineOutput(many=True),
+        description="Each line with what the preview said and, once applied, its outcome.",
+    )
+    def get(self, request, pk: int, import_pk: int):
+        rows = _users_import(request, pk, import_pk).lines.order_by("number")
+        return paginated(
+            request, self, rows, lambda page: MemberImportLineOutput(page, many=True).data
+        )
+
+
+class UsersImportApplyApi(APIView):
+    @extend_schema(
+        operation_id="customer_users_import_apply",
+        request=None,
+        responses=MemberImportOutput,
+        description="Applies every valid line, each completely or not at all, its vendor "
+        "operations queued (409: applied already).",
+    )
+    def post(self, request, pk: int, import_pk: int):
+        users_import = _users_import(request, pk, import_pk)
+        applied = bulk.import_apply(actor=request.user, member_import=users_import)
+        return Response(MemberImportOutput(applied).data)

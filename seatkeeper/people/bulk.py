@@ -15,6 +15,18 @@ changes nothing the second time: a password in the file is only used to create a
 File columns: user_name, display_name, first_name, last_name, email, password, service,
 options (separated by "|"), action ("delete", or empty to create or update). A service or an
 option names one of the customer's subscriptions of the vendor by its name or its item code.
+
+The users of a customer's Microsoft tenant (seed 001) are imported the same way, with a second
+planner (`DirectoryPlanner`, an import of kind "users") and the users' own services: columns
+user_name, display_name, first_name, last_name, usage_location, licences (SKU names, part
+numbers or subscription ids, separated by ";"), status and last_sync (written by the export,
+read only to leave a deleted user alone), password, send_password_to, action ("create",
+"update", "delete", or empty to create or update). The users export writes these columns, so
+importing it changes nothing. An empty name or usage location keeps what the user has; a file
+without the licences column leaves licences alone, with it a line says every licence the user
+holds. A password (or, without one, a generated password) is only used to create a user and
+reaches `send_password_to` through a one-time link once the vendor made the user; a new user's
+licences wait for that creation.
 """
 
 from __future__ import annotations
@@ -36,14 +48,18 @@ from seatkeeper.core import clock, crypto
 from seatkeeper.core.errors import Conflict, ServiceError
 from seatkeeper.core.spreadsheet import safe_cell, safe_workbook_cell
 from seatkeeper.people import licences, members
+from seatkeeper.people import users as user_services
 from seatkeeper.people.models import (
     DirectoryUser,
     ImportAction,
+    ImportKind,
+    LicenceSku,
     Member,
     MemberImport,
     MemberImportLine,
     MemberSeat,
     UserLicence,
+    UserStatus,
 )
 from seatkeeper.people.selectors import SEAT_HOLDING
 from seatkeeper.subscriptions.models import Subscription
@@ -59,7 +75,23 @@ MEMBER_COLUMNS = (
     "options",
     "action",
 )
+USER_COLUMNS = (
+    "user_name",
+    "display_name",
+    "first_name",
+    "last_name",
+    "usage_location",
+    "licences",
+    "status",
+    "last_sync",
+    "password",
+    "send_password_to",
+    "action",
+)
+USER_ACTIONS = ("", "create", "update", "delete")
+LICENCE_SEPARATOR = ";"
 REQUIRED_COLUMNS = {"user_name"}
+MAX_CELL = 1000
 MAX_LINES = 50_000
 BATCH = 500
 
@@ -119,10 +151,15 @@ def file_lines(file_name: str, stream: IO[bytes]) -> Iterator[tuple[int, dict[st
                 _("The file has more than %(n)s lines: split it.") % {"n": MAX_LINES},
                 field="file",
             )
-        yield (
-            number,
-            {name: str(value).strip() for name, value in zip(names, row, strict=False) if name},
-        )
+        values = {name: str(value).strip() for name, value in zip(names, row, strict=False) if name}
+        if any("\x00" in value for value in values.values()):
+            # No database keeps a NUL in text: refused here rather than failing later.
+            raise ServiceError(
+                _("Line %(number)s holds a NUL character: save the file as text.")
+                % {"number": number},
+                field="file",
+            )
+        yield number, values
 
 
 # --- planning one line -------------------------------------------------------------------------
@@ -136,6 +173,9 @@ class Plan:
     subscriptions: list[Subscription] = field(default_factory=list)
     # Refused only for want of a seat: worth planning again once later lines freed some.
     waits_for_seat: bool = False
+    # Directory users: the user the line changes, and the licences (pks) it takes back.
+    user: DirectoryUser | None = None
+    remove: list[int] = field(default_factory=list)
 
 
 class Planner:
@@ -274,11 +314,244 @@ class Planner:
         return Plan(ImportAction.UPDATE, names, fields, wanted)
 
 
+def _sku_references(sku: LicenceSku) -> set[str]:
+    return {ref.strip().lower() for ref in (sku.name, sku.part_number, sku.sku_id) if ref.strip()}
+
+
+class DirectoryPlanner:
+    """Plans the lines of a users file against the customer's tenant, counting the seats of
+    each licence pool (a SKU, shared by the customer's subscriptions of its product) that
+    earlier lines take and free."""
+
+    NAMES = ("display_name", "first_name", "last_name", "usage_location")
+
+    def __init__(self, customer: Organisation) -> None:
+        self.customer = customer
+        self.tenant = user_services.tenant_of(customer)
+        self.domains = user_services.tenant_domains(self.tenant)
+        skus = list(LicenceSku.objects.filter(tenant=self.tenant).order_by("pk"))
+        by_product = {sku.product_key: sku for sku in reversed(skus) if sku.product_key}
+        # A reference in the licences column: the SKU, and the subscription it names (if any).
+        self.by_reference: dict[str, tuple[LicenceSku, Subscription | None]] = {}
+        for sku in skus:
+            for reference in _sku_references(sku):
+                self.by_reference.setdefault(reference, (sku, None))
+        self.seats: dict[int, int] = {}
+        # The subscription a licence of each pool is given from: the oldest.
+        self.giver: dict[int, Subscription] = {}
+        subscriptions = (
+            Subscription.objects.filter(
+                customer=customer, tenant=self.tenant, status__in=SEAT_HOLDING
+            )
+            .select_related("offer")
+            .order_by("start_date", "pk")
+        )
+        for subscription in subscriptions:
+            sku = by_product.get(subscription.offer.external_id)
+            if sku is None:
+                continue
+            self.seats[sku.pk] = self.seats.get(sku.pk, 0) + subscription.quantity
+            self.giver.setdefault(sku.pk, subscription)
+            for reference in (str(subscription.pk), subscription.vendor_subscription_id):
+                if reference.strip():
+                    self.by_reference.setdefault(reference.strip().lower(), (sku, subscription))
+        self.held = dict(
+            UserLicence.objects.filter(sku__tenant=self.tenant, user__status=UserStatus.ACTIVE)
+            .values("sku_id")
+            .annotate(n=Count("pk"))
+            .values_list("sku_id", "n")
+        )
+        self.seen: set[str] = set()
+
+    def plan(self, values: dict[str, str], password: str, *, again: bool = False) -> Plan:
+        user_name = values.get("user_name", "").strip()
+        key = user_name.lower()
+        action = values.get("action", "").strip().lower()
+        if key in self.seen and not again:
+            return Plan(
+                ImportAction.ERROR,
+                _("The user name %(name)s is already on an earlier line.") % {"name": user_name},
+            )
+        self.seen.add(key)
+        if action not in USER_ACTIONS:
+            return Plan(
+                ImportAction.ERROR, _('action must be empty, "create", "update" or "delete".')
+            )
+        user = (
+            DirectoryUser.objects.filter(tenant=self.tenant, user_principal_name__iexact=user_name)
+            .prefetch_related("licences__sku")
+            .order_by("status", "pk")  # active before deleted
+            .first()
+            if user_name
+            else None
+        )
+        if action == "delete":
+            if user is None or user.status == UserStatus.DELETED:
+                return Plan(ImportAction.NONE, _("No such user: nothing to delete."))
+            if not user.vendor_user_id:
+                return Plan(ImportAction.ERROR, _being_created(user))
+            for licence in user.licences.all():
+                self.held[licence.sku_id] = self.held.get(licence.sku_id, 0) - 1
+            return Plan(ImportAction.DELETE, user=user)
+        if user is not None and user.status == UserStatus.DELETED:
+            if values.get("status", "").strip().lower() == UserStatus.DELETED:
+                return Plan(ImportAction.NONE, _("Deleted: restore the user from its page."))
+            return Plan(
+                ImportAction.ERROR,
+                _("%(user)s is deleted: restore the user first.")
+                % {"user": user.user_principal_name},
+            )
+        if user is None and action == "update":
+            return Plan(ImportAction.ERROR, _("No such user: %(name)s.") % {"name": user_name})
+        return self._plan_upsert(user_name, action, values, password, user)
+
+    def _fields(self, user_name, values, password, user, errors: list[str]) -> dict[str, str]:
+        """The user's fields the line asks for (an empty cell keeps what the user has)."""
+        first = values.get("first_name", "") or (user.first_name if user else "")
+        last = values.get("last_name", "") or (user.last_name if user else "")
+        display = values.get("display_name", "") or (
+            user.display_name if user else f"{first} {last}".strip()
+        )
+        fields = {"display_name": display, "first_name": first, "last_name": last}
+        try:
+            fields = user_services._names(display, first, last)
+        except ServiceError as error:
+            errors.append(error.message)
+        try:
+            location = user_services._usage_location(values.get("usage_location", ""))
+        except ServiceError as error:
+            errors.append(error.message)
+            location = ""
+        fields["usage_location"] = location or (user.usage_location if user else "")
+        fields["send_password_to"] = values.get("send_password_to", "")
+        if user is not None:
+            fields["user_name"] = user.user_principal_name
+            return fields
+        try:
+            fields["user_name"] = user_services._user_name(self.tenant, user_name, self.domains)
+        except ServiceError as error:
+            errors.append(error.message)
+            fields["user_name"] = user_name
+        if password:
+            refusal = members.password_refusal(password, fields)
+            if refusal:
+                errors.append(refusal)
+        if not password or fields["send_password_to"]:
+            try:
+                user_services._check_recipient(fields["send_password_to"])
+            except ServiceError as error:
+                errors.append(error.message)
+        return fields
+
+    def _licences(self, values, user, errors: list[str]):
+        """(licences to give as (SKU pk, subscription), licences to take back)."""
+        current = {licence.sku_id: licence for licence in user.licences.all()} if user else {}
+        if "licences" not in values:
+            return [], []
+        wanted: dict[int, Subscription | None] = {}
+        references = values["licences"].split(LICENCE_SEPARATOR)
+        for reference in filter(None, (r.strip() for r in references)):
+            lowered = reference.lower()
+            held = next(
+                (pk for pk, licence in current.items() if lowered in _sku_references(licence.sku)),
+                None,
+            )
+            found = self.by_reference.get(lowered)
+            if held is None and found is not None and found[0].pk in current:
+                held = found[0].pk
+            if held is not None:
+                wanted[held] = None
+                continue
+            if found is None:
+                errors.append(_("Unknown licence: %(name)s.") % {"name": reference})
+                continue
+            sku, subscription = found
+            subscription = subscription or self.giver.get(sku.pk)
+            if subscription is None:
+                errors.append(
+                    _("No active subscription of this customer gives %(licence)s.")
+                    % {"licence": sku}
+                )
+                continue
+            wanted.setdefault(sku.pk, subscription)
+        give = [(pk, subscription) for pk, subscription in wanted.items() if pk not in current]
+        take_back = [licence for pk, licence in current.items() if pk not in wanted]
+        return give, take_back
+
+    def _plan_upsert(self, user_name, action, values, password, user) -> Plan:
+        errors: list[str] = []
+        fields = self._fields(user_name, values, password, user, errors)
+        give, take_back = self._licences(values, user, errors)
+        if give and not fields["usage_location"]:
+            errors.append(
+                _(
+                    "%(user)s has no usage location: Microsoft gives no licence without one. "
+                    "Set it first."
+                )
+                % {"user": fields["display_name"] or user_name}
+            )
+        if errors:
+            return Plan(ImportAction.ERROR, " ".join(errors))
+        changed = (
+            [name for name in self.NAMES if getattr(user, name) != fields[name]] if user else []
+        )
+        if user is not None:
+            if not changed and not give and not take_back:
+                return Plan(ImportAction.NONE, "", fields, user=user)
+            if action == "create":
+                return Plan(
+                    ImportAction.ERROR,
+                    _("%(user)s is already a user of this tenant (deleted users keep their name).")
+                    % {"user": user.user_principal_name},
+                )
+            if not user.vendor_user_id:
+                return Plan(ImportAction.ERROR, _being_created(user))
+        for pk, subscription in give:
+            held, seats = self.held.get(pk, 0), self.seats.get(pk, 0)
+            if held >= seats:
+                message = _(
+                    "No seat left in %(subscription)s: %(held)s of %(seats)s are assigned."
+                ) % {"subscription": subscription.friendly_name, "held": held, "seats": seats}
+                return Plan(ImportAction.ERROR, message, waits_for_seat=True)
+        for pk, _subscription in give:
+            self.held[pk] = self.held.get(pk, 0) + 1
+        for licence in take_back:
+            self.held[licence.sku_id] = self.held.get(licence.sku_id, 0) - 1
+        given = [subscription for _pk, subscription in give]
+        removed = [licence.pk for licence in take_back]
+        parts = [str(DirectoryUser._meta.get_field(name).verbose_name) for name in changed]
+        parts += [f"+ {subscription.friendly_name}" for subscription in given]
+        parts += [f"− {licence.sku}" for licence in take_back]
+        if user is None:
+            message = ", ".join(parts) or _("no licence")
+            return Plan(ImportAction.CREATE, message, fields, given)
+        return Plan(ImportAction.UPDATE, ", ".join(parts), fields, given, user=user, remove=removed)
+
+
+def _being_created(user: DirectoryUser) -> str:
+    return _("%(user)s is still being created at the vendor: try again in a moment.") % {
+        "user": user.user_principal_name
+    }
+
+
 # --- preview and apply ---------------------------------------------------------------------------
 
 
 def _check(actor: User | None, customer: Organisation, vendor: Vendor) -> None:
     members._check(actor, customer, vendor)
+
+
+def _check_import(actor: User | None, member_import: MemberImport) -> None:
+    if member_import.kind == ImportKind.USERS:
+        user_services._check(actor, member_import.customer)
+    else:
+        _check(actor, member_import.customer, member_import.vendor)
+
+
+def _planner(member_import: MemberImport) -> Planner | DirectoryPlanner:
+    if member_import.kind == ImportKind.USERS:
+        return DirectoryPlanner(member_import.customer)
+    return Planner(member_import.customer, member_import.vendor)
 
 
 def member_import_preview(
@@ -291,19 +564,51 @@ def member_import_preview(
 ) -> MemberImport:
     """Read a bulk file and record what each line will do; change no member."""
     _check(actor, customer, vendor)
-    planner = Planner(customer, vendor)
+    return _preview(
+        MemberImport(customer=customer, vendor=vendor, kind=ImportKind.MEMBERS),
+        Planner(customer, vendor),
+        MEMBER_COLUMNS,
+        actor=actor,
+        file_name=file_name,
+        stream=stream,
+    )
+
+
+def users_import_preview(
+    *, actor: User | None, customer: Organisation, file_name: str, stream: IO[bytes]
+) -> MemberImport:
+    """Read a users file of `customer`'s tenant and record what each line will do; change no
+    user. ServiceError when the customer has no tenant or the file cannot be read."""
+    user_services._check(actor, customer)
+    return _preview(
+        MemberImport(customer=customer, kind=ImportKind.USERS),
+        DirectoryPlanner(customer),
+        USER_COLUMNS,
+        actor=actor,
+        file_name=file_name,
+        stream=stream,
+    )
+
+
+def _preview(
+    member_import: MemberImport,
+    planner: Planner | DirectoryPlanner,
+    columns: tuple[str, ...],
+    *,
+    actor: User | None,
+    file_name: str,
+    stream: IO[bytes],
+) -> MemberImport:
     counts: dict[str, int] = {}
     with transaction.atomic():
-        member_import = MemberImport.objects.create(
-            customer=customer,
-            vendor=vendor,
-            file_name=file_name[:255],
-            requested_by=actor if actor is not None and actor.is_authenticated else None,
-            requested_by_name=members._actor_name(actor),
-        )
+        member_import.file_name = file_name[:255]
+        member_import.requested_by = actor if actor is not None and actor.is_authenticated else None
+        member_import.requested_by_name = members._actor_name(actor)
+        member_import.save()
         batch: list[MemberImportLine] = []
-        for number, values in file_lines(file_name, stream):
-            password = values.pop("password", "")
+        for number, read in file_lines(file_name, stream):
+            password = read.pop("password", "")
+            values = {k: v[:MAX_CELL] for k, v in read.items() if k in columns}
             plan = planner.plan(values, password)
             counts[plan.action] = counts.get(plan.action, 0) + 1
             batch.append(
@@ -311,7 +616,7 @@ def member_import_preview(
                     member_import=member_import,
                     number=number,
                     user_name=values.get("user_name", "")[:255],
-                    values={k: v[:300] for k, v in values.items() if k in MEMBER_COLUMNS},
+                    values=values,
                     secret=crypto.encrypt(password) if password else "",
                     action=plan.action,
                     message=plan.message,
@@ -331,7 +636,7 @@ def member_import_preview(
     return member_import
 
 
-def _seat_waiters(member_import, planner: Planner, counts: dict[str, int]):
+def _seat_waiters(member_import, planner: Planner | DirectoryPlanner, counts: dict[str, int]):
     """Plan again the lines that only lacked a seat, while later lines keep freeing some: the
     file says what each member should hold, whatever the order of its lines (and so the same
     file applied twice changes nothing the second time). Yields each line that now passes."""
@@ -357,6 +662,8 @@ def _seat_waiters(member_import, planner: Planner, counts: dict[str, int]):
 
 def _apply_line(actor, line: MemberImportLine, plan: Plan, password: str) -> str:
     member_import = line.member_import
+    if member_import.kind == ImportKind.USERS:
+        return _apply_user_line(actor, line, plan, password)
     customer, vendor = member_import.customer, member_import.vendor
     if plan.action == ImportAction.CREATE:
         members.member_create(
@@ -378,9 +685,51 @@ def _apply_line(actor, line: MemberImportLine, plan: Plan, password: str) -> str
     return plan.action
 
 
-def member_import_apply(*, actor: User | None, member_import: MemberImport) -> MemberImport:
+def _apply_user_line(actor, line: MemberImportLine, plan: Plan, password: str) -> str:
+    """One line of a users file through the users' and licences' services, in one transaction:
+    a refusal anywhere leaves nothing of the line behind."""
+    values = plan.values
+    with transaction.atomic():
+        if plan.action == ImportAction.CREATE:
+            change = user_services.user_create(
+                actor=actor,
+                customer=line.member_import.customer,
+                display_name=values["display_name"],
+                first_name=values["first_name"],
+                last_name=values["last_name"],
+                user_name=values["user_name"],
+                usage_location=values["usage_location"],
+                password=password or None,
+                send_password_to=values["send_password_to"],
+                send_typed_password=True,
+                licences_chosen="licences" in line.values,
+            )
+            for subscription in plan.subscriptions:
+                licences.licence_assign(
+                    actor=actor, user=change.user, subscription=subscription, after_creation=True
+                )
+        elif plan.action == ImportAction.UPDATE:
+            user = plan.user
+            edits = {
+                name: values[name]
+                for name in DirectoryPlanner.NAMES
+                if getattr(user, name) != values[name]
+            }
+            if edits:
+                user_services.user_update(actor=actor, user=user, **edits)
+            taken_back = UserLicence.objects.filter(pk__in=plan.remove, user=user)
+            for licence in taken_back.select_related("user__customer", "sku").order_by("pk"):
+                licences.licence_remove(actor=actor, licence=licence)
+            for subscription in plan.subscriptions:
+                licences.licence_assign(actor=actor, user=user, subscription=subscription)
+        elif plan.action == ImportAction.DELETE:
+            user_services.user_delete(actor=actor, user=plan.user)
+    return plan.action
+
+
+def import_apply(*, actor: User | None, member_import: MemberImport) -> MemberImport:
     """Apply every line that can be applied, each completely or not at all, in file order."""
-    _check(actor, member_import.customer, member_import.vendor)
+    _check_import(actor, member_import)
     with transaction.atomic():
         locked = MemberImport.objects.select_for_update().get(pk=member_import.pk)
         if locked.applied_at is not None:
@@ -409,10 +758,14 @@ def member_import_apply(*, actor: User | None, member_import: MemberImport) -> M
     return member_import
 
 
+# The members pages' and API's name for it.
+member_import_apply = import_apply
+
+
 class _Applier:
     def __init__(self, actor: User | None, member_import: MemberImport) -> None:
         self.actor, self.member_import = actor, member_import
-        self.planner = Planner(member_import.customer, member_import.vendor)
+        self.planner = _planner(member_import)
         self.progress = False
 
     def apply(self, line: MemberImportLine, *, again: bool) -> None:
@@ -427,7 +780,7 @@ class _Applier:
                 waits = error.code == "no_seat_left"
                 # The planner counted the seats this line would have changed: count again.
                 seen = self.planner.seen
-                self.planner = Planner(self.member_import.customer, self.member_import.vendor)
+                self.planner = _planner(self.member_import)
                 self.planner.seen = seen
         if again and waits:
             return  # still no seat: the line stays as the first pass left it
@@ -488,23 +841,22 @@ def result_rows(member_import: MemberImport) -> Iterator[list[Any]]:
 
 
 def user_rows(users: Iterable[DirectoryUser]) -> Iterator[list[Any]]:
-    """A customer's directory users with their licences (users list export)."""
-    yield [
-        _("Name"),
-        _("User principal name"),
-        _("Usage location"),
-        _("Licences"),
-        _("Status"),
-        _("Last sync"),
-    ]
+    """A customer's directory users with their licences (users list export), in the users
+    file's columns: importing the export changes nothing."""
+    yield list(USER_COLUMNS)
     for user in users:
         yield [
-            user.display_name,
             user.user_principal_name,
+            user.display_name,
+            user.first_name,
+            user.last_name,
             user.usage_location,
-            "|".join(str(licence.sku) for licence in user.licences.all()),
-            user.get_status_display(),
+            LICENCE_SEPARATOR.join(str(licence.sku) for licence in user.licences.all()),
+            user.status,
             user.synced_at.isoformat() if user.synced_at else "",
+            "",
+            "",
+            "",
         ]
 
 

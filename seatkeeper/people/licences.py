@@ -6,6 +6,10 @@ subscription's licence pool has a seat left (the pool's subscriptions are locked
 so two people cannot take the last seat at once). The licence shows at once, marked pending;
 the vendor call (`licenseupdates`) is the worker's, retried on the subscriptions' schedule. If
 the vendor refuses for good, the licence is put back as it was and the change shows failed.
+
+A user created here together with its licences (a bulk file's new user) holds them at once too:
+their changes wait for the vendor to make the user (`after_creation`), and the user's creation
+sends them on (`users._done`); if the vendor refuses the user, its licences go with it.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from seatkeeper.people.models import (
     LicenceAction,
     LicenceChange,
     LicenceSku,
+    UserAction,
     UserChange,
     UserLicence,
     UserStatus,
@@ -55,12 +60,13 @@ def can_change_licences(actor: User | None, user: DirectoryUser) -> bool:
     )
 
 
-def _check(actor: User | None, user: DirectoryUser) -> None:
+def _check(actor: User | None, user: DirectoryUser, *, after_creation: bool = False) -> None:
     if not can_change_licences(actor, user):
         raise PermissionRefused(_("You may not change this user's licences."))
     if user.status != UserStatus.ACTIVE:
         raise ServiceError(_("%(user)s is deleted: restore the user first.") % {"user": user})
-    if not user.vendor_user_id:
+    being_created = UserChange.objects.filter(user=user, action=UserAction.CREATE, state__in=OPEN)
+    if not user.vendor_user_id and not (after_creation and being_created.exists()):
         raise ServiceError(
             _("%(user)s is still being created at the vendor: try again in a moment.")
             % {"user": user.user_principal_name}
@@ -88,9 +94,16 @@ def _actor_name(actor: User | None) -> str:
 
 
 def licence_assign(
-    *, actor: User | None, user: DirectoryUser, subscription: Subscription
+    *,
+    actor: User | None,
+    user: DirectoryUser,
+    subscription: Subscription,
+    after_creation: bool = False,
 ) -> LicenceChange:
-    _check(actor, user)
+    """Give `user` the licence of `subscription`'s pool, queued to the vendor. With
+    `after_creation`, a user the vendor is still creating may be given it: the change waits for
+    the creation."""
+    _check(actor, user, after_creation=after_creation)
     if subscription.customer_id != user.customer_id or subscription.tenant_id != user.tenant_id:
         raise ServiceError(_("This subscription is not in the user's tenant."))
     if subscription.status not in SEAT_HOLDING:
@@ -208,7 +221,10 @@ def _settle(user_id: int, *, failed: bool) -> None:
 
 
 def run_change(change_id: int, *, provider_factory: ProviderFactory | None = None) -> str:
-    """Send one licence change to the vendor; returns done, retrying, failed or busy."""
+    """Send one licence change to the vendor; returns done, retrying, failed, waiting (its user
+    is still being created at the vendor; the creation sends it on) or busy."""
+    if LicenceChange.objects.filter(pk=change_id, user__vendor_user_id="").exists():
+        return "waiting"
     now = clock.now()
     claimable = Q(state=OperationState.PENDING, next_attempt_at__lte=now) | Q(
         state=OperationState.RUNNING, claimed_at__lt=now - CLAIM_TIMEOUT
@@ -270,4 +286,6 @@ def due_change_ids(now: dt.datetime, limit: int = 200) -> list[int]:
     due = Q(state=OperationState.PENDING, next_attempt_at__lte=now) | Q(
         state=OperationState.RUNNING, claimed_at__lt=now - CLAIM_TIMEOUT
     )
-    return list(LicenceChange.objects.filter(due).values_list("pk", flat=True)[:limit])
+    # A change waiting for its user's creation is sent on by the creation.
+    changes = LicenceChange.objects.filter(due).exclude(user__vendor_user_id="")
+    return list(changes.values_list("pk", flat=True)[:limit])

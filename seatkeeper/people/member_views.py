@@ -9,6 +9,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
@@ -18,7 +19,8 @@ from seatkeeper.catalog.models import Vendor, VendorKind
 from seatkeeper.core import clock
 from seatkeeper.core.errors import ServiceError
 from seatkeeper.people import bulk, members, selectors
-from seatkeeper.people.models import Member, MemberImport
+from seatkeeper.people import users as user_services
+from seatkeeper.people.models import ImportKind, Member, MemberImport
 from seatkeeper.people.selectors import SEAT_HOLDING
 from seatkeeper.subscriptions.models import Subscription
 
@@ -189,7 +191,7 @@ def member_import_upload(request, customer_pk: int, vendor_pk: int):
 def _member_import(request, customer_pk: int, vendor_pk: int, import_pk: int):
     customer, vendor = _scope(request, customer_pk, vendor_pk)
     member_import = MemberImport.objects.filter(
-        customer=customer, vendor=vendor, pk=import_pk
+        customer=customer, vendor=vendor, kind=ImportKind.MEMBERS, pk=import_pk
     ).first()
     if member_import is None:
         raise Http404("No such import")
@@ -211,11 +213,15 @@ def member_import(request, customer_pk: int, vendor_pk: int, import_pk: int):
         "people/member_import.html",
         {
             "customer": customer,
-            "vendor": vendor,
             "member_import": member_import,
             "page": page,
             "can_apply": member_import.applied_at is None
             and members.can_manage_members(request.user, customer),
+            "back_url": reverse("vendor_members", args=[customer.pk, vendor.pk]),
+            "back_label": _("Members at %(vendor)s") % {"vendor": vendor.name},
+            "apply_url": reverse(
+                "member_import_apply", args=[customer.pk, vendor.pk, member_import.pk]
+            ),
         },
     )
 
@@ -226,8 +232,15 @@ def member_import_apply(request, customer_pk: int, vendor_pk: int, import_pk: in
     customer, vendor, member_import = _member_import(request, customer_pk, vendor_pk, import_pk)
     if not members.can_manage_members(request.user, customer):
         raise PermissionDenied(_("You may not change this customer's members."))
+    _apply(request, member_import)
+    return redirect(
+        "member_import", customer_pk=customer.pk, vendor_pk=vendor.pk, import_pk=member_import.pk
+    )
+
+
+def _apply(request, member_import: MemberImport) -> None:
     try:
-        applied = bulk.member_import_apply(actor=request.user, member_import=member_import)
+        applied = bulk.import_apply(actor=request.user, member_import=member_import)
     except ServiceError as refusal:
         messages.error(request, refusal.message)
     else:
@@ -240,9 +253,6 @@ def member_import_apply(request, customer_pk: int, vendor_pk: int, import_pk: in
             )
             % {key: counts.get(key, 0) for key in ("create", "update", "delete", "none", "error")},
         )
-    return redirect(
-        "member_import", customer_pk=customer.pk, vendor_pk=vendor.pk, import_pk=member_import.pk
-    )
 
 
 @login_required
@@ -292,3 +302,78 @@ def users_bulk_licences(request, customer_pk: int):
                 % {"user": outcome.user.display_name, "reason": outcome.message},
             )
     return redirect("customer_users", customer_pk=customer.pk)
+
+
+# --- importing a tenant's users ------------------------------------------------------------------
+
+
+def _users_customer(request, customer_pk: int) -> Organisation:
+    customer = get_organisation_for_user(request.user, customer_pk)
+    if customer.kind != OrganisationKind.CUSTOMER:
+        raise Http404("Not a customer")
+    return customer
+
+
+@login_required
+@require_POST
+def users_import_upload(request, customer_pk: int):
+    """Read a users file and show what each line will do (nothing changes yet)."""
+    customer = _users_customer(request, customer_pk)
+    upload = request.FILES.get("file")
+    try:
+        if upload is None:
+            raise ServiceError(_("Choose a CSV or XLSX file."), field="file")
+        if upload.size > MAX_UPLOAD:
+            raise ServiceError(_("The file is larger than 20 MB: split it."), field="file")
+        users_import = bulk.users_import_preview(
+            actor=request.user, customer=customer, file_name=upload.name, stream=upload
+        )
+    except ServiceError as refusal:
+        messages.error(request, refusal.message)
+        return redirect("customer_users", customer_pk=customer.pk)
+    return redirect("users_import", customer_pk=customer.pk, import_pk=users_import.pk)
+
+
+def _users_import(request, customer_pk: int, import_pk: int):
+    customer = _users_customer(request, customer_pk)
+    users_import = MemberImport.objects.filter(
+        customer=customer, kind=ImportKind.USERS, pk=import_pk
+    ).first()
+    if users_import is None:
+        raise Http404("No such import")
+    return customer, users_import
+
+
+@login_required
+@require_GET
+def users_import(request, customer_pk: int, import_pk: int):
+    customer, users_import = _users_import(request, customer_pk, import_pk)
+    if request.GET.get("export") in ("csv", "xlsx"):
+        return export_rows(
+            bulk.result_rows(users_import), f"import-{users_import.pk}", request.GET["export"]
+        )
+    page = Paginator(users_import.lines.order_by("number"), 200).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "people/member_import.html",
+        {
+            "customer": customer,
+            "member_import": users_import,
+            "page": page,
+            "can_apply": users_import.applied_at is None
+            and user_services.can_manage_users(request.user, customer),
+            "back_url": reverse("customer_users", args=[customer.pk]),
+            "back_label": _("Users"),
+            "apply_url": reverse("users_import_apply", args=[customer.pk, users_import.pk]),
+        },
+    )
+
+
+@login_required
+@require_POST
+def users_import_apply(request, customer_pk: int, import_pk: int):
+    customer, users_import = _users_import(request, customer_pk, import_pk)
+    if not user_services.can_manage_users(request.user, customer):
+        raise PermissionDenied(_("You may not change this customer's users."))
+    _apply(request, users_import)
+    return redirect("users_import", customer_pk=customer.pk, import_pk=users_import.pk)

@@ -469,14 +469,25 @@ class ImportAction(models.TextChoices):
     ERROR = "error", _("Error")
 
 
+class ImportKind(models.TextChoices):
+    MEMBERS = "members", _("Members of a manual vendor")
+    USERS = "users", _("Users of the tenant")
+
+
 class MemberImport(TimestampedModel):
-    """A bulk provisioning file of a customer's members for one manual vendor: read into its
-    lines at the preview, applied line by line (`bulk.member_import_apply`)."""
+    """A bulk file read into its lines at the preview and applied line by line
+    (`bulk.import_apply`): a customer's members for one manual vendor (`kind` members, with its
+    `vendor`), or the users of the customer's tenant (`kind` users, no vendor)."""
 
     customer = models.ForeignKey(
         "accounts.Organisation", on_delete=models.CASCADE, related_name="+"
     )
-    vendor = models.ForeignKey("catalog.Vendor", on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(
+        _("kind"), max_length=8, choices=ImportKind.choices, default=ImportKind.MEMBERS
+    )
+    vendor = models.ForeignKey(
+        "catalog.Vendor", on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
     file_name = models.CharField(_("file"), max_length=255)
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"

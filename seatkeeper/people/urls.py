@@ -108,6 +108,21 @@ urlpatterns += [
         name="member_import_apply",
     ),
     path(
+        "customers/<int:customer_pk>/users/import/",
+        member_views.users_import_upload,
+        name="users_import_upload",
+    ),
+    path(
+        "customers/<int:customer_pk>/users/import/<int:import_pk>/",
+        member_views.users_import,
+        name="users_import",
+    ),
+    path(
+        "customers/<int:customer_pk>/users/import/<int:import_pk>/apply/",
+        member_views.users_import_apply,
+        name="users_import_apply",
+    ),
+    path(
         "customers/<int:customer_pk>/users/bulk-licences/",
         member_views.users_bulk_licences,
         name="users_bulk_licences",

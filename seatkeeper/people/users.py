@@ -202,7 +202,7 @@ def tenant_domains(tenant: Tenant) -> list[str]:
     return sorted(domains)
 
 
-def _user_name(tenant: Tenant, text: str) -> str:
+def _user_name(tenant: Tenant, text: str, domains: list[str] | None = None) -> str:
     value = (text or "").strip()
     alias, at, domain = value.rpartition("@")
     if not at or not alias or not domain:
@@ -223,7 +223,7 @@ def _user_name(tenant: Tenant, text: str) -> str:
             _("The user name is too long: 64 characters before @, 113 in all."),
             field="user_name",
         )
-    domains = tenant_domains(tenant)
+    domains = tenant_domains(tenant) if domains is None else domains
     if domain.lower() not in domains:
         raise ServiceError(
             _("%(domain)s is not a domain of this tenant: use %(domains)s.")
@@ -497,13 +497,17 @@ def user_create(
     usage_location: str = "",
     password: str | None = None,
     send_password_to: str = "",
+    send_typed_password: bool = False,
+    licences_chosen: bool = False,
 ) -> UserChange:
     """Create a user in `customer`'s tenant: `user_name` is alias@domain on one of the tenant's
     domains (`tenant_domains`). With `password` None a password is generated and its one-time
     link mailed to `send_password_to` once the vendor made the user; a typed `password` must meet
-    `password_problems`. The user shows at once, pending; the change's `notice` says when the
-    default licence will not be given. ServiceError (400), Conflict (409: name taken),
-    PermissionRefused (403)."""
+    `password_problems` (and with `send_typed_password` goes through the same link when an
+    address is given). The user shows at once, pending; the change's `notice` says when the
+    default licence will not be given. `licences_chosen`: the caller gives the user its licences
+    (a bulk file's licences column), so the default licence is not added to them.
+    ServiceError (400), Conflict (409: name taken), PermissionRefused (403)."""
     _check(actor, customer)
     tenant = tenant_of(customer)
     names = _names(display_name, first_name, last_name)
@@ -515,6 +519,11 @@ def user_create(
         password = generate_password(user_name=upn, **names)
     else:
         _check_password(password, user_name=upn, names=names)
+        if send_typed_password and (send_password_to or "").strip():
+            recipient = _check_recipient(send_password_to)
+    fields = {**names, "user_principal_name": upn, "usage_location": location}
+    if licences_chosen:
+        fields["licences_chosen"] = True
     with transaction.atomic():
         Tenant.objects.select_for_update().filter(pk=tenant.pk).first()  # one creation at a time
         _taken(tenant, upn)
@@ -532,10 +541,10 @@ def user_create(
             actor=actor,
             user=user,
             action=UserAction.CREATE,
-            fields={**names, "user_principal_name": upn, "usage_location": location},
+            fields=fields,
             password=password,
             recipient=recipient,
-            notice=_default_outlook(customer, location),
+            notice="" if licences_chosen else _default_outlook(customer, location),
         )
     return change
 
@@ -821,7 +830,7 @@ def _done(change: UserChange, user: DirectoryUser, answer: dict) -> None:
             error_code="",
             error_message="",
         )
-        if change.action == UserAction.CREATE:
+        if change.action == UserAction.CREATE and not change.fields.get("licences_chosen"):
             reason = default_licence_give(user)
             if reason:
                 notice = reason
@@ -848,6 +857,13 @@ def _done(change: UserChange, user: DirectoryUser, answer: dict) -> None:
     )
     if following is not None:
         user_change.enqueue(change_id=following)
+    if change.action == UserAction.CREATE:
+        # Licences given with the user waited for the vendor to make it.
+        from seatkeeper.people.tasks import licence_change
+
+        waiting = LicenceChange.objects.filter(user_id=user.pk, state=OperationState.PENDING)
+        for change_id in waiting.order_by("pk").values_list("pk", flat=True):
+            licence_change.enqueue(change_id=change_id)
 
 
 def _undo(change: UserChange, user: DirectoryUser) -> None:

@@ -17,7 +17,6 @@ from django.views.decorators.http import require_GET, require_POST
 
 from seatkeeper.accounts.models import Organisation, OrganisationKind
 from seatkeeper.accounts.selectors import get_organisation_for_user
-from seatkeeper.core import clock
 from seatkeeper.core.errors import ServiceError
 from seatkeeper.core.validation import object_id
 from seatkeeper.people import bulk, directory, licences, selectors, services
@@ -28,10 +27,11 @@ from seatkeeper.people.forms import (
     TenantCreateForm,
     TenantLinkForm,
 )
+from seatkeeper.people.models import ImportKind, MemberImport
 from seatkeeper.people.permissions import can_onboard
 from seatkeeper.providers.errors import ProviderError
 from seatkeeper.subscriptions.models import Subscription
-from seatkeeper.ui.tables import Column, build_table, csv_response
+from seatkeeper.ui.tables import Column, build_table
 
 
 def _customer_for(request, customer_pk: int) -> Organisation:
@@ -239,18 +239,13 @@ def customer_users(request, customer_pk: int):
         show = "all"
     users = selectors.directory_users(customer, show=show, search=request.GET.get("q", ""))
     columns = _user_columns()
-    if request.GET.get("export") == "csv":
-        return csv_response(
-            request,
-            users,
-            columns,
-            default_sort="name",
-            filename=f"users-{clock.today().isoformat()}.csv",
-        )
-    if request.GET.get("export") == "xlsx":
+    export = request.GET.get("export")
+    if export in ("csv", "xlsx"):
+        # The users file's columns: the export imports back as it is.
         from seatkeeper.people.member_views import export_rows
 
-        return export_rows(bulk.user_rows(users.order_by("display_name", "pk")), "users", "xlsx")
+        rows = users.order_by("display_name", "pk").iterator(chunk_size=bulk.BATCH)
+        return export_rows(bulk.user_rows(rows), "users", export)
     table = build_table(request, users, columns, default_sort="name")
     return render(
         request,
@@ -270,6 +265,10 @@ def customer_users(request, customer_pk: int):
             "manual_vendors": selectors.manual_vendors_of(customer),
             "can_manage": user_services.can_manage_users(request.user, customer),
             "refused": selectors.refused_user_changes(customer),
+            "import_columns": bulk.USER_COLUMNS,
+            "imports": MemberImport.objects.filter(
+                customer=customer, kind=ImportKind.USERS
+            ).order_by("-pk")[:10],
         },
     )
 
