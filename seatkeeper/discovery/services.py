@@ -47,6 +47,12 @@ logger = logging.getLogger(__name__)
 
 PAGE_SIZE = 500
 # Audit records and our clock may disagree by a little: read a few minutes before `since`.
+# Partner Center's `GET /v1/auditrecords` takes a startDate and an optional endDate (without
+# them: the last 30 days; a startDate more than 90 days back is refused with a 400), so records
+# are asked for by day and the margin applies to each record's `operationDate`. No endDate: a
+# change made while the run reads is in the window of this run and of the next one (read
+# twice rather than missed). Relied on: learn.microsoft.com/partner-center/developer/audit and
+# get-a-record-of-partner-center-activity-by-user.
 AUDIT_MARGIN = dt.timedelta(minutes=10)
 
 
@@ -368,14 +374,17 @@ def import_partner(run_id: int, *, provider: vendor.Provider) -> None:
 
 
 def _list_changed_customers(run: DiscoveryRun, provider: vendor.Provider) -> None:
-    """The customers Partner Center's audit records name since the run's `since` (the records
-    are asked for by day; what happened earlier that day is read again, harmlessly)."""
+    """The customers Partner Center's audit records name since the run's `since`, less
+    `AUDIT_MARGIN`, once each (the records are asked for by day, from the day the margin starts
+    in: a run begun at 00:05 also reads the previous day's last minutes; what happened earlier
+    that day is left out here)."""
     from seatkeeper.subscriptions.models import Tenant
 
+    window_start = run.since - AUDIT_MARGIN
     changed: dict[str, str] = {}
     changed_by: dict[str, dict[str, tuple]] = {}
-    for record in provider.list_audit_records(since=run.since.date()):
-        if record.customer_id and record.operation_date >= run.since - AUDIT_MARGIN:
+    for record in provider.list_audit_records(since=window_start.date()):
+        if record.customer_id and record.operation_date >= window_start:
             changed.setdefault(record.customer_id, record.customer_name)
             subscription_id = _audited_subscription(record)
             if subscription_id and record.user_principal_name:

@@ -108,8 +108,13 @@ def _parse_date(text: str, name: str) -> dt.datetime:
 
 async def list_records(request: Request) -> Response:
     """``GET /v1/auditrecords?startDate=&endDate=&size=&filter=`` (App-only OK)."""
+    from .subscriptions import settle_all
+
     sandbox = sandbox_of(request)
     authenticate(request)
+    # Term ends the clock has passed are applied (and recorded, dated when they happened)
+    # before anyone reads the log, as they would be at Microsoft.
+    settle_all(sandbox)
     state = seek_state(request, "audit", 500, 500)
     if "start" not in state:
         params = {k.lower(): v for k, v in request.query_params.items()}

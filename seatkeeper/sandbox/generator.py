@@ -674,13 +674,29 @@ def _identity(store: Store, options: GeneratorOptions) -> tuple[SimpleNamespace,
     )
 
 
-def build(store: Store, options: GeneratorOptions, anchor: dt.date) -> None:
+def world_moment(day: dt.date, clock_start: dt.datetime | None = None) -> dt.datetime:
+    """The world's "now", from which its history is dated: 09:00 UTC on ``day``, or the moment
+    the sandbox's clock starts (``clock_start``) when that is earlier the same day. Nothing in
+    the world may be dated after its clock: a subscription bought "today" at 07:00 in a world
+    served from 01:45 would carry an audit record from the future, which every incremental
+    sync reads as a change made after it began (issue 9)."""
+    nine = dt.datetime(day.year, day.month, day.day, 9, 0, tzinfo=dt.UTC)
+    if clock_start is None:
+        return nine
+    start = clock_start.astimezone(dt.UTC).replace(second=0, microsecond=0)
+    return min(nine, start) if start.date() == day else nine
+
+
+def build(
+    store: Store, options: GeneratorOptions, anchor: dt.date, now: dt.datetime | None = None
+) -> None:
     """Write identity + world into an empty (or wiped) store.
 
-    ``anchor`` is "today" for the world."""
+    ``anchor`` is "today" for the world; ``now`` the moment its history stops (by default
+    `world_moment(anchor)`, 09:00 UTC that day)."""
     partner, client_id, agent_upn = _identity(store, options)
     world = _World(partner, client_id, agent_upn, anchor)
-    midnight = dt.datetime(anchor.year, anchor.month, anchor.day, 9, 0, tzinfo=dt.UTC)
+    midnight = now or world_moment(anchor)
     with store.tx():
         store.conn.executemany(
             "INSERT INTO domains (domain, customer_id) VALUES (?, '')",
@@ -1014,13 +1030,15 @@ def generate(
         store.conn.execute("PRAGMA cache_size=-262144")  # 256 MB while loading
         store.drop_indexes()
         day = start.astimezone(dt.UTC).date() if start else (anchor or wall_now().date())
-        build(store, options, day)
+        # Served on the machine's clock (no anchor, no start): its history stops at that clock.
+        now = world_moment(day, start or (None if anchor else wall_now()))
+        build(store, options, day, now)
         if start is not None:
             store.set_meta("clock_origin", iso(start))
             store.set_meta("clock_offset", repr(Clock.offset_for(start)))
         store.create_indexes()
         # Issue the invoices of past months now rather than on the first billing call.
-        billing.close_periods_at(store, dt.datetime(day.year, day.month, day.day, 9, tzinfo=dt.UTC))
+        billing.close_periods_at(store, now)
         store.conn.execute("PRAGMA journal_mode=WAL")
     finally:
         store.close()
@@ -1038,7 +1056,7 @@ def rebuild(sandbox: Sandbox) -> None:
         sandbox.store.run("DELETE FROM meta WHERE key = 'settled_day'")
         origin = sandbox.store.get_meta("clock_origin")
         start = parse_iso(origin) if origin else wall_now()
-        build(sandbox.store, options, start.date())
+        build(sandbox.store, options, start.date(), world_moment(start.date(), start))
         billing.close_periods_at(sandbox.store, start)
     sandbox.clock.offset = Clock.offset_for(start) if origin else 0.0
     sandbox.store.set_meta("clock_offset", repr(sandbox.clock.offset))

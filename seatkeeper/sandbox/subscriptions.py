@@ -263,6 +263,7 @@ def _settle(
     internal = sub["_sandbox"]
     product = PRODUCTS_BY_ID.get(internal["productId"] or "")
     changed = renewed = False
+    effective = today
     while True:
         term_end = dt.date.fromisoformat(internal["termEnd"])
         charged = dt.date.fromisoformat(
@@ -278,6 +279,7 @@ def _settle(
             continue
         if term_end < today and sub["status"] in ("active", "suspended"):
             changed = renewed = True
+            effective = term_end + dt.timedelta(days=1)
             if sub["status"] == "suspended":
                 sub["status"] = "disabled"
                 break
@@ -302,6 +304,11 @@ def _settle(
             application_id="FulfillmentService",
             new=render(sub, sandbox.clock.now()),
             customized={"SubscriptionId": sub["id"], "Status": sub["status"]},
+            # Dated when the term ended, as Partner Center dates it, not when the sandbox
+            # happened to settle it: settled while a discovery ran, a record dated then would
+            # name a change that run already read (the audit listing settles first, so no
+            # listing misses it).
+            when=dt.datetime(effective.year, effective.month, effective.day, tzinfo=dt.UTC),
         )
 
 

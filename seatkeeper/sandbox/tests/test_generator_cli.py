@@ -195,3 +195,27 @@ def test_store_from_before_the_due_column_is_upgraded(tmp_path: Path) -> None:
         assert store.one("SELECT count(*) FROM subscriptions WHERE due = ''")[0] == 17
     finally:
         store.close()
+
+
+def test_a_world_served_before_nine_holds_nothing_dated_after_its_clock(tmp_path: Path) -> None:
+    """History stops when the sandbox's clock starts: an audit record dated later (a demo
+    subscription bought "today" at 07:00, in a world served from 01:45) would read as a change
+    made after any discovery run begun before it (issue 9)."""
+    start = dt.datetime(2026, 11, 1, 1, 45, tzinfo=dt.UTC)
+    generate(
+        tmp_path,
+        GeneratorOptions(
+            seed="demo", customers=40, subscriptions_per_customer=5, users_per_customer=2
+        ),
+        start=start,
+    )
+    store = Store(tmp_path / "sandbox.sqlite3")
+    try:
+        latest = store.one("SELECT max(op_date) FROM audit")[0]
+        newest_order = store.one("SELECT max(created) FROM orders")[0]
+        last_day = store.one("SELECT count(*) FROM audit WHERE op_date >= '2026-10-31T01:45'")[0]
+    finally:
+        store.close()
+    assert latest <= "2026-11-01T01:45:00.0000000Z"
+    assert newest_order <= start.timestamp()
+    assert last_day > 0  # the demo's subscription bought "today" is still there, earlier

@@ -412,3 +412,36 @@ def test_changes_at_renewal_are_validated_and_can_be_removed(
     assert scheduled["scheduledNextTermInstructions"] == _next_term(4)
     removed = _patch(user_client, cid, scheduled, scheduledNextTermInstructions=None).json()
     assert "scheduledNextTermInstructions" not in removed
+
+
+def test_term_ends_are_audited_when_they_happened_before_anyone_reads_them(
+    sandbox: SandboxInfo, user_client: httpx.Client
+) -> None:
+    """A sync reads the audit log first: term ends the clock passed are there already (nobody
+    read the subscriptions), dated the day the new term or the lapse began, not the moment the
+    sandbox got round to them (issue 9)."""
+    sandbox.admin.set_clock("2026-01-10T08:00:00Z")
+    cid = sandbox.demo_customers[0]["tenant_id"]
+    renewing = _buy(sandbox, user_client, cid, quantity=3, term="P1M")
+    lapsing = _patch(
+        user_client,
+        cid,
+        _buy(sandbox, user_client, cid, quantity=2, term="P1M"),
+        autoRenewEnabled=False,
+    ).json()
+    sandbox.admin.set_clock("2026-02-11T08:00:00Z")
+
+    records = user_client.get(
+        "/v1/auditrecords", params={"startDate": "2026-02-01", "size": 500}
+    ).json()["items"]
+
+    ends = {
+        details["SubscriptionId"]: (details["Status"], record["operationDate"])
+        for record in records
+        if record["userPrincipalName"] == "FulfillmentService"
+        for details in [{d["key"]: d["value"] for d in record["customizedData"]}]
+    }
+    assert ends[renewing["id"]][0] == "active"
+    assert ends[lapsing["id"]][0] == "expired"
+    assert ends[renewing["id"]][1].startswith("2026-02-10T00:00:00")
+    assert ends[lapsing["id"]][1].startswith("2026-02-10T00:00:00")
