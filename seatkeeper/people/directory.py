@@ -373,7 +373,8 @@ def directory_finish(run: DirectoryRun, *, complete: bool = True) -> Counter:
                 updated_at=now,
             )
             UserLicence.objects.filter(user__in=chunk).delete()
-        counts["removed"] += len(removed)
+        if removed:
+            counts["removed"] += len(removed)
     from seatkeeper.people.licences import overflow_withdraw
 
     # The vendor's own assignments may have taken the seats our pending ones counted on.
