@@ -96,6 +96,18 @@ ACTIONS = {
         ),
         uses=frozenset({"created", "updated", "removed"}),
     ),
+    "users.sync_cut_short": ActionWording(
+        gettext_lazy("Users partly synchronised"),
+        said(
+            gettext_noop(
+                "%(actor)s read part of the users of %(organisation)s before the vendor stopped "
+                "answering: %(created)s new, %(updated)s changed."
+            ),
+            created="created",
+            updated="updated",
+        ),
+        uses=frozenset({"created", "updated"}),
+    ),
 }
 
 FIELDS = {

@@ -11,6 +11,7 @@ import pytest
 from django.urls import reverse
 from django.utils import translation
 
+from seatkeeper.activity.models import ActivityRecord
 from seatkeeper.conftest import sign_in
 from seatkeeper.core import clock
 from seatkeeper.core.errors import ServiceError
@@ -490,3 +491,61 @@ def test_the_api_lists_syncs_gives_and_takes_back_scoped(imported, by_hand):
     synced = api.post(f"{base}sync/")
     assert synced.status_code == 200 and synced.json()["created"] == 0
     assert api_as(link.cast.reseller_admin).get(base).status_code == 404
+
+
+def test_a_sync_writes_page_by_page_and_the_next_one_finishes(imported, world, monkeypatch):
+    link, tenants = imported
+    tenant = tenants[1]
+    customer_id = tenant.vendor_customer_id
+    vendor_users = _vendor_users(world, tenant)
+    assert len(vendor_users) >= 5
+    # As on a first sync: nobody is known here yet.
+    DirectoryUser.objects.filter(tenant=tenant).delete()
+    monkeypatch.setattr(directory, "PAGE_SIZE", 2)
+    # The licences of the third user (the second page) cannot be read.
+    failing = vendor_users[2]["id"]
+    world.admin.set_faults(
+        script=[{"method": "GET", "path": f"*/users/{failing}/licenses", "status": 400}]
+    )
+    world.admin.clear_calls()
+    try:
+        with pytest.raises(ServiceError) as refused:
+            _sync(link, tenant.customer)
+    finally:
+        world.admin.set_faults(reset=True)
+    assert refused.value.code == "vendor_unavailable"
+    assert "saved" in refused.value.message
+    # The first page is written, with its licences; nothing of the second page or after.
+    written = set(
+        DirectoryUser.objects.filter(tenant=tenant).values_list("vendor_user_id", flat=True)
+    )
+    assert written == {vendor_users[0]["id"], vendor_users[1]["id"]}
+    for vendor_user in vendor_users[:2]:
+        held = _vendor(
+            world, "GET", f"/v1/customers/{customer_id}/users/{vendor_user['id']}/licenses"
+        )["items"]
+        user = DirectoryUser.objects.get(tenant=tenant, vendor_user_id=vendor_user["id"])
+        assert {x["productSku"]["id"].lower() for x in held} == set(
+            user.licences.values_list("sku__sku_id", flat=True)
+        )
+    assert ActivityRecord.objects.filter(
+        operation="users.sync_cut_short", organisation=tenant.customer, details__created=2
+    ).exists()
+
+    world.admin.clear_calls()
+    counts = _sync(link, tenant.customer)
+    # Everyone the first sync did not reach (active, and deleted ones listed apart).
+    assert counts["created"] == DirectoryUser.objects.filter(tenant=tenant).count() - 2
+    assert counts["unchanged"] == 2
+    assert counts["removed"] == 0
+    ours = DirectoryUser.objects.filter(tenant=tenant, status=UserStatus.ACTIVE)
+    assert sorted(ours.values_list("vendor_user_id", flat=True)) == sorted(
+        u["id"] for u in vendor_users
+    )
+    # Read two users at a time: one listing call per page (and one for the deleted users).
+    listings = [
+        call
+        for call in world.admin.calls(method="GET")
+        if call["path"].rstrip("/").endswith(f"/customers/{customer_id}/users")
+    ]
+    assert len(listings) >= -(-len(vendor_users) // 2)
