@@ -23,8 +23,8 @@ from seatkeeper.discovery import assignments, drift
 from seatkeeper.discovery.kinds import CustomerContext
 from seatkeeper.pricing.engine import PriceRequest, PricingContext, PricingError
 from seatkeeper.providers import interface as vendor
+from seatkeeper.subscriptions import operations as subscription_operations
 from seatkeeper.subscriptions import provisioning, rules
-from seatkeeper.subscriptions import services as subscription_services
 from seatkeeper.subscriptions.models import (
     OPEN_STATES,
     LotKind,
@@ -160,7 +160,7 @@ def _lots(pricing, subscription: Subscription, facts: vendor.Subscription):
     """Seat lots of an imported subscription: one per refundable lot the vendor lists (each
     purchase or increase, with its own refund window), the other seats in one closed lot."""
     try:
-        # The customer's price, as `subscriptions.services.unit_price` reads it for an order.
+        # The customer's price, as `subscriptions.operations.unit_price` reads it for an order.
         price = pricing.price(
             PriceRequest(
                 offer_id=subscription.offer_id,
@@ -233,7 +233,7 @@ def _create(
     subscription.save()
     drift.remember(subscription, values, run=context.run, now=clock.now(), states={})
     _lots(pricing, subscription, facts)
-    subscription_services.record_operation(
+    subscription_operations.record_operation(
         subscription,
         OperationKind.REFRESH,
         actor=None,
@@ -386,7 +386,7 @@ def _update(
         changed_by = context.changed_by.get(facts.id.lower(), "")
     if changed_by:
         payload["changed_at_vendor_by"] = changed_by
-    subscription_services.record_operation(
+    subscription_operations.record_operation(
         subscription,
         OperationKind.REFRESH,
         actor=None,
@@ -488,7 +488,7 @@ def mark_gone(subscription: Subscription, *, run) -> None:
     subscription.version += 1
     subscription.updated_at = clock.now()
     subscription.save(update_fields=["status", "version", "updated_at"])
-    subscription_services.record_operation(
+    subscription_operations.record_operation(
         subscription,
         OperationKind.REFRESH,
         actor=None,
