@@ -24,7 +24,7 @@ from seatkeeper.discovery.kinds import CustomerContext
 from seatkeeper.pricing.engine import PriceRequest, PricingContext, PricingError
 from seatkeeper.providers import interface as vendor
 from seatkeeper.subscriptions import operations as subscription_operations
-from seatkeeper.subscriptions import provisioning, rules
+from seatkeeper.subscriptions import provisioning, rules, transitions
 from seatkeeper.subscriptions.models import (
     OPEN_STATES,
     LotKind,
@@ -358,7 +358,18 @@ def _update(
     drift.remember(subscription, vendor_values, run=context.run, now=clock.now(), states=states)
     if not pending:
         for name, value in vendor_values.items():
-            setattr(subscription, name, value)
+            if name == "status" and value != subscription.status:
+                # Recorded by the refresh operation below, with the other adopted fields.
+                transitions.transition(
+                    subscription,
+                    value,
+                    actor=None,
+                    cause=transitions.ADOPTED,
+                    record=False,
+                    adopted=True,
+                )
+            else:
+                setattr(subscription, name, value)
     after = _snapshot(subscription, fields)
     changes = {
         name: [_plain(before[name]), _plain(after[name])]
@@ -483,8 +494,14 @@ def import_customer(context: CustomerContext) -> None:
 def mark_gone(subscription: Subscription, *, run) -> None:
     """The vendor no longer lists a subscription Seatkeeper knew: cancelled there. The row and
     its history stay; the change is in the history like any adopted one."""
-    before = subscription.status
-    subscription.status = Status.CANCELLED
+    changes = transitions.transition(
+        subscription,
+        Status.CANCELLED,
+        actor=None,
+        cause=transitions.ADOPTED,
+        record=False,
+        adopted=True,
+    )
     subscription.version += 1
     subscription.updated_at = clock.now()
     subscription.save(update_fields=["status", "version", "updated_at"])
@@ -498,6 +515,6 @@ def mark_gone(subscription: Subscription, *, run) -> None:
             "gone": True,
             "adopted": {"status": Status.CANCELLED},
         },
-        changes={"status": [before, Status.CANCELLED]},
+        changes=changes,
         local=True,
     )
