@@ -75,6 +75,21 @@ def test_no_status_is_set_outside_the_transition_function():
     assert offenders == []
 
 
+def test_no_other_app_sets_a_subscription_status_itself():
+    # Discovery adopts the vendor's status through `transition(adopted=True)`; people and
+    # billing only read it. (Their own rows' statuses, an import run's, are theirs.)
+    assignment = re.compile(r"subscription\w*\.status\s*=[^=]|\.update\([^)]*\bstatus\s*=")
+    offenders = [
+        f"{path.relative_to(PACKAGE.parent)}:{number}"
+        for app in ("discovery", "people", "billing")
+        for path in (PACKAGE.parent / app).rglob("*.py")
+        if "tests" not in path.parts
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if assignment.search(line) and "sync_status" not in line
+    ]
+    assert offenders == []
+
+
 def test_the_vendor_setting_a_subscription_up_is_recorded(cast, shop, frozen):
     subscription = order(cast, shop)
     assert subscription.status == Status.ACTIVE
