@@ -50,6 +50,7 @@ from seatkeeper.core.validation import (
     read_stored_amount,
 )
 from seatkeeper.core.validators import CONTROL_CHARACTERS
+from seatkeeper.pricing.services import vendor_price_record
 
 logger = logging.getLogger(__name__)
 
@@ -346,8 +347,6 @@ def _apply_term_price(
 ) -> dict | None:
     """A new vendor price from today when the vendor's differs from the latest one known; the
     change to record when there was one before (None for a first price or no change)."""
-    from seatkeeper.pricing.models import VendorPrice
-
     if amount_problem(term.cost) or (
         term.list_price is not None and amount_problem(term.list_price)
     ):
@@ -361,7 +360,7 @@ def _apply_term_price(
     after = (term.cost, term.list_price)
     if before is not None and before[0] == after[0] and before[1] == after[1]:
         return None
-    VendorPrice.objects.create(
+    vendor_price_record(
         offer=offer,
         term=term.term,
         billing_cycle=term.billing_cycle,

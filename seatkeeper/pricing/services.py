@@ -80,6 +80,32 @@ def _check_term(offer: Offer, term: str, billing_cycle: str) -> None:
         )
 
 
+def vendor_price_record(
+    *,
+    offer: Offer,
+    term: str,
+    billing_cycle: str,
+    currency: str,
+    cost: Decimal,
+    list_price: Decimal | None,
+    effective_from: dt.date,
+    source: str,
+) -> VendorPrice:
+    """Append a vendor price, checked by the caller: `vendor_price_set` for a person's, the
+    catalog refresh for the vendor's (which records the price changes in its own activity row).
+    Vendor prices are never edited: a new one takes over from its `effective_from`."""
+    return VendorPrice.objects.create(
+        offer=offer,
+        term=term,
+        billing_cycle=billing_cycle,
+        currency=currency,
+        cost=cost,
+        list_price=list_price,
+        effective_from=effective_from,
+        source=source,
+    )
+
+
 @transaction.atomic
 def vendor_price_set(
     *,
@@ -101,7 +127,7 @@ def vendor_price_set(
         require_amount(list_price, field="list_price")
     if list_price is not None and list_price < cost:
         raise ServiceError(_("The list price cannot be below cost, nor the cost below zero."))
-    price = VendorPrice.objects.create(
+    price = vendor_price_record(
         offer=offer,
         term=term,
         billing_cycle=billing_cycle,

@@ -24,6 +24,7 @@ from seatkeeper.subscriptions.models import (
     Status,
     Subscription,
 )
+from seatkeeper.subscriptions.operations import record_operation, unit_price
 from seatkeeper.subscriptions.transitions import transition
 
 BATCH = 500
@@ -58,8 +59,6 @@ def _append(
     subscription: Subscription, kind: str, payload: dict, changes: dict | None = None
 ) -> None:
     """What the job did, in the history and the activity log, as the services record it."""
-    from seatkeeper.subscriptions.services import record_operation
-
     record_operation(subscription, kind, actor=None, payload=payload, changes=changes, local=True)
 
 
@@ -94,8 +93,6 @@ def _renew(subscription: Subscription, now: dt.datetime) -> None:
         "billing_cycle": cycle,
         "trial_converted": subscription.is_trial,
     }
-    from seatkeeper.subscriptions.services import unit_price
-
     # A renewal is a new purchase at the prices in force on its first day.
     price = unit_price(
         offer=subscription.offer,
@@ -135,8 +132,6 @@ def _renew(subscription: Subscription, now: dt.datetime) -> None:
     subscription.save()
     _append(subscription, OperationKind.RENEW, payload)
     if renew_once:
-        from seatkeeper.subscriptions.services import record_operation
-
         # The vendor renewed with auto-renew on; turn it off there once its new term shows.
         record_operation(
             subscription,

@@ -44,6 +44,7 @@ from seatkeeper.subscriptions.models import (
     Subscription,
     SyncStatus,
 )
+from seatkeeper.subscriptions.operations import record_operation
 from seatkeeper.subscriptions.transitions import transition
 
 logger = logging.getLogger(__name__)
@@ -511,8 +512,6 @@ def record_vendor_dates(subscription: Subscription, dates: dict[str, list]) -> N
     operation, done at once). Nothing moved, nothing recorded."""
     if not dates:
         return
-    from seatkeeper.subscriptions.services import record_operation
-
     record_operation(
         subscription,
         OperationKind.REFRESH,

@@ -16,24 +16,20 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Max
 from django.utils.translation import gettext as _
 
 from seatkeeper.accounts.models import Organisation, OrganisationKind, User
-from seatkeeper.accounts.selectors import partner_of
 from seatkeeper.activity.services import activity_record, diff
 from seatkeeper.catalog.models import Offer, OfferKind, add_months, cycle_months
 from seatkeeper.core import clock
 from seatkeeper.core.errors import Conflict, ServiceError
 from seatkeeper.core.formatting import format_date, format_datetime
-from seatkeeper.core.money import Money
 from seatkeeper.core.validation import MAX_DATE
 from seatkeeper.core.validators import check_single_line
 from seatkeeper.pricing.audiences import Audience
-from seatkeeper.pricing.engine import PriceRequest, PricingContext
 from seatkeeper.pricing.quotes import ProposedChange, Quote, SubscriptionFacts, quote_change
 from seatkeeper.pricing.quotes import SeatLot as LotFact
-from seatkeeper.subscriptions import rules
+from seatkeeper.subscriptions import rules, tasks
 from seatkeeper.subscriptions.attempts import record_attempt
 from seatkeeper.subscriptions.models import (
     OPEN_STATES,
@@ -51,36 +47,12 @@ from seatkeeper.subscriptions.models import (
     SyncStatus,
     Tenant,
 )
+from seatkeeper.subscriptions.operations import lock, record_operation, unit_price
 from seatkeeper.subscriptions.permissions import Action, check
 from seatkeeper.subscriptions.selectors import assigned_seats
 from seatkeeper.subscriptions.transitions import ALLOWED_TRANSITIONS, transition
 
 __all__ = ["ALLOWED_TRANSITIONS"]  # lifecycles are data; kept importable from here
-
-# Operations the vendor must carry out; the others are recorded here only.
-VENDOR_KINDS = {
-    OperationKind.CREATE,
-    OperationKind.QUANTITY,
-    OperationKind.SUSPEND,
-    OperationKind.REACTIVATE,
-    OperationKind.CANCEL,
-    OperationKind.AUTO_RENEW,
-    OperationKind.RENAME,
-    OperationKind.SCHEDULE_RENEWAL,
-}
-
-
-# Desired fields the vendor holds too: what a refused operation rolls back.
-VENDOR_FIELDS = {
-    "quantity",
-    "status",
-    "auto_renew",
-    "renewal_option",
-    "renewal_quantity",
-    "renewal_term",
-    "renewal_billing_cycle",
-    "friendly_name",
-}
 
 
 def _when(moment: dt.datetime) -> str:
@@ -154,110 +126,6 @@ def _preview(subscription: Subscription, change: ProposedChange, at: dt.datetime
         if rules.decrease_needs_window(subscription):
             raise
         return None
-
-
-def unit_price(
-    *,
-    offer: Offer,
-    customer: Organisation,
-    term: str,
-    billing_cycle: str,
-    on: dt.date,
-    quantity: int,
-    subscription_ref: str = "",
-) -> Money:
-    context = PricingContext.load(partner=partner_of(customer), offer_ids=[offer.pk])
-    breakdown = context.price(
-        PriceRequest(
-            offer_id=offer.pk,
-            customer_id=customer.pk,
-            term=term,
-            billing_cycle=billing_cycle,
-            on=on,
-            quantity=quantity,
-            subscription_ref=subscription_ref,
-        )
-    )
-    return breakdown.customer_price.money
-
-
-# --- recording ----------------------------------------------------------------------------------
-
-
-def _lock(subscription: Subscription, expected_version: int | None) -> Subscription:
-    locked = (
-        Subscription.objects.select_for_update()
-        .select_related("offer", "customer")
-        .get(pk=subscription.pk)
-    )
-    if expected_version is not None and locked.version != expected_version:
-        last = locked.operations.order_by("-sequence").first()
-        who = last.requested_by_name if last else _("someone")
-        raise Conflict(
-            _(
-                "%(who)s changed this subscription at %(when)s while you were looking at "
-                "it. Reload the page to see their change, then try again."
-            )
-            % {"who": who, "when": _when(last.requested_at) if last else "?"}
-        )
-    return locked
-
-
-def record_operation(
-    subscription: Subscription,
-    kind: str,
-    *,
-    actor: User | None,
-    payload: dict[str, Any],
-    changes: dict[str, list] | None = None,
-    local: bool = False,
-    actor_name: str | None = None,
-) -> Operation:
-    """Append the operation and the activity record; mark the subscription out of sync when the
-    vendor has something to do. `actor_name`: who did it when that is nobody of ours (a
-    person at the vendor, as its audit records name them)."""
-    sequence = (subscription.operations.aggregate(top=Max("sequence"))["top"] or 0) + 1
-    if local or kind not in VENDOR_KINDS:
-        state = OperationState.DONE
-    elif subscription.is_manual:
-        state = OperationState.AWAITING_FULFILMENT
-    else:
-        state = OperationState.PENDING
-    now = clock.now()
-    before = {
-        field: old for field, (old, _new) in (changes or {}).items() if field in VENDOR_FIELDS
-    }
-    if before:
-        # Hidden from the wording ("_"): what a rollback restores if the vendor refuses.
-        payload = {**payload, "_before": before}
-    operation = Operation.objects.create(
-        subscription=subscription,
-        sequence=sequence,
-        kind=kind,
-        payload=payload,
-        requested_by=actor if actor is not None and actor.is_authenticated else None,
-        requested_by_name=actor_name or (actor.get_username() if actor is not None else "system"),
-        requested_at=now,
-        state=state,
-        next_attempt_at=now,
-        done_at=now if state == OperationState.DONE else None,
-    )
-    if state != OperationState.DONE:
-        subscription.sync_status = SyncStatus.PENDING
-    activity_record(
-        actor=actor,
-        organisation=subscription.customer,
-        obj=subscription,
-        operation=f"subscription.{kind}",
-        changes=changes,
-        details={key: value for key, value in payload.items() if not key.startswith("_")},
-        actor_name=actor_name,
-    )
-    if state == OperationState.PENDING:
-        from seatkeeper.subscriptions.tasks import provision
-
-        transaction.on_commit(partial(provision.enqueue, subscription_id=subscription.pk))
-    return operation
 
 
 def _amounts(
@@ -468,7 +336,7 @@ def subscription_change_quantity(
     *, actor: User, subscription: Subscription, quantity: int, expected_version: int | None = None
 ) -> Subscription:
     """Increase at any time (a new seat lot); decrease only seats still inside their window."""
-    subscription = _lock(subscription, expected_version)
+    subscription = lock(subscription, expected_version)
     _require_active(subscription)
     old = subscription.quantity
     if quantity == old:
@@ -599,7 +467,7 @@ def _take_seats(subscription: Subscription, count: int) -> dict[str, int]:
 def subscription_suspend(
     *, actor: User, subscription: Subscription, expected_version: int | None = None
 ) -> Subscription:
-    subscription = _lock(subscription, expected_version)
+    subscription = lock(subscription, expected_version)
     check(actor, subscription.customer, Action.SUSPEND, term=subscription.term)
     changes = transition(
         subscription, Status.SUSPENDED, actor=actor, cause=OperationKind.SUSPEND, record=False
@@ -619,7 +487,7 @@ def subscription_suspend(
 def subscription_reactivate(
     *, actor: User, subscription: Subscription, expected_version: int | None = None
 ) -> Subscription:
-    subscription = _lock(subscription, expected_version)
+    subscription = lock(subscription, expected_version)
     check(actor, subscription.customer, Action.REACTIVATE, term=subscription.term)
     if subscription.status != Status.SUSPENDED:
         raise ServiceError(
@@ -644,7 +512,7 @@ def subscription_cancel(
     *, actor: User, subscription: Subscription, expected_version: int | None = None
 ) -> Subscription:
     """Cancel now, inside the vendor's cancellation window (refund quoted); refused after it."""
-    subscription = _lock(subscription, expected_version)
+    subscription = lock(subscription, expected_version)
     check(actor, subscription.customer, Action.CANCEL, term=subscription.term)
     now = clock.now()
     if subscription.status == Status.PENDING:
@@ -725,7 +593,7 @@ def subscription_set_renewal(
     *, actor: User, subscription: Subscription, option: str, expected_version: int | None = None
 ) -> Subscription:
     """Auto-renew on/off and how to renew (none, once, every time, as monthly licences)."""
-    subscription = _lock(subscription, expected_version)
+    subscription = lock(subscription, expected_version)
     check(actor, subscription.customer, Action.RENEWAL, term=subscription.term)
     if option not in RenewalOption.values:
         raise ValidationError({"renewal_option": _("Unknown renewal option.")})
@@ -769,7 +637,7 @@ def subscription_schedule_renewal(
 ) -> Subscription:
     """Changes that take effect at renewal. Kept until a person changes them or the renewal
     applies them; a vendor sync never wipes them."""
-    subscription = _lock(subscription, expected_version)
+    subscription = lock(subscription, expected_version)
     check(actor, subscription.customer, Action.RENEWAL, term=subscription.term)
     # A suspended subscription does not renew: at term end it is disabled.
     if subscription.status != Status.ACTIVE:
@@ -823,7 +691,7 @@ def subscription_edit_details(
     external_identifier: str = "",
     expected_version: int | None = None,
 ) -> Subscription:
-    subscription = _lock(subscription, expected_version)
+    subscription = lock(subscription, expected_version)
     check(actor, subscription.customer, Action.EDIT, term=subscription.term)
     friendly_name = friendly_name.strip()
     if not friendly_name:
@@ -860,7 +728,7 @@ def operation_retry(*, actor: User, operation: Operation) -> Operation:
     """Send a failed operation again (the later ones it held follow it). A rejected one (its
     change was rolled back) is asked for again: the same change, as a new operation, checked
     like any change."""
-    subscription = _lock(operation.subscription, None)
+    subscription = lock(operation.subscription, None)
     check(actor, subscription.customer, Action.RETRY)
     operation = Operation.objects.select_for_update().get(pk=operation.pk)
     if operation.state == OperationState.REJECTED and operation.settled_at is None:
@@ -885,9 +753,7 @@ def operation_retry(*, actor: User, operation: Operation) -> Operation:
         operation="subscription.retry",
         details={"operation": operation.sequence, "kind": operation.kind},
     )
-    from seatkeeper.subscriptions.tasks import provision
-
-    transaction.on_commit(partial(provision.enqueue, subscription_id=subscription.pk))
+    transaction.on_commit(partial(tasks.provision.enqueue, subscription_id=subscription.pk))
     return operation
 
 
@@ -1011,7 +877,7 @@ def operation_withdraw(*, actor: User, operation: Operation) -> Operation:
     """Withdraw an operation the vendor refused for good (failed) or a person rejected: its
     change is taken back here (the desired state goes back to what the vendor has, recorded)
     and the later operations it held go on. Nothing of it is billed: it never became done."""
-    subscription = _lock(operation.subscription, None)
+    subscription = lock(operation.subscription, None)
     check(actor, subscription.customer, Action.RETRY)
     operation = Operation.objects.select_for_update().get(pk=operation.pk)
     refused = operation.state == OperationState.FAILED or (
@@ -1043,16 +909,14 @@ def operation_withdraw(*, actor: User, operation: Operation) -> Operation:
         changes=changes,
         details={"operation": operation.kind, "sequence": operation.sequence},
     )
-    from seatkeeper.subscriptions.tasks import provision
-
-    transaction.on_commit(partial(provision.enqueue, subscription_id=subscription.pk))
+    transaction.on_commit(partial(tasks.provision.enqueue, subscription_id=subscription.pk))
     return operation
 
 
 @transaction.atomic
 def fulfilment_complete(*, actor: User, operation: Operation, vendor_reference: str) -> Operation:
     """A person carried out a manual vendor's operation: record it and apply it."""
-    subscription = _lock(operation.subscription, None)
+    subscription = lock(operation.subscription, None)
     check(actor, subscription.customer, Action.FULFIL)
     operation = Operation.objects.select_for_update().get(pk=operation.pk)
     if operation.state != OperationState.AWAITING_FULFILMENT:
@@ -1104,7 +968,7 @@ def fulfilment_reject(*, actor: User, operation: Operation, reason: str) -> Oper
     """A person could not carry out a manual vendor's operation. A rejected order cancels the
     subscription; a rejected change is rolled back (the page shows what the vendor has) and
     waits for someone to send it again or drop it."""
-    subscription = _lock(operation.subscription, None)
+    subscription = lock(operation.subscription, None)
     check(actor, subscription.customer, Action.FULFIL)
     operation = Operation.objects.select_for_update().get(pk=operation.pk)
     if operation.state != OperationState.AWAITING_FULFILMENT:

@@ -6,6 +6,10 @@ that carries it (its activity row holds the `status` change, `record=False` here
 passes the returned change on); a change nobody asked for in so many words (the vendor finished
 setting a subscription up) gets its own `subscription.status` activity row. Either way, no status
 moves without a row saying so. Callers lock the subscription and save it.
+
+A status adopted from the vendor (discovery finds it changed or gone at Microsoft) is a fact
+already true there, not a request: `adopted=True` takes it whatever the map says, and the
+discovery operation that carries it records it (`record=False`, cause `ADOPTED`).
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ ALLOWED_TRANSITIONS: dict[str, set[str]] = {
 # Why a status changed without an operation of its own: the `cause` of a `subscription.status`
 # activity row (worded in `wording.py`).
 PROVISIONED = "provisioned"
+ADOPTED = "adopted"
 
 
 def transition(
@@ -42,13 +47,20 @@ def transition(
     record: bool = True,
     changes: dict[str, list] | None = None,
     undoing: bool = False,
+    adopted: bool = False,
 ) -> dict[str, list[Any]]:
     """Move `subscription` to `to` if the map allows it; returns the change as
     `{"status": [old, new]}`. With `record` (the default) it writes the activity row itself,
     with any other `changes` that came with it (dates the vendor sent). `undoing` takes back a
-    move the vendor refused (cancelled back to active): allowed when the move undone was."""
+    move the vendor refused (cancelled back to active): allowed when the move undone was.
+    `adopted` takes the vendor's status as it is (see above)."""
     old = subscription.status
-    allowed = old in ALLOWED_TRANSITIONS[to] if undoing else to in ALLOWED_TRANSITIONS[old]
+    if adopted:
+        allowed = True
+    elif undoing:
+        allowed = old in ALLOWED_TRANSITIONS[to]
+    else:
+        allowed = to in ALLOWED_TRANSITIONS[old]
     if not allowed:
         raise ServiceError(
             _("A %(status)s subscription cannot become %(to)s.")

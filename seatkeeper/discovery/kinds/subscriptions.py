@@ -23,8 +23,8 @@ from seatkeeper.discovery import assignments, drift
 from seatkeeper.discovery.kinds import CustomerContext
 from seatkeeper.pricing.engine import PriceRequest, PricingContext, PricingError
 from seatkeeper.providers import interface as vendor
-from seatkeeper.subscriptions import provisioning, rules
-from seatkeeper.subscriptions import services as subscription_services
+from seatkeeper.subscriptions import operations as subscription_operations
+from seatkeeper.subscriptions import provisioning, rules, transitions
 from seatkeeper.subscriptions.models import (
     OPEN_STATES,
     LotKind,
@@ -160,7 +160,7 @@ def _lots(pricing, subscription: Subscription, facts: vendor.Subscription):
     """Seat lots of an imported subscription: one per refundable lot the vendor lists (each
     purchase or increase, with its own refund window), the other seats in one closed lot."""
     try:
-        # The customer's price, as `subscriptions.services.unit_price` reads it for an order.
+        # The customer's price, as `subscriptions.operations.unit_price` reads it for an order.
         price = pricing.price(
             PriceRequest(
                 offer_id=subscription.offer_id,
@@ -233,7 +233,7 @@ def _create(
     subscription.save()
     drift.remember(subscription, values, run=context.run, now=clock.now(), states={})
     _lots(pricing, subscription, facts)
-    subscription_services.record_operation(
+    subscription_operations.record_operation(
         subscription,
         OperationKind.REFRESH,
         actor=None,
@@ -358,7 +358,18 @@ def _update(
     drift.remember(subscription, vendor_values, run=context.run, now=clock.now(), states=states)
     if not pending:
         for name, value in vendor_values.items():
-            setattr(subscription, name, value)
+            if name == "status" and value != subscription.status:
+                # Recorded by the refresh operation below, with the other adopted fields.
+                transitions.transition(
+                    subscription,
+                    value,
+                    actor=None,
+                    cause=transitions.ADOPTED,
+                    record=False,
+                    adopted=True,
+                )
+            else:
+                setattr(subscription, name, value)
     after = _snapshot(subscription, fields)
     changes = {
         name: [_plain(before[name]), _plain(after[name])]
@@ -386,7 +397,7 @@ def _update(
         changed_by = context.changed_by.get(facts.id.lower(), "")
     if changed_by:
         payload["changed_at_vendor_by"] = changed_by
-    subscription_services.record_operation(
+    subscription_operations.record_operation(
         subscription,
         OperationKind.REFRESH,
         actor=None,
@@ -483,12 +494,18 @@ def import_customer(context: CustomerContext) -> None:
 def mark_gone(subscription: Subscription, *, run) -> None:
     """The vendor no longer lists a subscription Seatkeeper knew: cancelled there. The row and
     its history stay; the change is in the history like any adopted one."""
-    before = subscription.status
-    subscription.status = Status.CANCELLED
+    changes = transitions.transition(
+        subscription,
+        Status.CANCELLED,
+        actor=None,
+        cause=transitions.ADOPTED,
+        record=False,
+        adopted=True,
+    )
     subscription.version += 1
     subscription.updated_at = clock.now()
     subscription.save(update_fields=["status", "version", "updated_at"])
-    subscription_services.record_operation(
+    subscription_operations.record_operation(
         subscription,
         OperationKind.REFRESH,
         actor=None,
@@ -498,6 +515,6 @@ def mark_gone(subscription: Subscription, *, run) -> None:
             "gone": True,
             "adopted": {"status": Status.CANCELLED},
         },
-        changes={"status": [before, Status.CANCELLED]},
+        changes=changes,
         local=True,
     )

@@ -9,7 +9,7 @@ from seatkeeper.catalog.models import Offer
 from seatkeeper.conftest import sign_in
 from seatkeeper.discovery import drift
 from seatkeeper.providers import interface as vendor
-from seatkeeper.subscriptions import services as subscription_services
+from seatkeeper.subscriptions import operations as subscription_operations
 from seatkeeper.subscriptions.models import Status, Subscription, Tenant
 
 pytestmark = pytest.mark.django_db
@@ -49,7 +49,7 @@ def test_a_quantity_changed_at_the_vendor_is_adopted_without_drift(connected):
 def test_a_change_at_the_vendor_while_ours_is_pending_shows_as_drift(connected, client):
     subscription = _a_subscription(connected)
     ours = subscription.quantity + 5
-    subscription_services.record_operation(
+    subscription_operations.record_operation(
         subscription, "quantity", actor=None, payload={"quantity": ours}
     )
     Subscription.objects.filter(pk=subscription.pk).update(quantity=ours)

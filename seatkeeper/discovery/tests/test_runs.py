@@ -10,6 +10,7 @@ from seatkeeper.core.errors import Conflict
 from seatkeeper.discovery import services
 from seatkeeper.discovery.models import Assignment, CustomerState, RunCustomer, RunState
 from seatkeeper.providers.microsoft.auth import forget_token_sources
+from seatkeeper.subscriptions import operations as subscription_operations
 from seatkeeper.subscriptions import services as subscription_services
 from seatkeeper.subscriptions.models import Operation, SeatLot, Subscription, Tenant
 
@@ -230,7 +231,7 @@ def test_a_change_made_at_the_vendor_is_adopted_and_kept_in_the_history(connecte
 def test_a_pending_change_of_ours_is_never_overwritten(connected):
     connected.discover()
     subscription = Subscription.objects.filter(status="active", parent__isnull=True).first()
-    subscription_services.record_operation(
+    subscription_operations.record_operation(
         subscription, "quantity", actor=None, payload={"quantity": subscription.quantity + 5}
     )
     Subscription.objects.filter(pk=subscription.pk).update(quantity=subscription.quantity + 5)

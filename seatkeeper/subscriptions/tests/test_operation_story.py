@@ -33,7 +33,7 @@ from seatkeeper.subscriptions.models import (
     SyncStatus,
 )
 from seatkeeper.subscriptions.tests.helpers import START, order
-from seatkeeper.subscriptions.transitions import transition
+from seatkeeper.subscriptions.transitions import ADOPTED, transition
 
 PACKAGE = Path(services.__file__).parent
 
@@ -75,6 +75,21 @@ def test_no_status_is_set_outside_the_transition_function():
     assert offenders == []
 
 
+def test_no_other_app_sets_a_subscription_status_itself():
+    # Discovery adopts the vendor's status through `transition(adopted=True)`; people and
+    # billing only read it. (Their own rows' statuses, an import run's, are theirs.)
+    assignment = re.compile(r"subscription\w*\.status\s*=[^=]|\.update\([^)]*\bstatus\s*=")
+    offenders = [
+        f"{path.relative_to(PACKAGE.parent)}:{number}"
+        for app in ("discovery", "people", "billing")
+        for path in (PACKAGE.parent / app).rglob("*.py")
+        if "tests" not in path.parts
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if assignment.search(line) and "sync_status" not in line
+    ]
+    assert offenders == []
+
+
 def test_the_vendor_setting_a_subscription_up_is_recorded(cast, shop, frozen):
     subscription = order(cast, shop)
     assert subscription.status == Status.ACTIVE
@@ -93,6 +108,22 @@ def test_a_move_outside_the_map_is_refused_and_not_recorded(cast, shop, frozen):
     with pytest.raises(ServiceError):
         transition(subscription, Status.ACTIVE, actor=None, cause="test")
     assert subscription.status == Status.EXPIRED
+    assert ActivityRecord.objects.count() == before
+
+
+def test_a_status_adopted_from_the_vendor_is_taken_outside_the_map(cast, shop, frozen):
+    # given an expired subscription the vendor shows active again
+    subscription = order(cast, shop)
+    Subscription.objects.filter(pk=subscription.pk).update(status=Status.EXPIRED)
+    subscription.refresh_from_db()
+    before = ActivityRecord.objects.count()
+    # when it is adopted (the discovery operation carrying it records it)
+    change = transition(
+        subscription, Status.ACTIVE, actor=None, cause=ADOPTED, record=False, adopted=True
+    )
+    # then the status moved and the change is handed back for that record
+    assert subscription.status == Status.ACTIVE
+    assert change == {"status": [Status.EXPIRED, Status.ACTIVE]}
     assert ActivityRecord.objects.count() == before
 
 
