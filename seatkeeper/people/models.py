@@ -36,7 +36,30 @@ class OnboardingStep(models.TextChoices):
     DONE = "done", _("Done")
 
 
-class TenantOnboarding(TimestampedModel):
+class QueuedVendorChange(TimestampedModel):
+    """What every change queued for the vendor holds (a tenant onboarding, a licence change, a user
+    change): its state, who asked, and the bookkeeping the sweeps and workers use (when it was
+    claimed, how many attempts, when the next one is due, the vendor's refusal)."""
+
+    state = models.CharField(
+        max_length=24, choices=OperationState.choices, default=OperationState.PENDING
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    requested_by_name = models.CharField(_("done by"), max_length=200)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True, default=clock.now)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    done_at = models.DateTimeField(null=True, blank=True)
+    error_code = models.CharField(max_length=40, blank=True)
+    error_message = models.TextField(blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class TenantOnboarding(QueuedVendorChange):
     customer = models.ForeignKey(
         "accounts.Organisation",
         on_delete=models.PROTECT,
@@ -66,24 +89,11 @@ class TenantOnboarding(TimestampedModel):
     step = models.CharField(
         max_length=12, choices=OnboardingStep.choices, default=OnboardingStep.CUSTOMER
     )
-    state = models.CharField(
-        max_length=24, choices=OperationState.choices, default=OperationState.PENDING
-    )
     sync_status = models.CharField(
         _("sync status"), max_length=16, choices=SyncStatus.choices, default=SyncStatus.PENDING
     )
-    requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
-    )
-    requested_by_name = models.CharField(_("done by"), max_length=200)
-    attempts = models.PositiveIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(null=True, blank=True, default=clock.now)
-    claimed_at = models.DateTimeField(null=True, blank=True)
-    done_at = models.DateTimeField(null=True, blank=True)
     # Sent as MS-RequestId: the same key on every attempt, so a retried create is one tenant.
     request_key = models.UUIDField(default=uuid.uuid4, editable=False)
-    error_code = models.CharField(max_length=40, blank=True)
-    error_message = models.TextField(blank=True)
 
     class Meta:
         verbose_name = _("tenant onboarding")
@@ -252,7 +262,7 @@ class LicenceAction(models.TextChoices):
     REMOVE = "remove", _("Remove")
 
 
-class LicenceChange(TimestampedModel):
+class LicenceChange(QueuedVendorChange):
     """A licence given or taken back here, on its way to the vendor (`licences.run_change`),
     retried like the subscriptions' operations. Until it is done the user's `sync_status` is
     pending, so a sync does not undo it."""
@@ -267,19 +277,6 @@ class LicenceChange(TimestampedModel):
         related_name="+",
     )
     action = models.CharField(max_length=8, choices=LicenceAction.choices)
-    state = models.CharField(
-        max_length=24, choices=OperationState.choices, default=OperationState.PENDING
-    )
-    requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
-    )
-    requested_by_name = models.CharField(_("done by"), max_length=200)
-    attempts = models.PositiveIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(null=True, blank=True, default=clock.now)
-    claimed_at = models.DateTimeField(null=True, blank=True)
-    done_at = models.DateTimeField(null=True, blank=True)
-    error_code = models.CharField(max_length=40, blank=True)
-    error_message = models.TextField(blank=True)
 
     class Meta:
         verbose_name = _("licence change")
@@ -304,7 +301,7 @@ class UserAction(models.TextChoices):
     PASSWORD = "password", _("Reset password")
 
 
-class UserChange(TimestampedModel):
+class UserChange(QueuedVendorChange):
     """A user created, edited, deleted, restored or given a new password here, on its way to the
     vendor (`users.run_user_change`), retried like the licence changes. The change shows at once
     and the user's `sync_status` stays pending until every change of the user is done, so a sync
@@ -332,21 +329,8 @@ class UserChange(TimestampedModel):
     credential_recipient = models.EmailField(_("send the password to"), blank=True)
     # What the person who asked must know (the default licence could not be given...).
     notice = models.TextField(_("notice"), blank=True)
-    state = models.CharField(
-        max_length=24, choices=OperationState.choices, default=OperationState.PENDING
-    )
-    requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
-    )
-    requested_by_name = models.CharField(_("done by"), max_length=200)
-    attempts = models.PositiveIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(null=True, blank=True, default=clock.now)
-    claimed_at = models.DateTimeField(null=True, blank=True)
-    done_at = models.DateTimeField(null=True, blank=True)
     # Sent as MS-RequestId on a creation: a retried create is one user.
     request_key = models.UUIDField(default=uuid.uuid4, editable=False)
-    error_code = models.CharField(max_length=40, blank=True)
-    error_message = models.TextField(blank=True)
 
     class Meta:
         verbose_name = _("user change")
