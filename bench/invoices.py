@@ -115,11 +115,49 @@ def main() -> None:
         sandbox.wait(timeout=30)
 
 
+def synthesize_invoice(info: dict, *, lines: int, customers: int):
+    """Ask the sandbox for an invoice of the last closed period with `lines` line items over
+    `customers` customers, and register a provider account on it (Django set up). Returns the
+    sandbox's answer, the account and the sandbox's now."""
+    import datetime as dt
+
+    import httpx
+
+    from seatkeeper.providers.tests.factories import partner_organisation, provider_account
+
+    admin = httpx.Client(
+        base_url=info["base_url"],
+        verify=info["ca_cert"],
+        headers={"X-Sandbox-Key": info["admin_key"]},
+        timeout=3600,
+    )
+    now = dt.datetime.fromisoformat(admin.get("/_sandbox/clock").json()["now"])
+    year, month = now.year, now.month
+    period = f"{year - 1}-12" if month == 1 else f"{year}-{month - 1:02d}"
+    started = time.perf_counter()
+    body = {"period": period, "currency": "EUR", "lines": lines, "customers": customers}
+    made = admin.post("/_sandbox/billing/synthesize", json=body).json()
+    print(
+        f"sandbox: invoice {made['invoiceId']} of {made['lines']:,} lines over "
+        f"{made['customers']:,} customers made in {time.perf_counter() - started:.1f} s"
+    )
+    account = provider_account(
+        organisation=partner_organisation(name="Bench Partner"),
+        api_base_url=info["base_url"],
+        authority_url=info["authority_url"],
+        partner_tenant_id=info["partner_tenant_id"],
+        application_id=info["client_id"],
+        application_secret=info["client_secret"],
+        ca_bundle_path=info["ca_cert"],
+        graph_base_url=info["graph_base_url"],
+    )
+    return made, account, now
+
+
 def run(args: argparse.Namespace, info: dict) -> None:
     import logging
 
     import django
-    import httpx
 
     django.setup()
     from django.core.management import call_command
@@ -134,36 +172,10 @@ def run(args: argparse.Namespace, info: dict) -> None:
     from seatkeeper.billing.models import InvoiceCustomerTotal, LinesState, ProviderInvoice
     from seatkeeper.providers import interface as i
     from seatkeeper.providers.registry import get_provider
-    from seatkeeper.providers.tests.factories import partner_organisation, provider_account
 
     print(f"database: {connection.vendor}; sandbox at {info['base_url']} (its own process)")
-    admin = httpx.Client(
-        base_url=info["base_url"],
-        verify=info["ca_cert"],
-        headers={"X-Sandbox-Key": info["admin_key"]},
-        timeout=3600,
-    )
-    now = admin.get("/_sandbox/clock").json()["now"]
-    year, month = int(now[:4]), int(now[5:7])
-    period = f"{year - 1}-12" if month == 1 else f"{year}-{month - 1:02d}"
-    started = time.perf_counter()
-    body = {"period": period, "currency": "EUR", "lines": args.lines, "customers": args.customers}
-    made = admin.post("/_sandbox/billing/synthesize", json=body).json()
-    print(
-        f"sandbox: invoice {made['invoiceId']} of {made['lines']:,} lines over "
-        f"{made['customers']:,} customers made in {time.perf_counter() - started:.1f} s"
-    )
+    made, account, _now = synthesize_invoice(info, lines=args.lines, customers=args.customers)
 
-    account = provider_account(
-        organisation=partner_organisation(name="Bench Partner"),
-        api_base_url=info["base_url"],
-        authority_url=info["authority_url"],
-        partner_tenant_id=info["partner_tenant_id"],
-        application_id=info["client_id"],
-        application_secret=info["client_secret"],
-        ca_bundle_path=info["ca_cert"],
-        graph_base_url=info["graph_base_url"],
-    )
     with get_provider(account) as provider:
         invoices.invoices_import(account=account, provider=provider, documents=False)
         invoice = ProviderInvoice.objects.get(vendor_invoice_id=made["invoiceId"])

@@ -185,7 +185,6 @@ def sandbox_run(args, info: dict) -> None:
     import logging
 
     import django
-    import httpx
 
     django.setup()
     from django.core.management import call_command
@@ -193,41 +192,15 @@ def sandbox_run(args, info: dict) -> None:
     logging.getLogger("seatkeeper").setLevel(logging.WARNING)
     logging.getLogger("httpx").setLevel(logging.WARNING)
     call_command("migrate", verbosity=0, interactive=False)
+    from invoices import synthesize_invoice  # bench/invoices.py, beside this
+
     from seatkeeper.billing import invoices
     from seatkeeper.billing.models import LinesState, ProviderInvoice
     from seatkeeper.core import clock
     from seatkeeper.providers.registry import get_provider
-    from seatkeeper.providers.tests.factories import partner_organisation, provider_account
 
-    admin = httpx.Client(
-        base_url=info["base_url"],
-        verify=info["ca_cert"],
-        headers={"X-Sandbox-Key": info["admin_key"]},
-        timeout=3600,
-    )
-    now = dt.datetime.fromisoformat(admin.get("/_sandbox/clock").json()["now"])
-    year, month = now.year, now.month
-    period = f"{year - 1}-12" if month == 1 else f"{year}-{month - 1:02d}"
     customers = max(1, args.subscriptions // 10)
-    started = time.perf_counter()
-    made = admin.post(
-        "/_sandbox/billing/synthesize",
-        json={"period": period, "currency": "EUR", "lines": args.lines, "customers": customers},
-    ).json()
-    print(
-        f"sandbox: invoice {made['invoiceId']} of {made['lines']:,} lines over "
-        f"{made['customers']:,} customers made in {time.perf_counter() - started:.1f} s"
-    )
-    account = provider_account(
-        organisation=partner_organisation(name="Bench Partner"),
-        api_base_url=info["base_url"],
-        authority_url=info["authority_url"],
-        partner_tenant_id=info["partner_tenant_id"],
-        application_id=info["client_id"],
-        application_secret=info["client_secret"],
-        ca_bundle_path=info["ca_cert"],
-        graph_base_url=info["graph_base_url"],
-    )
+    made, account, now = synthesize_invoice(info, lines=args.lines, customers=customers)
     with get_provider(account) as provider:
         invoices.invoices_import(account=account, provider=provider, documents=False)
         invoice = ProviderInvoice.objects.get(vendor_invoice_id=made["invoiceId"])
