@@ -50,13 +50,14 @@ from seatkeeper.subscriptions.provisioning import CLAIM_TIMEOUT, MAX_ATTEMPTS, b
 logger = logging.getLogger(__name__)
 
 ProviderFactory = Callable[[ProviderAccount], vendor.Provider]
-LICENCE_ROLES = {Role.CLOUD_ADMIN, Role.PARTNER_OPERATOR, Role.RESELLER_ADMIN, Role.CUSTOMER_ADMIN}
+# Who may change people and their licences (users.py asks the same).
+PEOPLE_ROLES = {Role.CLOUD_ADMIN, Role.PARTNER_OPERATOR, Role.RESELLER_ADMIN, Role.CUSTOMER_ADMIN}
 OPEN = (OperationState.PENDING, OperationState.RUNNING)
 
 
 def can_change_licences(actor: User | None, user: DirectoryUser) -> bool:
     return actor is None or (
-        actor.is_authenticated and can_read(actor, user.customer) and actor.role in LICENCE_ROLES
+        actor.is_authenticated and can_read(actor, user.customer) and actor.role in PEOPLE_ROLES
     )
 
 
@@ -201,7 +202,7 @@ def overflow_withdraw(tenant_id: int) -> int:
                 error_code="no_seat_left",
                 error_message=_("The vendor's seats were taken by licences given there meanwhile."),
             )
-            _settle(change.user_id, failed=True)
+            settle_user(change.user_id, failed=True)
             withdrawn += 1
     return withdrawn
 
@@ -209,7 +210,7 @@ def overflow_withdraw(tenant_id: int) -> int:
 # --- the worker ----------------------------------------------------------------------------------
 
 
-def _settle(user_id: int, *, failed: bool) -> None:
+def settle_user(user_id: int, *, failed: bool) -> None:
     """The user is in sync again once none of its changes (licences' or users') is open."""
     if LicenceChange.objects.filter(user_id=user_id, state__in=OPEN).exists():
         return
@@ -254,7 +255,7 @@ def run_change(change_id: int, *, provider_factory: ProviderFactory | None = Non
         LicenceChange.objects.filter(pk=change.pk).update(
             state=OperationState.DONE, done_at=clock.now(), claimed_at=None
         )
-        _settle(change.user_id, failed=False)
+        settle_user(change.user_id, failed=False)
     return "done"
 
 
@@ -278,7 +279,7 @@ def _failed(change: LicenceChange, error: ProviderError) -> str:
             values.update(state=OperationState.PENDING, next_attempt_at=clock.now() + wait)
         LicenceChange.objects.filter(pk=change.pk).update(**values)
         if permanent:
-            _settle(change.user_id, failed=True)
+            settle_user(change.user_id, failed=True)
     return "failed" if permanent else "retrying"
 
 

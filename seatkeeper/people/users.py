@@ -33,11 +33,12 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils.translation import gettext as _
 
-from seatkeeper.accounts.models import Organisation, Role, User
+from seatkeeper.accounts.models import Organisation, User
 from seatkeeper.accounts.permissions import can_read
 from seatkeeper.activity.services import activity_record
 from seatkeeper.core import clock, crypto
 from seatkeeper.core.errors import Conflict, PermissionRefused, ServiceError
+from seatkeeper.people.licences import OPEN, PEOPLE_ROLES, settle_user
 from seatkeeper.people.models import (
     DELETED_USER_KEPT,
     DefaultLicence,
@@ -59,8 +60,6 @@ from seatkeeper.subscriptions.provisioning import CLAIM_TIMEOUT, MAX_ATTEMPTS, b
 logger = logging.getLogger(__name__)
 
 ProviderFactory = Callable[[ProviderAccount], vendor.Provider]
-USER_ROLES = {Role.CLOUD_ADMIN, Role.PARTNER_OPERATOR, Role.RESELLER_ADMIN, Role.CUSTOMER_ADMIN}
-OPEN = (OperationState.PENDING, OperationState.RUNNING)
 # Microsoft keeps a deleted user this long, then deletes it for good.
 RESTORE_WINDOW = DELETED_USER_KEPT
 PASSWORD_MIN = 8
@@ -83,7 +82,7 @@ def can_manage_users(actor: User | None, customer: Organisation) -> bool:
     """Partner staff, the reseller's admins and the customer's own admins; `actor` None is
     Seatkeeper itself."""
     return actor is None or (
-        actor.is_authenticated and can_read(actor, customer) and actor.role in USER_ROLES
+        actor.is_authenticated and can_read(actor, customer) and actor.role in PEOPLE_ROLES
     )
 
 
@@ -713,17 +712,6 @@ def user_password_reset(
 # --- the worker -----------------------------------------------------------------------------
 
 
-def _settle(user_id: int, *, failed: bool) -> None:
-    """The user is in sync again once none of its changes (users' or licences') is open."""
-    if UserChange.objects.filter(user_id=user_id, state__in=OPEN).exists():
-        return
-    if LicenceChange.objects.filter(user_id=user_id, state__in=OPEN).exists():
-        return
-    DirectoryUser.objects.filter(pk=user_id).update(
-        sync_status=SyncStatus.FAILED if failed else SyncStatus.SYNCHRONIZED
-    )
-
-
 def _send(change: UserChange, user: DirectoryUser, provider: vendor.Provider) -> dict:
     """The vendor call of `change`; returns what the worker keeps of the answer."""
     customer_id = user.tenant.vendor_customer_id
@@ -846,7 +834,7 @@ def _done(change: UserChange, user: DirectoryUser, answer: dict) -> None:
                         "created_by": change.requested_by_name,
                     },
                 )
-        _settle(user.pk, failed=False)
+        settle_user(user.pk, failed=False)
     from seatkeeper.people.tasks import user_change
 
     following = (
@@ -913,7 +901,7 @@ def _failed(change: UserChange, error: ProviderError) -> str:
             )
             _undo(change, user)
             if change.action != UserAction.CREATE:
-                _settle(user.pk, failed=True)
+                settle_user(user.pk, failed=True)
         else:
             wait = backoff(change.attempts)
             retry_after = getattr(error, "retry_after", None)
