@@ -123,6 +123,23 @@ def _tasks_run_immediately(settings):
     settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
 
 
+@pytest.fixture(autouse=True)
+def _rate_limit_buckets_start_full():
+    """With REDIS_URL set, the vendor rate-limit buckets (and the login throttles) live in Redis,
+    outside the test's transaction, and every test sandbox's partner tenant is the same bucket
+    key. A bucket last touched by a test whose clock ran ahead would make the next test, back at
+    TEST_NOW, sleep until the clock caught up with it: each test starts with none, as it does
+    with the database store."""
+    if django_settings.REDIS_URL:
+        from seatkeeper.providers.ratelimit import default_store
+
+        client = default_store()._redis
+        keys = list(client.scan_iter(match="seatkeeper:ratelimit:*"))
+        if keys:
+            client.delete(*keys)
+    yield
+
+
 @pytest.fixture
 def redis_url() -> str:
     url = os.environ.get("REDIS_URL")
