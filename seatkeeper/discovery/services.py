@@ -260,25 +260,23 @@ def _in_progress(run_id: int) -> bool:
     return DiscoveryRun.objects.filter(pk=run_id, state=RunState.IN_PROGRESS).exists()
 
 
-def list_customers(run_id: int, *, provider: vendor.Provider | None = None) -> list[str]:
+def list_customers(
+    run_id: int, *, provider: vendor.Provider | None = None, partner: bool = True
+) -> list[str]:
     """Read the vendor's customer list into the run's checkpoint, page by page; returns the ids
     of the customers to import (none when the list was read already). Stops between pages
-    when the run is stopped."""
+    when the run is stopped. Then the partner-level kinds, unless `partner` is False: the task
+    queue runs them on their own (`partner_step`) beside the customers, so that the customers
+    are not held back by the partner's invoices."""
     run = DiscoveryRun.objects.select_related("account").get(pk=run_id)
-    if run.listed and run.partner_done:
+    if run.listed and (run.partner_done or not partner):
         return []  # whoever listed it (or resumed it) handed its customers out already
-    owned = provider is None
-    provider = provider or get_provider(run.account)
     if run.listed:
         # Listed, but stopped before the partner-level kinds: only those are left here.
-        try:
-            import_partner(run_id, provider=provider)
-        except AuthFailed as error:
-            _fail(run_id, error)
-        finally:
-            if owned:
-                provider.close()
+        partner_step(run_id, provider=provider)
         return []
+    owned = provider is None
+    provider = provider or get_provider(run.account)
     before = provider.calls_made
     cursor = run.listing_cursor or None
     try:
@@ -318,7 +316,8 @@ def list_customers(run_id: int, *, provider: vendor.Provider | None = None) -> l
             )
             if cursor is None:
                 break
-        import_partner(run_id, provider=provider)
+        if partner:
+            import_partner(run_id, provider=provider)
     except AuthFailed as error:
         _fail(run_id, error)
         return []
@@ -332,6 +331,23 @@ def list_customers(run_id: int, *, provider: vendor.Provider | None = None) -> l
     if not run.listed or run.state != RunState.IN_PROGRESS:
         return []
     return _open_customer_ids(run)
+
+
+def partner_step(run_id: int, *, provider: vendor.Provider | None = None) -> None:
+    """The partner-level kinds of a listed run (`import_partner`), with a connector of its own
+    unless one is given; a refused sign-in ends the run in Error."""
+    run = DiscoveryRun.objects.select_related("account").get(pk=run_id)
+    if run.partner_done or not run.listed or run.state != RunState.IN_PROGRESS:
+        return
+    owned = provider is None
+    provider = provider or get_provider(run.account)
+    try:
+        import_partner(run_id, provider=provider)
+    except AuthFailed as error:
+        _fail(run_id, error)
+    finally:
+        if owned:
+            provider.close()
 
 
 def import_partner(run_id: int, *, provider: vendor.Provider) -> None:

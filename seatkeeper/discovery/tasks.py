@@ -11,11 +11,20 @@ from seatkeeper.discovery import services
 
 @task()
 def discovery_list(run_id: int) -> int:
-    ids = services.list_customers(run_id)
+    # The customers are handed out first; the partner-level kinds (the invoices, long to read)
+    # follow as one more task, so the workers import customers meanwhile.
+    ids = services.list_customers(run_id, partner=False)
     for vendor_customer_id in ids:
         discovery_customer.enqueue(run_id=run_id, vendor_customer_id=vendor_customer_id)
+    discovery_partner.enqueue(run_id=run_id)
     services.complete_if_done(run_id)
     return len(ids)
+
+
+@task()
+def discovery_partner(run_id: int) -> None:
+    services.partner_step(run_id)
+    services.complete_if_done(run_id)
 
 
 @task()
