@@ -44,7 +44,13 @@ from seatkeeper.accounts.permissions import can_read
 from seatkeeper.activity.services import activity_record
 from seatkeeper.core import clock
 from seatkeeper.core.errors import PermissionRefused, ServiceError
-from seatkeeper.people.models import DirectoryUser, LicenceSku, UserLicence, UserStatus
+from seatkeeper.people.models import (
+    DefaultLicence,
+    DirectoryUser,
+    LicenceSku,
+    UserLicence,
+    UserStatus,
+)
 from seatkeeper.providers import interface as vendor
 from seatkeeper.providers.errors import ProviderError
 from seatkeeper.providers.models import ProviderAccount
@@ -381,7 +387,7 @@ def directory_finish(run: DirectoryRun, *, complete: bool = True) -> Counter:
     withdrawn = overflow_withdraw(tenant.pk)
     if withdrawn:
         counts["withdrawn"] = withdrawn
-    if run.found:
+    if run.found and DefaultLicence.objects.filter(customer_id=tenant.customer_id).exists():
         from seatkeeper.people.users import default_licence_for_found
 
         # New users get the customer's default licence; why not is in the activity log.

@@ -181,6 +181,11 @@ def overflow_withdraw(tenant_id: int) -> int:
     together hold more seats than a pool has, ours are the ones the vendor will refuse. Take
     them back now, newest first, as a refusal would, so no subscription shows more seats held
     than bought. Returns how many were taken back."""
+    waiting_anywhere = LicenceChange.objects.filter(
+        sku__tenant_id=tenant_id, action=LicenceAction.ASSIGN, state=OperationState.PENDING
+    )
+    if not waiting_anywhere.exists():
+        return 0  # only licences of ours still waiting are taken back: none, nothing to count
     withdrawn = 0
     for sku in LicenceSku.objects.filter(tenant_id=tenant_id).exclude(product_key=""):
         seats = (
