@@ -42,6 +42,35 @@ def test_a_run_fans_out_one_task_per_customer(
     assert services.run_figures(run).calls > 0
 
 
+def test_the_queue_hands_every_customer_out_before_the_partners_invoices(
+    queued, django_capture_on_commit_callbacks, monkeypatch
+):
+    # given: a spy on what the tasks do, in order
+    done: list[str] = []
+    import_customer, partner_step = services.import_customer, services.partner_step
+
+    def customer_spy(run_id, vendor_customer_id, **kwargs):
+        done.append("customer")
+        return import_customer(run_id, vendor_customer_id, **kwargs)
+
+    def partner_spy(run_id, **kwargs):
+        done.append("partner")
+        return partner_step(run_id, **kwargs)
+
+    monkeypatch.setattr(services, "import_customer", customer_spy)
+    monkeypatch.setattr(services, "partner_step", partner_spy)
+
+    # when
+    with django_capture_on_commit_callbacks(execute=True):
+        run = services.run_start(actor=queued.cast.operator, account=queued.account)
+
+    # then: the listing read no invoice; the partner step came last, once, and the run is whole
+    run.refresh_from_db()
+    assert done == ["customer"] * len(queued.vendor_customers()) + ["partner"]
+    assert run.state == RunState.COMPLETED and run.partner_done
+    assert services.run_figures(run).customers_done == len(queued.vendor_customers())
+
+
 def test_resume_through_the_queue_takes_only_the_customers_not_done(
     queued, django_capture_on_commit_callbacks
 ):
