@@ -63,10 +63,10 @@ def ssl_context(ca_bundle: str | None) -> ssl.SSLContext:
     """The system's trust store plus `ca_bundle` when given. Verification is never disabled.
 
     Loading the system's trust store costs about 30 ms of CPU, and every connector builds
-    three clients (Partner Center, its token endpoint, Graph): a worker that opens a connector
-    per task spent most of a discovery task on it. One context serves every client of the
-    process (a context is safe to share between threads once built); a CA bundle whose file
-    changed is read again."""
+    three clients (Partner Center, Microsoft Graph, Graph's file downloads): a worker that
+    opens a connector per task spent most of a discovery task on it. One context serves every
+    client of the process (a context is safe to share between threads once built); a CA
+    bundle whose file changed is read again."""
     changed = os.stat(ca_bundle).st_mtime_ns if ca_bundle else 0
     return _ssl_context(ca_bundle or "", changed)
 
