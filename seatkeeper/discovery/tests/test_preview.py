@@ -10,6 +10,7 @@ from seatkeeper.accounts import services as accounts_services
 from seatkeeper.accounts.models import Organisation
 from seatkeeper.activity.models import ActivityRecord
 from seatkeeper.billing.models import ProviderInvoice
+from seatkeeper.core import clock
 from seatkeeper.core.errors import Conflict
 from seatkeeper.discovery import services
 from seatkeeper.discovery.models import Assignment, RunState, VendorState
@@ -98,6 +99,7 @@ def test_a_preview_after_a_discovery_reports_updates_not_creations(connected):
         )
     rows = sorted(Subscription.objects.values_list("pk", "quantity", "version"))
     before = _domain_counts()
+    clock.sleep(60)  # the preview comes a minute after the discovery
 
     preview = _preview(connected)
 
