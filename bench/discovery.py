@@ -24,12 +24,10 @@ is made anew on it) and a Redis database the bench may empty (`--redis`, databas
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import math
 import os
 import resource
-import signal
 import subprocess
 import sys
 import tempfile
@@ -38,6 +36,8 @@ import time
 from collections import Counter
 from pathlib import Path
 from types import SimpleNamespace
+
+from sandbox_process import recreate_postgres, start_sandbox, stop  # bench/sandbox_process.py
 
 LATENCY_MS = 50
 BENCH_DATABASE = "seatkeeper_bench_discovery"
@@ -75,8 +75,8 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="seatkeeper-bench-discovery-"))
     os.environ["SEATKEEPER_VAR_DIR"] = str(workdir / "var")
     if args.processes:
-        _fresh_postgres(args.postgres)
         os.environ["DATABASE_URL"] = f"{args.postgres.rstrip('/')}/{BENCH_DATABASE}"
+        recreate_postgres(os.environ["DATABASE_URL"])
         os.environ["REDIS_URL"] = args.redis
         import redis
 
@@ -99,14 +99,6 @@ def main() -> None:
         run_processes(args, workdir)
     else:
         run(args, workdir)
-
-
-def _fresh_postgres(server: str) -> None:
-    import psycopg
-
-    with psycopg.connect(f"{server.rstrip('/')}/postgres", autocommit=True) as connection:
-        connection.execute(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")
-        connection.execute(f"CREATE DATABASE {BENCH_DATABASE}")
 
 
 def _import_in_parallel(run_id: int, providers: list) -> None:
@@ -358,47 +350,15 @@ def _proc_peak_rss_mb(pid: int) -> float:
 
 
 def _start_sandbox(args: argparse.Namespace, workdir: Path):
-    from seatkeeper.sandbox.testing import AdminClient, free_port
+    from seatkeeper.sandbox.testing import AdminClient
 
-    data = workdir / "sandbox"
-    port = free_port()
-    log = (workdir / "sandbox.log").open("wb")
-    process = subprocess.Popen(  # noqa: S603 - our own command, no outside input
-        [
-            str(Path(sys.executable).with_name("seatkeeper")),
-            "sandbox",
-            "serve",
-            "--data",
-            str(data),
-            "--customers",
-            str(args.customers),
-            "--subscriptions-per-customer",
-            str(args.subscriptions),
-            "--users-per-customer",
-            str(args.users),
-            "--port",
-            str(port),
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    info_path = data / "sandbox.json"
-    deadline = time.monotonic() + 1800
-    while not info_path.exists():
-        if process.poll() is not None or time.monotonic() > deadline:
-            raise SystemExit(f"the sandbox did not start; see {workdir / 'sandbox.log'}")
-        time.sleep(0.5)
-    time.sleep(0.2)  # written whole before it listens; give it a moment
-    info = json.loads(info_path.read_text())
-    admin = AdminClient(info["base_url"], info["admin_key"], Path(info["ca_cert"]))
-    while True:
-        try:
-            admin.info()
-            break
-        except Exception:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise
-            time.sleep(0.5)
+    process, info = start_sandbox(
+        workdir,
+        "--customers", str(args.customers),
+        "--subscriptions-per-customer", str(args.subscriptions),
+        "--users-per-customer", str(args.users),
+        patience_s=1800,  # a world of 10,000 customers takes minutes to build
+    )  # fmt: skip
     sandbox = SimpleNamespace(
         base_url=info["base_url"],
         authority_url=info["authority_url"],
@@ -407,7 +367,7 @@ def _start_sandbox(args: argparse.Namespace, workdir: Path):
         client_id=info["client_id"],
         client_secret=info["client_secret"],
         ca_cert=Path(info["ca_cert"]),
-        admin=admin,
+        admin=AdminClient(info["base_url"], info["admin_key"], Path(info["ca_cert"])),
     )
     return process, sandbox
 
@@ -444,18 +404,6 @@ def _ready(workers: list[subprocess.Popen]) -> None:
             raise SystemExit("a worker did not start; see its log in the bench's folder")
         time.sleep(0.2)
     time.sleep(1)  # from the lease to the RQ loop
-
-
-def _stop(processes: list[subprocess.Popen]) -> None:
-    for process in processes:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-    for process in processes:
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def _run_queued(account, *, incremental: bool):
@@ -542,8 +490,8 @@ def run_processes(args: argparse.Namespace, workdir: Path) -> None:
             peak_rss_mb=max([own_rss, *rss.values()]),
         )
     finally:
-        _stop(workers)
-        _stop([sandbox_process])
+        stop(workers)
+        stop([sandbox_process])
         sandbox.admin.close()
 
 

@@ -20,11 +20,8 @@ The last line holds the headline figures as key=value pairs.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import resource
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,56 +29,9 @@ from decimal import Decimal
 from pathlib import Path
 
 from memory import PeakSampler, rss_mb  # bench/memory.py, beside this script
+from sandbox_process import recreate_postgres, start_sandbox, stop  # bench/sandbox_process.py
 
 DEFAULT_DATABASE = "postgres://postgres@127.0.0.1:5432/sk_invoices"
-
-
-def recreate_postgres(url: str) -> None:
-    import psycopg
-
-    name = url.rsplit("/", 1)[1]
-    admin = url.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin, autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        connection.execute(f'CREATE DATABASE "{name}"')
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_sandbox(workdir: Path, blob_lines: int) -> tuple[subprocess.Popen, dict]:
-    port = free_port()
-    data = workdir / "sandbox"
-    command = [
-        sys.executable, "-m", "seatkeeper.cli", "sandbox", "serve", "--data", str(data),
-        "--seed", "none", "--port", str(port), "--faults", f"export_blob_lines={blob_lines}",
-    ]  # fmt: skip
-    process = subprocess.Popen(  # noqa: S603
-        command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
-    )
-    info_file = data / "sandbox.json"
-    deadline = time.monotonic() + 120
-    while not info_file.exists():
-        if process.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"the sandbox did not start: {process.stderr.read()}")
-        time.sleep(0.2)
-    info = json.loads(info_file.read_text())
-    import httpx
-
-    with httpx.Client(verify=info["ca_cert"], timeout=5) as client:
-        while True:
-            try:
-                client.get(f"{info['base_url']}/_sandbox/info",
-                           headers={"X-Sandbox-Key": info["admin_key"]})  # fmt: skip
-                break
-            except httpx.HTTPError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
-    return process, info
 
 
 def main() -> None:
@@ -107,12 +57,13 @@ def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "seatkeeper.settings")
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-    sandbox, info = start_sandbox(workdir, args.blob_lines)
+    sandbox, info = start_sandbox(
+        workdir, "--seed", "none", "--faults", f"export_blob_lines={args.blob_lines}"
+    )
     try:
         run(args, info)
     finally:
-        sandbox.terminate()
-        sandbox.wait(timeout=30)
+        stop([sandbox])
 
 
 def synthesize_invoice(info: dict, *, lines: int, customers: int):

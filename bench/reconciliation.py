@@ -162,7 +162,7 @@ def measure(args, account, start: dt.date, end: dt.date, when: dt.datetime, extr
 
 def sandbox_main(args) -> None:
     """The vendor's side from the sandbox's v2 export blobs (see the module's docstring)."""
-    from invoices import recreate_postgres, start_sandbox  # bench/invoices.py, beside this
+    from sandbox_process import recreate_postgres, start_sandbox, stop  # bench/, beside this
 
     url = args.database_url or "postgres://postgres@127.0.0.1:5432/sk_recon_bench"
     workdir = Path(tempfile.mkdtemp(prefix="seatkeeper-bench-recon-"))
@@ -172,12 +172,11 @@ def sandbox_main(args) -> None:
     os.environ.pop("REDIS_URL", None)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "seatkeeper.settings")
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    sandbox, info = start_sandbox(workdir, 200_000)
+    sandbox, info = start_sandbox(workdir, "--seed", "none", "--faults", "export_blob_lines=200000")
     try:
         sandbox_run(args, info)
     finally:
-        sandbox.terminate()
-        sandbox.wait(timeout=30)
+        stop([sandbox])
         shutil.rmtree(workdir, ignore_errors=True)  # the sandbox's files: 4 GB at full size
 
 
