@@ -21,18 +21,27 @@ from seatkeeper.providers.models import ProviderAccount
 from seatkeeper.providers.tests.factories import provider_account
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+def serve_world(
+    tmp_path_factory: pytest.TempPathFactory, name: str = "discovery", **options: Any
+) -> Iterator[Any]:
+    """Serve discovery's small world (the demo tenants plus four generated customers) until the
+    fixture that yields from it ends; `options` go to `running_sandbox` (`start=`...)."""
     testing = pytest.importorskip("seatkeeper.sandbox.testing")
     with testing.running_sandbox(
-        tmp_path_factory.mktemp("discovery"),
+        tmp_path_factory.mktemp(name),
         customers=4,
         subscriptions_per_customer=3,
         users_per_customer=1,
         random_seed=9,
+        **options,
     ) as info:
         yield info
         forget_token_sources()
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    yield from serve_world(tmp_path_factory)
 
 
 @dataclass

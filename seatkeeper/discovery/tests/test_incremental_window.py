@@ -12,8 +12,8 @@ import pytest
 from seatkeeper.core import clock
 from seatkeeper.discovery import services
 from seatkeeper.discovery.models import RunMode, RunState
+from seatkeeper.discovery.tests.conftest import serve_world
 from seatkeeper.providers import interface as vendor
-from seatkeeper.providers.microsoft.auth import forget_token_sources
 from seatkeeper.subscriptions.models import Subscription
 from seatkeeper.testing import TEST_NOW
 
@@ -26,17 +26,7 @@ EARLY = TEST_NOW.replace(hour=0, minute=2, second=0, microsecond=0)
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    testing = pytest.importorskip("seatkeeper.sandbox.testing")
-    with testing.running_sandbox(
-        tmp_path_factory.mktemp("discovery-early"),
-        customers=4,
-        subscriptions_per_customer=3,
-        users_per_customer=1,
-        random_seed=9,
-        start=EARLY,
-    ) as info:
-        yield info
-        forget_token_sources()
+    yield from serve_world(tmp_path_factory, "discovery-early", start=EARLY)
 
 
 def _incremental(connected):

@@ -270,7 +270,9 @@ def test_fresh_subscription_is_pending_then_409_800082(
     assert _patch(user_client, cid, _fresh(user_client, cid, sub), quantity=4).status_code == 200
 
 
-def test_term_end_renews_or_expires(sandbox: SandboxInfo, user_client: httpx.Client) -> None:
+def _renewing_and_lapsing(sandbox: SandboxInfo, user_client: httpx.Client) -> tuple:
+    """On 10 January 2026, a customer buys two monthly subscriptions: one renews, the other's
+    auto-renewal is off. Returns the customer's id and both subscriptions."""
     sandbox.admin.set_clock("2026-01-10T08:00:00Z")
     cid = sandbox.demo_customers[0]["tenant_id"]
     renewing = _buy(sandbox, user_client, cid, quantity=3, term="P1M")
@@ -280,6 +282,11 @@ def test_term_end_renews_or_expires(sandbox: SandboxInfo, user_client: httpx.Cli
         _buy(sandbox, user_client, cid, quantity=2, term="P1M"),
         autoRenewEnabled=False,
     ).json()
+    return cid, renewing, lapsing
+
+
+def test_term_end_renews_or_expires(sandbox: SandboxInfo, user_client: httpx.Client) -> None:
+    cid, renewing, lapsing = _renewing_and_lapsing(sandbox, user_client)
     assert renewing["commitmentEndDate"].startswith("2026-02-09")
     sandbox.admin.set_clock("2026-02-11T08:00:00Z")
     renewed = _fresh(user_client, cid, renewing)
@@ -420,15 +427,7 @@ def test_term_ends_are_audited_when_they_happened_before_anyone_reads_them(
     """A sync reads the audit log first: term ends the clock passed are there already (nobody
     read the subscriptions), dated the day the new term or the lapse began, not the moment the
     sandbox got round to them (issue 9)."""
-    sandbox.admin.set_clock("2026-01-10T08:00:00Z")
-    cid = sandbox.demo_customers[0]["tenant_id"]
-    renewing = _buy(sandbox, user_client, cid, quantity=3, term="P1M")
-    lapsing = _patch(
-        user_client,
-        cid,
-        _buy(sandbox, user_client, cid, quantity=2, term="P1M"),
-        autoRenewEnabled=False,
-    ).json()
+    _cid, renewing, lapsing = _renewing_and_lapsing(sandbox, user_client)
     sandbox.admin.set_clock("2026-02-11T08:00:00Z")
 
     records = user_client.get(
