@@ -45,13 +45,48 @@ def activity_record(
     actor_name: str | None = None,
 ) -> ActivityRecord:
     """Append one record, inside the caller's transaction: both commit or neither does."""
+    _require_transaction()
+    record = activity_row(
+        actor=actor,
+        organisation=organisation,
+        obj=obj,
+        operation=operation,
+        changes=changes,
+        details=details,
+        actor_name=actor_name,
+    )
+    record.save()
+    return record
+
+
+def activity_records(records: list[ActivityRecord]) -> list[ActivityRecord]:
+    """Append the records `activity_row` built, in one statement, inside the caller's
+    transaction (an import writing a record for each of the many objects it creates)."""
+    _require_transaction()
+    return ActivityRecord.objects.bulk_create(records)
+
+
+def _require_transaction() -> None:
     if not transaction.get_connection().in_atomic_block:
-        raise RuntimeError("activity_record must be called inside the service's transaction")
+        raise RuntimeError("activity records must be written inside the service's transaction")
+
+
+def activity_row(
+    *,
+    actor,
+    organisation,
+    obj: models.Model,
+    operation: str,
+    changes: dict[str, list] | None = None,
+    details: dict[str, Any] | None = None,
+    actor_name: str | None = None,
+) -> ActivityRecord:
+    """One record, not yet written (`activity_record` and `activity_records` write it)."""
     payload = dict(details or {})
     if changes:
         payload["changes"] = {key: [_plain(a), _plain(b)] for key, (a, b) in changes.items()}
     user = actor if getattr(actor, "is_authenticated", False) else None
-    return ActivityRecord.objects.create(
+    return ActivityRecord(
         at=clock.now(),
         actor=user,
         actor_name=actor_name or (user.get_username() if user else SYSTEM),

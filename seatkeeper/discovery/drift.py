@@ -57,7 +57,7 @@ def remember(
         state = states.get(subscription.pk)
     wanted = {field: values[field] for field in FIELDS}
     if state is None:
-        VendorState.objects.create(subscription=subscription, run=run, seen_at=now, **wanted)
+        _first_state(subscription, values, run=run, now=now).save()
         return
     if all(getattr(state, field) == value for field, value in wanted.items()):
         return
@@ -65,6 +65,22 @@ def remember(
         setattr(state, field, value)
     state.run, state.seen_at = run, now
     state.save()
+
+
+def remember_new(entries: list[tuple[Subscription, dict[str, Any]]], *, run, now) -> None:
+    """`remember` for subscriptions just created (none has a state yet): one statement for all."""
+    VendorState.objects.bulk_create(
+        _first_state(subscription, values, run=run, now=now) for subscription, values in entries
+    )
+
+
+def _first_state(subscription: Subscription, values: dict[str, Any], *, run, now) -> VendorState:
+    return VendorState(
+        subscription=subscription,
+        run=run,
+        seen_at=now,
+        **{field: values[field] for field in FIELDS},
+    )
 
 
 def differences(subscription: Subscription) -> list[Difference]:

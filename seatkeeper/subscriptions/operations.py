@@ -10,6 +10,7 @@ needs another's module.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from functools import partial
 from typing import Any
 
@@ -19,7 +20,8 @@ from django.utils.translation import gettext as _
 
 from seatkeeper.accounts.models import Organisation, User
 from seatkeeper.accounts.selectors import partner_of
-from seatkeeper.activity.services import activity_record
+from seatkeeper.activity.models import ActivityRecord
+from seatkeeper.activity.services import activity_records, activity_row
 from seatkeeper.catalog.models import Offer
 from seatkeeper.core import clock
 from seatkeeper.core.errors import Conflict
@@ -118,6 +120,63 @@ def record_operation(
     vendor has something to do. `actor_name`: who did it when that is nobody of ours (a
     person at the vendor, as its audit records name them)."""
     sequence = (subscription.operations.aggregate(top=Max("sequence"))["top"] or 0) + 1
+    operation, record = _operation_rows(
+        subscription,
+        kind,
+        sequence=sequence,
+        actor=actor,
+        payload=payload,
+        changes=changes,
+        local=local,
+        actor_name=actor_name,
+    )
+    operation.save()
+    state = operation.state
+    if state != OperationState.DONE:
+        subscription.sync_status = SyncStatus.PENDING
+    activity_records([record])
+    if state == OperationState.PENDING:
+        # The one import kept inside a function: the provisioning task runs code that records
+        # through this module, so the queue is reached only when there is work for it.
+        from seatkeeper.subscriptions.tasks import provision
+
+        transaction.on_commit(partial(provision.enqueue, subscription_id=subscription.pk))
+    return operation
+
+
+def record_imported(entries: Sequence[tuple[Subscription, dict[str, Any]]]) -> None:
+    """`record_operation` for subscriptions an import has just created, two statements for all:
+    each one's first operation, a refresh done here (with its payload), and its activity
+    record. Called inside the import's transaction."""
+    rows = [
+        _operation_rows(
+            subscription,
+            OperationKind.REFRESH,
+            sequence=1,
+            actor=None,
+            payload=payload,
+            changes=None,
+            local=True,
+            actor_name=None,
+        )
+        for subscription, payload in entries
+    ]
+    Operation.objects.bulk_create([operation for operation, _record in rows])
+    activity_records([record for _operation, record in rows])
+
+
+def _operation_rows(
+    subscription: Subscription,
+    kind: str,
+    *,
+    sequence: int,
+    actor: User | None,
+    payload: dict[str, Any],
+    changes: dict[str, list] | None,
+    local: bool,
+    actor_name: str | None,
+) -> tuple[Operation, ActivityRecord]:
+    """The operation and its activity record, not yet written."""
     if local or kind not in VENDOR_KINDS:
         state = OperationState.DONE
     elif subscription.is_manual:
@@ -131,7 +190,7 @@ def record_operation(
     if before:
         # Hidden from the wording ("_"): what a rollback restores if the vendor refuses.
         payload = {**payload, "_before": before}
-    operation = Operation.objects.create(
+    operation = Operation(
         subscription=subscription,
         sequence=sequence,
         kind=kind,
@@ -143,9 +202,7 @@ def record_operation(
         next_attempt_at=now,
         done_at=now if state == OperationState.DONE else None,
     )
-    if state != OperationState.DONE:
-        subscription.sync_status = SyncStatus.PENDING
-    activity_record(
+    record = activity_row(
         actor=actor,
         organisation=subscription.customer,
         obj=subscription,
@@ -154,10 +211,4 @@ def record_operation(
         details={key: value for key, value in payload.items() if not key.startswith("_")},
         actor_name=actor_name,
     )
-    if state == OperationState.PENDING:
-        # The one import kept inside a function: the provisioning task runs code that records
-        # through this module, so the queue is reached only when there is work for it.
-        from seatkeeper.subscriptions.tasks import provision
-
-        transaction.on_commit(partial(provision.enqueue, subscription_id=subscription.pk))
-    return operation
+    return operation, record

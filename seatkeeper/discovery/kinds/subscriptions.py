@@ -156,7 +156,7 @@ def _pricing(context: CustomerContext, offers: list[Offer]):
     )
 
 
-def _lots(pricing, subscription: Subscription, facts: vendor.Subscription):
+def _lot_rows(pricing, subscription: Subscription, facts: vendor.Subscription) -> list[SeatLot]:
     """Seat lots of an imported subscription: one per refundable lot the vendor lists (each
     purchase or increase, with its own refund window), the other seats in one closed lot."""
     try:
@@ -188,7 +188,7 @@ def _lots(pricing, subscription: Subscription, facts: vendor.Subscription):
         # A lot is refundable for 168 hours after it was bought.
         bought = max(start, lot.allowed_until - rules.REFUND_WINDOW) if lot.allowed_until else start
         rows.append((kind, lot.quantity, bought, lot.allowed_until))
-    SeatLot.objects.bulk_create(
+    return [
         SeatLot(
             subscription=subscription,
             kind=kind,
@@ -200,18 +200,20 @@ def _lots(pricing, subscription: Subscription, facts: vendor.Subscription):
             cancellable_until=until,
         )
         for kind, quantity, bought, until in rows
-    )
+    ]
 
 
-def _create(
+def _new(
     context: CustomerContext,
     facts: vendor.Subscription,
     parent: Subscription | None,
     offer: Offer,
-    pricing,
-) -> Subscription:
+    now: dt.datetime,
+) -> tuple[Subscription, dict]:
+    """A subscription the vendor lists and Seatkeeper lacks, not yet written, and the values
+    adopted from the vendor (`_desired`)."""
     customer = context.customer
-    started = facts.effective_start or facts.created_at or clock.now()
+    started = facts.effective_start or facts.created_at or now
     values = _desired(facts, None)
     reseller = customer.parent if customer.parent.kind == "reseller" else None
     subscription = Subscription(
@@ -226,31 +228,53 @@ def _create(
         start_date=(facts.created_at or started).date(),
         term_start=started.date(),
         sync_status=SyncStatus.SYNCHRONIZED,
-        synced_at=clock.now(),
+        synced_at=now,
         **values,
     )
     provisioning.apply_vendor_facts(subscription, facts)
-    subscription.save()
-    drift.remember(subscription, values, run=context.run, now=clock.now(), states={})
-    _lots(pricing, subscription, facts)
-    subscription_operations.record_operation(
-        subscription,
-        OperationKind.REFRESH,
-        actor=None,
-        # What billing starts the subscription's timeline from (`billing.charges`).
-        payload={
-            "source": "discovery",
-            "run": context.run.pk,
-            "imported": True,
-            "term_start": subscription.term_start.isoformat(),
-            "quantity": subscription.quantity,
-            "term": subscription.term,
-            "billing_cycle": subscription.billing_cycle,
-            "status": subscription.status,
-        },
-        local=True,
+    return subscription, values
+
+
+def _create_all(
+    context: CustomerContext,
+    batch: list[tuple[vendor.Subscription, Subscription | None, Offer]],
+    pricing,
+) -> list[Subscription]:
+    """Create the customer's new subscriptions (`batch`: the vendor's facts, the parent, the
+    offer of each) with their vendor states, seat lots, first operations and activity records:
+    a statement per table for them all, not five per subscription (a first discovery of a big
+    partner creates hundreds of thousands)."""
+    now = clock.now()
+    made = [_new(context, facts, parent, offer, now) for facts, parent, offer in batch]
+    # PostgreSQL and SQLite (3.35 and later) hand back the new rows' ids, which the rows
+    # written next point to.
+    subscriptions = Subscription.objects.bulk_create([subscription for subscription, _ in made])
+    drift.remember_new(made, run=context.run, now=now)
+    SeatLot.objects.bulk_create(
+        lot
+        for subscription, (facts, _parent, _offer) in zip(subscriptions, batch, strict=True)
+        for lot in _lot_rows(pricing, subscription, facts)
     )
-    return subscription
+    subscription_operations.record_imported(
+        [
+            (
+                subscription,
+                # What billing starts the subscription's timeline from (`billing.charges`).
+                {
+                    "source": "discovery",
+                    "run": context.run.pk,
+                    "imported": True,
+                    "term_start": subscription.term_start.isoformat(),
+                    "quantity": subscription.quantity,
+                    "term": subscription.term,
+                    "billing_cycle": subscription.billing_cycle,
+                    "status": subscription.status,
+                },
+            )
+            for subscription in subscriptions
+        ]
+    )
+    return subscriptions
 
 
 def _refundable(lots: list[SeatLot], now: dt.datetime) -> int:
@@ -447,6 +471,7 @@ def import_customer(context: CustomerContext) -> None:
     offers = _offers(context, new)
     pricing = _pricing(context, list(offers.values()))
     seen: set[str] = set()
+    creating: list[tuple[vendor.Subscription, Offer]] = []
     for facts in listed:
         seen.add(facts.id)
         subscription = by_id.get(facts.id) or (
@@ -477,10 +502,25 @@ def import_customer(context: CustomerContext) -> None:
         if offer is None:
             context.skip(NAME, facts.id, f"offer {facts.offer_id} is not in the partner's catalog")
             continue
-        parent = by_id.get(facts.parent_subscription_id or "")
-        created = _create(context, facts, parent, offer, pricing)
-        by_id[facts.id] = created
-        context.count(NAME, "created")
+        creating.append((facts, offer))
+    while creating:
+        # An add-on whose base is new too waits for the base's row.
+        waiting = {facts.id for facts, _offer in creating}
+        ready = [pair for pair in creating if pair[0].parent_subscription_id not in waiting]
+        ready = ready or creating  # (a loop of parents the vendor never lists: none waits)
+        created = _create_all(
+            context,
+            [
+                (facts, by_id.get(facts.parent_subscription_id or ""), offer)
+                for facts, offer in ready
+            ],
+            pricing,
+        )
+        for (facts, _offer), subscription in zip(ready, created, strict=True):
+            by_id[facts.id] = subscription
+        context.count(NAME, "created", len(created))
+        done = {facts.id for facts, _offer in ready}
+        creating = [pair for pair in creating if pair[0].id not in done]
     # Known here, gone at the vendor: cancelled there, unless a change of ours is pending.
     for vendor_id, subscription in by_id.items():
         if vendor_id in seen or subscription.status == Status.CANCELLED:
