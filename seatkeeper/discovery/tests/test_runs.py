@@ -59,12 +59,32 @@ def test_a_first_run_imports_the_world_and_a_second_changes_nothing(connected):
     for tenant in tenants:
         assert tenant.customer.parent_id == connected.cast.partner.pk
         assert tenant.customer.discovery_assignment.assigned_at is None
-    # Add-ons hang under their base subscription; every subscription has its seats in lots.
-    addons = Subscription.objects.filter(parent__isnull=False)
+    # Add-ons hang under the base subscription the vendor names; every subscription has its
+    # seats in lots, the vendor's state, and one operation (the import) with its record.
+    with connected.provider() as provider:
+        vendor_parents = {
+            facts.id: facts.parent_subscription_id
+            for customer in vendor_customers
+            for facts in provider.list_subscriptions(customer_id=customer.id)
+        }
+    addons = Subscription.objects.filter(parent__isnull=False).select_related("parent")
     assert addons.exists()
+    for addon in addons:
+        assert vendor_parents[addon.vendor_subscription_id] == addon.parent.vendor_subscription_id
+    imported = ActivityRecord.objects.filter(
+        object_type="subscription", operation="subscription.refresh"
+    )
     for subscription in Subscription.objects.all():
         assert sum(lot.quantity for lot in subscription.lots.all()) == subscription.quantity
         assert subscription.commitment_end_date is not None
+        assert subscription.vendor_state.quantity == subscription.quantity
+        (operation,) = subscription.operations.all()
+        assert (operation.sequence, operation.kind, operation.state) == (1, "refresh", "done")
+        assert operation.payload["imported"] and operation.payload["run"] == first.pk
+        assert operation.payload["quantity"] == subscription.quantity
+        record = imported.get(object_id=str(subscription.pk))
+        assert record.organisation_id == subscription.customer_id
+        assert record.details["term_start"] == subscription.term_start.isoformat()
     # Priced as an order of ours would be, where the catalog has the price.
     assert SeatLot.objects.exclude(unit_price=0).exists()
     assert Subscription.objects.filter(status="cancelled").exists()  # deleted at the vendor
