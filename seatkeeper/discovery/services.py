@@ -3,7 +3,7 @@
 A run first reads the vendor's customer list page by page, writing one `RunCustomer` per
 customer (the checkpoint), then imports each customer on its own: the kinds of `kinds.KINDS` in
 one transaction, so a stopped or crashed run never leaves a customer half imported. The work is
-fanned out per customer over the task queue (tasks.py), every worker going through the
+fanned out a few customers a task over the task queue (tasks.py), every worker going through the
 connector and its per-partner rate limiter; `run_inline` does the same work in the calling
 process (the `discover` command, `./dev run`).
 
@@ -18,9 +18,12 @@ import datetime as dt
 import json
 import logging
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from functools import partial
 
-from django.db import IntegrityError, transaction
+from django.conf import settings
+from django.db import IntegrityError, connections, transaction
 from django.db.models import F
 from django.utils.translation import gettext as _
 
@@ -73,11 +76,7 @@ def _enqueue_listing(run: DiscoveryRun) -> None:
 def _enqueue_customers(run: DiscoveryRun, vendor_ids: list[str]) -> None:
     from seatkeeper.discovery import tasks
 
-    def enqueue() -> None:
-        for vendor_customer_id in vendor_ids:
-            tasks.discovery_customer.enqueue(run_id=run.pk, vendor_customer_id=vendor_customer_id)
-
-    transaction.on_commit(enqueue)
+    transaction.on_commit(partial(tasks.enqueue_customers, run.pk, vendor_ids))
 
 
 @transaction.atomic
@@ -467,6 +466,18 @@ def _audited_subscription(record: vendor.AuditRecord) -> str:
     return found.lower()
 
 
+@dataclass
+class _Begun:
+    """A customer of a run whose import has begun: its checkpoint row and context, and what
+    its reads at the vendor came to (`_read`)."""
+
+    row: RunCustomer
+    context: kinds.CustomerContext
+    modules: list
+    calls: int = 0
+    error: Exception | None = None
+
+
 def import_customer(
     run_id: int, vendor_customer_id: str, *, provider: vendor.Provider | None = None
 ) -> str:
@@ -476,6 +487,78 @@ def import_customer(
     row is locked for the writes and marked done in the same transaction, so two workers handed
     the same customer (a resume racing a late task) never import it twice: the second waits,
     then finds it done."""
+    if provider is None:
+        account = _account_of(run_id)
+        if account is None:
+            return "done"  # the run is gone
+    owned = provider is None
+    provider = provider or get_provider(account)
+    try:
+        begun = _begin(run_id, vendor_customer_id, provider)
+        if isinstance(begun, str):
+            return begun
+        _read(begun, provider)
+        return _finish(begun)
+    finally:
+        if owned:
+            provider.close()
+
+
+def import_customers(
+    run_id: int, vendor_customer_ids: list[str], *, provider: vendor.Provider | None = None
+) -> list[str]:
+    """Import several customers of a run, as `import_customer` does each, with one customer's
+    writes overlapping the next one's reads: a thread reads the vendor while this one writes,
+    so the worker always has a request at the vendor, and never more than one. Returns what
+    became of each customer.
+
+    The reading thread only talks to the vendor (kinds read the database in `prepare`, here);
+    its connector's rate limiter may use a database connection of its own, closed at the end.
+    A worker's way (tasks.py) when scaled out. One thread does it all in the inline run; on one
+    machine, where the rate limiter's buckets are rows of the same SQLite database, whose one
+    write lock the reads would queue for; and for a caller inside a transaction (a test),
+    whose writes another thread's connection would not see."""
+    if provider is None:
+        account = _account_of(run_id)
+        if account is None:
+            return ["done"] * len(vendor_customer_ids)  # the run is gone
+    owned = provider is None
+    provider = provider or get_provider(account)
+    outcomes: dict[str, str] = {}
+    try:
+        if transaction.get_connection().in_atomic_block or not settings.REDIS_URL:
+            return [import_customer(run_id, one, provider=provider) for one in vendor_customer_ids]
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="discovery-read") as reader:
+            try:
+                reading = None  # (begun, future) of the customer being read
+                for vendor_customer_id in [*vendor_customer_ids, None]:
+                    following = None
+                    if vendor_customer_id is not None:
+                        begun = _begin(run_id, vendor_customer_id, provider)
+                        if isinstance(begun, str):
+                            outcomes[vendor_customer_id] = begun
+                        else:
+                            following = (begun, reader.submit(_read, begun, provider))
+                    if reading is not None:
+                        begun, future = reading
+                        future.result()  # _read keeps its errors on `begun`
+                        outcomes[begun.row.vendor_customer_id] = _finish(begun)
+                    reading = following
+            finally:
+                reader.submit(connections.close_all).result()
+    finally:
+        if owned:
+            provider.close()
+    return [outcomes[vendor_customer_id] for vendor_customer_id in vendor_customer_ids]
+
+
+def _account_of(run_id: int) -> ProviderAccount | None:
+    return ProviderAccount.objects.filter(discovery_runs__pk=run_id).first()
+
+
+def _begin(run_id: int, vendor_customer_id: str, provider: vendor.Provider) -> _Begun | str:
+    """The customer's checkpoint and context, with what its kinds read from the database
+    before the vendor is asked (`prepare`); or what became of it when there is nothing to do."""
     row = (
         RunCustomer.objects.select_related("run__account__organisation")
         .filter(run_id=run_id, vendor_customer_id=vendor_customer_id)
@@ -486,9 +569,6 @@ def import_customer(
     if not _in_progress(run_id):
         return "stopped"
     run = row.run
-    owned = provider is None
-    provider = provider or get_provider(run.account)
-    before = provider.calls_made
     facts = vendor.Customer(
         id=row.vendor_customer_id,
         domain=row.domain,
@@ -502,26 +582,51 @@ def import_customer(
         facts=facts,
         changed_by=row.changed_by or {},
     )
+    modules = kinds.customer_kinds()
+    for module in modules:
+        prepare = getattr(module, "prepare", None)
+        if prepare is not None:
+            prepare(context)
+    return _Begun(row=row, context=context, modules=modules)
+
+
+def _read(begun: _Begun, provider: vendor.Provider) -> None:
+    """Every kind's reads at the vendor (no database: see `import_customers`); an error is kept
+    on `begun` for `_finish`."""
+    before = provider.calls_made
     try:
-        modules = kinds.customer_kinds()
-        for module in modules:
-            module.fetch(context)
+        for module in begun.modules:
+            module.fetch(begun.context)
+    except Exception as error:  # handled by _finish, like an error while writing
+        begun.error = error
+    begun.calls = provider.calls_made - before
+
+
+def _finish(begun: _Begun) -> str:
+    """Write what was read, in one transaction with the checkpoint; or record the error."""
+    row, context, run = begun.row, begun.context, begun.row.run
+    run_id, vendor_customer_id = run.pk, row.vendor_customer_id
+    try:
+        if begun.error is not None:
+            raise begun.error
         with transaction.atomic():
             locked = RunCustomer.objects.select_for_update().get(pk=row.pk)
             if locked.state == CustomerState.DONE:
                 return "done"
             report = {}
             if run.preview:
-                report = _rolled_back(partial(_preview_customer, context, modules))
+                report = _rolled_back(partial(_preview_customer, context, begun.modules))
             else:
-                for module in modules:
+                for module in begun.modules:
                     module.import_customer(context)
             RunCustomer.objects.filter(pk=row.pk).update(
                 state=CustomerState.DONE,
                 report=report,
                 counts=context.plain_counts(),
                 problems=context.problems[:100],
-                calls=locked.calls + provider.calls_made - before,
+                # The reads' calls. (A kind may still call while it writes, when its tenant
+                # went since `prepare`: rare, and not told apart from the next customer's reads.)
+                calls=locked.calls + begun.calls,
                 error_code="",
                 error_message="",
                 finished_at=clock.now(),
@@ -529,7 +634,7 @@ def import_customer(
     except AuthFailed as error:
         _fail(run_id, error)
         RunCustomer.objects.filter(pk=row.pk).exclude(state=CustomerState.DONE).update(
-            calls=row.calls + provider.calls_made - before
+            calls=row.calls + begun.calls
         )
         return "error"
     except Exception as error:  # one customer's failure, whatever it is, never stops the run
@@ -540,14 +645,11 @@ def import_customer(
             state=CustomerState.ERROR,
             error_code=code,
             error_message=message,
-            calls=row.calls + provider.calls_made - before,
+            calls=row.calls + begun.calls,
             finished_at=clock.now(),
         )
         logger.warning("discovery %s: customer %s failed: %s", run_id, vendor_customer_id, error)
         return "error"
-    finally:
-        if owned:
-            provider.close()
     return "done"
 
 

@@ -3,12 +3,15 @@
 Each kind module has `NAME` (the key of its counts), `LABEL` (what pages call it),
 `fetch(context)`, which reads that kind for one customer through the connector into
 `context.data[NAME]`, and `import_customer(context)`, which writes it and records created /
-updated / unchanged / removed on the context. A kind the vendor keeps per partner, not per
-customer (invoices), says `SCOPE = "partner"` and has `import_partner(context)` instead: it runs
-once per run, as soon as the customer list is read, with a `PartnerContext`, and its counts join
-the customers' in the run's figures. Every kind fetches first, outside any
-transaction (the database is never locked while the vendor answers); then the kinds write in
-the order of `KINDS` within one transaction per customer. "customers" comes first and fills in
+updated / unchanged / removed on the context. `fetch` talks to the vendor only: a worker runs
+it in a thread of its own while it writes the customer before (`services.import_customers`);
+what a kind must read from the database first, it reads in an optional `prepare(context)`.
+A kind the vendor keeps per partner, not per customer (invoices), says `SCOPE = "partner"`
+and has `import_partner(context)` instead: it runs once per run, as soon as the customer list
+is read, with a `PartnerContext`, and its counts join the customers' in the run's figures.
+Every kind fetches first, outside any transaction (the database is never locked while the
+vendor answers); then the kinds write in the order of `KINDS` within one transaction per
+customer. "customers" comes first and fills in
 `context.customer` and `context.tenant` for the others. Adding a kind (users and licences,
 invoices) is one module and one line here.
 """

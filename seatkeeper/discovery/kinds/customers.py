@@ -34,9 +34,13 @@ def _known(context: CustomerContext) -> Tenant | None:
     )
 
 
+def prepare(context: CustomerContext) -> None:
+    context.data["known"] = _known(context) is not None
+
+
 def fetch(context: CustomerContext) -> None:
     """A customer new to Seatkeeper needs its billing profile (address and contacts)."""
-    if _known(context) is None:
+    if not context.data["known"]:
         context.data[NAME] = context.provider.get_billing_profile(customer_id=context.facts.id)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from seatkeeper.accounts.models import Organisation
@@ -282,3 +284,50 @@ def test_completion_and_failure_are_recorded_outside_a_test_transaction(connecte
     failed = connected.discover()
     assert failed.state == RunState.ERROR
     assert ActivityRecord.objects.filter(operation="discovery.error").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_reads_the_next_customer_while_it_writes_one(
+    connected, settings, redis_url, monkeypatch
+):
+    # given: the buckets in Redis (scaled out), and each customer's writes held until the next
+    # customer's reads have begun (forever, were they one after the other)
+    settings.REDIS_URL = redis_url
+    from seatkeeper.discovery.kinds import subscriptions as subscription_kind
+
+    reading: dict[str, threading.Event] = {}
+    threads: dict[str, set[str]] = {"read": set(), "write": set()}
+    fetch, write = subscription_kind.fetch, subscription_kind.import_customer
+
+    def read_spy(context):
+        threads["read"].add(threading.current_thread().name)
+        reading.setdefault(context.facts.id, threading.Event()).set()
+        fetch(context)
+
+    def write_spy(context):
+        threads["write"].add(threading.current_thread().name)
+        following = order[order.index(context.facts.id) + 1 :]
+        if following:
+            assert reading.setdefault(following[0], threading.Event()).wait(timeout=10)
+        write(context)
+
+    monkeypatch.setattr(subscription_kind, "fetch", read_spy)
+    monkeypatch.setattr(subscription_kind, "import_customer", write_spy)
+    run = services.run_start(actor=None, account=connected.account, enqueue=False)
+    with connected.provider() as provider:
+        order = services.list_customers(run.pk, provider=provider)
+
+        # when
+        outcomes = services.import_customers(run.pk, order, provider=provider)
+
+    # then: every customer imported as one after the other would, reads in a thread of their own
+    assert outcomes == ["done"] * len(order)
+    assert threads["write"] == {threading.current_thread().name}
+    assert len(threads["read"]) == 1 and threads["read"] != threads["write"]
+    run.refresh_from_db()
+    figures = services.run_figures(run)
+    assert figures.errors == 0 and figures.customers_done == len(order)
+    assert Subscription.objects.count() == connected.vendor_subscription_count()
+    # Each customer's calls are counted (made in the reading thread): its list of subscriptions,
+    # of users, of deleted users, of licence pools at least.
+    assert min(run.customers.values_list("calls", flat=True)) >= 4

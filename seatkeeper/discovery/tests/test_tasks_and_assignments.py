@@ -20,7 +20,7 @@ def queued(connected, monkeypatch):
     return connected
 
 
-def test_a_run_fans_out_one_task_per_customer(
+def test_a_run_fans_out_every_customer_over_the_queue(
     queued, django_capture_on_commit_callbacks, monkeypatch
 ):
     enqueued = []
