@@ -33,17 +33,9 @@ import tracemalloc
 from decimal import Decimal
 from pathlib import Path
 
+from sandbox_process import recreate_postgres  # bench/sandbox_process.py
+
 DEFAULT_DATABASE = "postgres://postgres@127.0.0.1:5432/seatkeeper_bench"
-
-
-def recreate_postgres(url: str) -> None:
-    import psycopg
-
-    name = url.rsplit("/", 1)[1]
-    admin = url.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin, autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        connection.execute(f'CREATE DATABASE "{name}"')
 
 
 def main() -> None:

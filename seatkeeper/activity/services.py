@@ -45,30 +45,28 @@ def activity_record(
     actor_name: str | None = None,
 ) -> ActivityRecord:
     """Append one record, inside the caller's transaction: both commit or neither does."""
-    _require_transaction()
-    record = activity_row(
-        actor=actor,
-        organisation=organisation,
-        obj=obj,
-        operation=operation,
-        changes=changes,
-        details=details,
-        actor_name=actor_name,
+    (record,) = activity_records(
+        [
+            activity_row(
+                actor=actor,
+                organisation=organisation,
+                obj=obj,
+                operation=operation,
+                changes=changes,
+                details=details,
+                actor_name=actor_name,
+            )
+        ]
     )
-    record.save()
     return record
 
 
 def activity_records(records: list[ActivityRecord]) -> list[ActivityRecord]:
     """Append the records `activity_row` built, in one statement, inside the caller's
     transaction (an import writing a record for each of the many objects it creates)."""
-    _require_transaction()
-    return ActivityRecord.objects.bulk_create(records)
-
-
-def _require_transaction() -> None:
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("activity records must be written inside the service's transaction")
+    return ActivityRecord.objects.bulk_create(records)
 
 
 def activity_row(
